@@ -1,0 +1,84 @@
+// Package cli builds egret's command tree; each subcommand lives in its own file and calls production packages.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/spf13/cobra"
+)
+
+// Exit codes shared by every subcommand.
+const (
+	ExitOK     = 0
+	ExitError  = 1 // invalid input, failed validation, runtime failure
+	ExitUsage  = 2 // bad flags or arguments
+	ExitDenied = 3 // egret check: the request would be denied
+)
+
+// exitError carries an exit code through cobra without printing twice.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string {
+	if e.err == nil {
+		return fmt.Sprintf("exit %d", e.code)
+	}
+	return e.err.Error()
+}
+func (e *exitError) Unwrap() error { return e.err }
+
+// withCode returns an error that makes Run exit with code; a nil err exits silently.
+func withCode(code int, err error) error { return &exitError{code: code, err: err} }
+
+// streams are the command's standard input and outputs, injected so tests can run commands in-process.
+type streams struct {
+	in       io.Reader
+	out, err io.Writer
+}
+
+// Run executes egret with args and returns the process exit code.
+func Run(ctx context.Context, args []string, in io.Reader, out, errw io.Writer) int {
+	root := newRoot(streams{in: in, out: out, err: errw})
+	root.SetArgs(args)
+	root.SetIn(in)
+	root.SetOut(out)
+	root.SetErr(errw)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return ExitOK
+	}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		if ee.err != nil {
+			fmt.Fprintln(errw, "egret:", ee.err)
+		}
+		return ee.code
+	}
+	fmt.Fprintln(errw, "egret:", err)
+	return ExitUsage
+}
+
+func newRoot(s streams) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "egret",
+		Short: "Egress control for service meshes",
+		Long: `egret sends every call from the mesh to the outside world through an egress gateway.
+Only the workloads an AccessPolicy names may reach each external host; the caller's
+identity is proven by mutual TLS; TLS to the outside is originated and verified at the
+gateway; every allow and deny is logged with the host and the caller.
+
+Resources are Gloo Mesh's (ExternalService, VirtualGateway, AccessPolicy,
+GatewayLifecycleManager, ...) plus egret's Mesh and Workload, in YAML or JSON files.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.AddCommand(
+		newVersionCmd(s),
+	)
+	return root
+}
