@@ -1,0 +1,166 @@
+package ir
+
+import (
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+)
+
+// Decide answers whether the request may go out, and how. It is the one decision shared by the gateway,
+// the sidecar, `egret check` and the Istio renderer, so that a policy means the same thing everywhere.
+func (p *Plan) Decide(r Request) Decision {
+	ix := p.index()
+	host := NormalizeHost(r.Host)
+	d := Decision{Host: host, Port: r.Port, Source: r.Source.String(), Cluster: r.Cluster}
+	hostPort := net.JoinHostPort(host, strconv.FormatUint(uint64(r.Port), 10))
+
+	if !r.Source.IsZero() {
+		clusters := ix.clustersByTD[r.Source.TrustDomain]
+		if len(clusters) == 0 {
+			d.Kind = KindDenied
+			d.Reason = fmt.Sprintf("unknown trust domain %q of %s: no cluster of the mesh has it", r.Source.TrustDomain, r.Source)
+			return d
+		}
+		if d.Cluster == "" {
+			d.Cluster = clusters[0]
+		}
+	}
+
+	pe, entry, hostKnown := ix.lookup(host, r.Port, d.Cluster)
+	if entry == nil {
+		d.Upstream = hostPort
+		what := hostPort + " is not in the registry"
+		if hostKnown {
+			what = hostPort + " is not in the registry (the host is, on other ports)"
+		}
+		if p.Outbound == RegistryOnly {
+			d.Kind = KindNotInRegistry
+			d.Reason = what + " (outboundTrafficPolicy REGISTRY_ONLY)"
+			return d
+		}
+		d.Allow, d.Kind = true, KindPassthrough
+		d.Reason = what + "; outboundTrafficPolicy ALLOW_ANY passes it through directly"
+		return d
+	}
+
+	sp := pe.port
+	d.Service, d.ServicePort, d.Route = entry.svc.ID, sp.Number, entry.pattern
+	upstreamPort := sp.TargetPort
+	if upstreamPort == 0 {
+		upstreamPort = sp.Number
+	}
+	svcDesc := fmt.Sprintf("ExternalService %s port %d", entry.svc.ID, sp.Number)
+
+	var applying []policyTarget
+	for _, pt := range ix.policies[entry.svc.ID] {
+		if pt.port == 0 || pt.port == sp.Number {
+			applying = append(applying, pt)
+		}
+	}
+	enforced := evaluate(applying, r, false)
+	if dry := evaluate(applying, r, true); dry.applies && !dry.matched {
+		d.DryRunDeny, d.DryRunReason, d.DryRunPolicy = true, dry.reason, dry.policy
+	}
+	switch {
+	case !enforced.applies:
+		d.Reason = "no AccessPolicy restricts " + svcDesc + "; any caller is allowed"
+	case !enforced.matched:
+		d.Kind, d.Reason, d.Policy = KindDenied, enforced.reason, enforced.policy
+		return d
+	default:
+		d.Policy = enforced.policy
+		d.Reason = fmt.Sprintf("AccessPolicy %s allows %s to %s", enforced.policy, callerName(r.Source), svcDesc)
+	}
+
+	// Where the call goes is filled in only once it may go.
+	d.Upstream = net.JoinHostPort(host, strconv.FormatUint(uint64(upstreamPort), 10))
+	if sp.TLS != nil && sp.TLS.Mode != "DISABLE" {
+		d.TLSMode, d.SNI = sp.TLS.Mode, sp.TLS.SNI
+		if d.SNI == "" {
+			d.SNI = host
+		}
+	}
+	if pe.route == nil && sp.PortMatch == 0 {
+		d.Allow, d.Kind = true, KindDirect
+		return d
+	}
+	if pe.route == nil || len(pe.route.Targets) == 0 {
+		d.Kind = KindNoRoute
+		d.Reason = fmt.Sprintf("no egress gateway serves %s (%s routes port %d through gateways)", hostPort, svcDesc, sp.PortMatch)
+		return d
+	}
+	d.Allow, d.Kind = true, KindRouted
+	d.Targets = orderTargets(pe.route.Targets, d.Cluster)
+	return d
+}
+
+// orderTargets puts the caller's own cluster's gateways first, keeping the plan's order otherwise, so
+// traffic stays in its cluster while it can and fails over in a predictable order.
+func orderTargets(ts []GatewayTarget, cluster string) []GatewayTarget {
+	out := make([]GatewayTarget, 0, len(ts))
+	for _, t := range ts {
+		if t.Cluster == cluster {
+			out = append(out, t)
+		}
+	}
+	for _, t := range ts {
+		if t.Cluster != cluster {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+func callerName(id SpiffeID) string {
+	if id.IsZero() {
+		return "an unauthenticated caller"
+	}
+	return id.String()
+}
+
+// verdict is the outcome of one set of rules (enforced or dry-run) across the policies that apply.
+type verdict struct {
+	applies, matched bool
+	policy, reason   string
+}
+
+// evaluate OR-s the rules of one set (dryRun == dry) across policies: the first match allows; otherwise
+// the reason names the policies and, when a rule accepted the caller, the condition that failed.
+func evaluate(pts []policyTarget, r Request, dry bool) verdict {
+	var v verdict
+	var names []string
+	var detail string
+	for _, pt := range pts {
+		cp := pt.policy
+		counted := false
+		for i := range cp.rules {
+			cr := &cp.rules[i]
+			if cr.r.DryRun != dry {
+				continue
+			}
+			v.applies = true
+			if !counted {
+				names = append(names, cp.p.ID)
+				counted = true
+			}
+			ok, why := cr.match(r)
+			if ok {
+				v.matched, v.policy = true, cp.p.ID
+				return v
+			}
+			if detail == "" {
+				detail = why
+			}
+		}
+	}
+	if !v.applies {
+		return v
+	}
+	v.policy = strings.Join(names, ", ")
+	v.reason = fmt.Sprintf("no rule of AccessPolicy %s allows %s", v.policy, callerName(r.Source))
+	if detail != "" {
+		v.reason += ": " + detail
+	}
+	return v
+}
