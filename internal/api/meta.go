@@ -1,6 +1,8 @@
 // Package api holds egret's resource types as they are written by users: decoded, defaulted and validated, with no behaviour.
 package api
 
+import "strings"
+
 // API groups and versions accepted verbatim from the seed's manifests.
 const (
 	NetworkingV2 = "networking.gloo.solo.io/v2"
@@ -35,6 +37,26 @@ type ObjectMeta struct {
 type Source struct {
 	File string `json:"-"`
 	Line int    `json:"-"`
+	// Lines maps field paths (spec.ports[0].number) to the line they were written on.
+	Lines map[string]int `json:"-"`
+}
+
+// At returns the position of a field path, or of its nearest enclosing field that has one.
+func (s Source) At(path string) Source {
+	for p := path; p != ""; p = parentPath(p) {
+		if l, ok := s.Lines[p]; ok {
+			return Source{File: s.File, Line: l}
+		}
+	}
+	return Source{File: s.File, Line: s.Line}
+}
+
+func parentPath(p string) string {
+	i := strings.LastIndexAny(p, ".[")
+	if i < 0 {
+		return ""
+	}
+	return p[:i]
 }
 
 // Object is implemented by every resource kind.

@@ -1,6 +1,9 @@
 package api
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+)
 
 // Severity of a Problem: errors make a resource invalid, warnings do not.
 type Severity int
@@ -46,4 +49,26 @@ func (p Problem) Error() string {
 		s += p.Path + ": "
 	}
 	return s + p.Message
+}
+
+// Problems is a list of problems usable as an error; each prints on its own line.
+type Problems []Problem
+
+func (ps Problems) Error() string {
+	lines := make([]string, len(ps))
+	for i, p := range ps {
+		lines[i] = p.Error()
+	}
+	return strings.Join(lines, "\n")
+}
+
+// Errors returns the error-severity problems.
+func (ps Problems) Errors() Problems {
+	var out Problems
+	for _, p := range ps {
+		if p.Severity == SeverityError {
+			out = append(out, p)
+		}
+	}
+	return out
 }
