@@ -111,7 +111,7 @@ func TestDecideSeedScenario(t *testing.T) {
 		{
 			name: "a cluster2 workload prefers cluster2's gateway",
 			modify: func(s *api.Snapshot) {
-				s.Workloads = append(s.Workloads, seedWorkload("productpage", "bookinfo-productpage", "cluster2", nil))
+				s.Workloads = append(s.Workloads, seedWorkload("productpage-eu", "bookinfo-productpage", "cluster2", nil))
 			},
 			req: ir.Request{Source: id("spiffe://cluster2/ns/bookinfo/sa/bookinfo-productpage"), Host: "www.google.com", Port: 80},
 			want: want{allow: true, kind: ir.KindRouted, policy: "bookinfo/egress-access-productpage",

@@ -80,7 +80,7 @@ func Translate(s *api.Snapshot) *Result {
 		byRef[api.Ref(o)] = append(byRef[api.Ref(o)], o)
 	}
 	for _, p := range api.Validate(s) {
-		for _, o := range byRef[p.Object] {
+		for _, o := range owners(byRef[p.Object], p) {
 			t.problems[o] = append(t.problems[o], p)
 			if p.Severity == api.SeverityError {
 				t.invalid[o] = true
@@ -120,7 +120,7 @@ func Translate(s *api.Snapshot) *Result {
 func (t *translator) warn(o api.Object, path, format string, args ...any) {
 	t.problems[o] = append(t.problems[o], api.Problem{
 		Severity: api.SeverityWarning,
-		Source:   o.GetSource(),
+		Source:   o.GetSource().At(path),
 		Object:   api.Ref(o),
 		Path:     path,
 		Message:  fmt.Sprintf(format, args...),
@@ -144,4 +144,17 @@ func labelsMatch(want, have map[string]string) bool {
 		}
 	}
 	return true
+}
+
+// owners are the objects a problem is about: the one at the problem's position when several objects
+// share its name (duplicates), else all of them.
+func owners(objs []api.Object, p api.Problem) []api.Object {
+	if len(objs) > 1 {
+		for _, o := range objs {
+			if src := o.GetSource(); src.File == p.Source.File && src.At(p.Path).Line == p.Source.Line {
+				return []api.Object{o}
+			}
+		}
+	}
+	return objs
 }
