@@ -80,6 +80,8 @@ GatewayLifecycleManager, ...) plus egret's Mesh and Workload, in YAML or JSON fi
 	root.AddCommand(
 		newVersionCmd(s),
 		newValidateCmd(s),
+		newCheckCmd(s),
+		newGetCmd(s),
 	)
 	return root
 }
