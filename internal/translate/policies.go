@@ -55,7 +55,7 @@ func (t *translator) policyTargets(ap *api.AccessPolicy) []ir.PolicyTarget {
 				"kind %s is ignored: egret controls egress to ExternalServices only", kind)
 		}
 	}
-	for _, es := range t.snap.ExternalServices {
+	for _, es := range t.candidates(dests, all) {
 		if !t.valid(es) {
 			continue
 		}
@@ -148,4 +148,46 @@ func (t *translator) clientMatch(s *api.ObjectSelector) ir.ClientMatch {
 		}
 	}
 	return c
+}
+
+// candidates narrows the ExternalServices a policy's destinations can select: when every destination names
+// a service, only services of those names are looked at, which keeps translation linear in the number of
+// policies rather than policies × services.
+func (t *translator) candidates(dests []api.DestinationSelector, all bool) []*api.ExternalService {
+	if all {
+		return t.snap.ExternalServices
+	}
+	if t.esByName == nil {
+		t.esByName = map[string][]*api.ExternalService{}
+		for _, es := range t.snap.ExternalServices {
+			t.esByName[es.Metadata.Name] = append(t.esByName[es.Metadata.Name], es)
+		}
+	}
+	var out []*api.ExternalService
+	for _, d := range dests {
+		if d.Kind != api.DestinationExternalService {
+			continue
+		}
+		if d.Selector == nil || d.Selector.Name == "" {
+			return t.snap.ExternalServices
+		}
+		for _, es := range t.esByName[d.Selector.Name] {
+			if !slices.Contains(out, es) {
+				out = append(out, es)
+			}
+		}
+	}
+	// Keep input order, so targets come out in the same order as without the shortcut.
+	slices.SortStableFunc(out, func(a, b *api.ExternalService) int { return t.esOrder(a) - t.esOrder(b) })
+	return out
+}
+
+func (t *translator) esOrder(es *api.ExternalService) int {
+	if t.esIndex == nil {
+		t.esIndex = make(map[*api.ExternalService]int, len(t.snap.ExternalServices))
+		for i, e := range t.snap.ExternalServices {
+			t.esIndex[e] = i
+		}
+	}
+	return t.esIndex[es]
 }

@@ -57,6 +57,9 @@ type translator struct {
 	tdByCluster map[string]string
 	// apiListeners parallels each gateway's Listeners (by gateway ID) with the listener they came from.
 	apiListeners map[string][]apiListener
+	// esByName and esIndex index the ExternalServices by name and input position, built on first use.
+	esByName map[string][]*api.ExternalService
+	esIndex  map[*api.ExternalService]int
 }
 
 // Translate validates the snapshot and translates its valid objects into a compiled plan. It does no I/O
