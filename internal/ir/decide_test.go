@@ -119,3 +119,20 @@ func TestDecideSamplePlan(t *testing.T) {
 		})
 	}
 }
+
+func TestDecideByAddress(t *testing.T) {
+	p := &Plan{
+		Outbound: RegistryOnly,
+		Clusters: []Cluster{{Name: "c1", TrustDomain: "c1"}},
+		Services: []ExternalService{{ID: "db/pg", Name: "pg", Namespace: "db", Addresses: []string{"192.0.2.10", "198.51.100.0/24"},
+			Ports: []ServicePort{{Name: "pg", Number: 5432, Protocol: "TCP", TargetPort: 5432}}}},
+	}
+	p.Compile()
+	caller := NewSpiffeID("c1", "app", "api")
+	if d := p.Decide(Request{Source: caller, Host: "192.0.2.10", Port: 5432, Opaque: true}); !d.Allow || d.Kind != KindDirect || d.Upstream != "192.0.2.10:5432" {
+		t.Fatalf("single address: %+v", d)
+	}
+	if d := p.Decide(Request{Source: caller, Host: "198.51.100.7", Port: 5432, Opaque: true}); d.Allow || d.Kind != KindNotInRegistry {
+		t.Fatalf("a CIDR is not matched yet: %+v", d)
+	}
+}

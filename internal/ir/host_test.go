@@ -76,3 +76,25 @@ func TestHostPatternCovers(t *testing.T) {
 		})
 	}
 }
+
+func FuzzParseHostPattern(f *testing.F) {
+	for _, s := range []string{"www.google.com", "*.google.com", "*", "a..b", "*.*.x", "W*.x", ".", "*."} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		h, err := ParseHostPattern(s)
+		if err != nil {
+			return
+		}
+		again, err := ParseHostPattern(string(h))
+		if err != nil || again != h {
+			t.Fatalf("%q parsed to %q, which does not parse to itself: %q %v", s, h, again, err)
+		}
+		if !h.Covers(h) {
+			t.Fatalf("%q does not cover itself", h)
+		}
+		if !h.IsWildcard() && !h.Matches(string(h)) {
+			t.Fatalf("%q does not match itself", h)
+		}
+	})
+}

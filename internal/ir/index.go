@@ -78,7 +78,14 @@ func (p *Plan) build() *index {
 	}
 	for i := range p.Services {
 		s := &p.Services[i]
-		for _, h := range s.Hosts {
+		hosts := s.Hosts
+		for _, a := range s.Addresses {
+			// A single address is called like a host; CIDR ranges are not matched by the decision yet.
+			if !strings.Contains(a, "/") {
+				hosts = append(hosts[:len(hosts):len(hosts)], HostPattern(NormalizeHost(a)))
+			}
+		}
+		for _, h := range hosts {
 			e := &hostEntry{pattern: h, svc: s, ports: make(map[uint32]portEntry, len(s.Ports))}
 			for j := range s.Ports {
 				sp := &s.Ports[j]
