@@ -41,8 +41,7 @@ func newBed(t *testing.T) *bed {
 	t.Helper()
 	netnstest.RequireRoot(t)
 	b := &bed{wl: netnstest.New(t), out: netnstest.New(t)}
-	v := netnstest.AddVeth(t, b.wl, b.out, []netip.Prefix{wlAddr4, wlAddr6}, []netip.Prefix{dstAddr4, exclAddr4, dstAddr6})
-	_ = v
+	netnstest.AddVeth(t, b.wl, b.out, []netip.Prefix{wlAddr4, wlAddr6}, []netip.Prefix{dstAddr4, exclAddr4, dstAddr6})
 	for _, ap := range []netip.AddrPort{
 		netip.AddrPortFrom(dstAddr4.Addr(), destPort),
 		netip.AddrPortFrom(exclAddr4.Addr(), destPort),
@@ -124,4 +123,6 @@ func (b *bed) fetch(t *testing.T, d *net.Dialer, addr netip.AddrPort) string {
 func direct(addr netip.AddrPort) string { return "dest " + addr.String() }
 
 // viaProxy is what a client sees when the proxy intercepted and relayed it.
-func viaProxy(addr netip.AddrPort) string { return "proxy orig=" + addr.String() + "\ndest " + addr.String() }
+func viaProxy(addr netip.AddrPort) string {
+	return "proxy orig=" + addr.String() + "\ndest " + addr.String()
+}

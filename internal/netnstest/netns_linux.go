@@ -45,6 +45,18 @@ func New(t testing.TB) *NS {
 	if err := ip("-n", n.name, "link", "set", "lo", "up"); err != nil {
 		t.Fatalf("netnstest: bring up lo in %s: %v", n.name, err)
 	}
+	// Duplicate address detection would hold new IPv6 addresses (link-local ones included) tentative
+	// for about two seconds and stall the first connection; these links are private to the test.
+	if err := n.Do(func() error {
+		for _, conf := range []string{"all", "default"} {
+			if err := os.WriteFile("/proc/sys/net/ipv6/conf/"+conf+"/accept_dad", []byte("0"), 0); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil && !errors.Is(err, os.ErrNotExist) { // no IPv6 in this kernel: nothing to wait for
+		t.Fatalf("netnstest: turn off IPv6 DAD in %s: %v", n.name, err)
+	}
 	return n
 }
 

@@ -29,13 +29,15 @@ func AddVeth(t testing.TB, a, b *NS, addrsA, addrsB []netip.Prefix) Veth {
 		dev   string
 		addrs []netip.Prefix
 	}{{a, v.A, addrsA}, {b, v.B, addrsB}} {
+		// Up before addresses: an IPv6 address added to a down link misses its first neighbour
+		// solicitation, which costs the first connection a one-second SYN retransmit.
+		if err := ip("-n", end.ns.name, "link", "set", end.dev, "up"); err != nil {
+			t.Fatalf("netnstest: bring up %s: %v", end.dev, err)
+		}
 		for _, p := range end.addrs {
 			if err := AddAddr(end.ns, end.dev, p); err != nil {
 				t.Fatal(err)
 			}
-		}
-		if err := ip("-n", end.ns.name, "link", "set", end.dev, "up"); err != nil {
-			t.Fatalf("netnstest: bring up %s: %v", end.dev, err)
 		}
 	}
 	return v
