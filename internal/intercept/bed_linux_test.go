@@ -37,7 +37,14 @@ type bed struct {
 	wl, out *netnstest.NS
 }
 
+// newBed builds the bed with the proxy listening on 127.0.0.1 and ::1, the two addresses that the
+// redirect rewrites to.
 func newBed(t *testing.T) *bed {
+	t.Helper()
+	return newBedWithProxyOn(t, fmt.Sprintf("127.0.0.1:%d", testProxyPort), fmt.Sprintf("[::1]:%d", testProxyPort))
+}
+
+func newBedWithProxyOn(t *testing.T, proxyAddrs ...string) *bed {
 	t.Helper()
 	netnstest.RequireRoot(t)
 	b := &bed{wl: netnstest.New(t), out: netnstest.New(t)}
@@ -54,7 +61,7 @@ func newBed(t *testing.T) *bed {
 		}
 		serve(t, l, func(c net.Conn) { fmt.Fprintf(c, "dest %s\n", c.LocalAddr()) })
 	}
-	for _, addr := range []string{fmt.Sprintf("127.0.0.1:%d", testProxyPort), fmt.Sprintf("[::1]:%d", testProxyPort)} {
+	for _, addr := range proxyAddrs {
 		l, err := b.wl.Listen("tcp", addr)
 		if err != nil {
 			t.Fatalf("proxy listener %s: %v", addr, err)

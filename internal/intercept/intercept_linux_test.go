@@ -1,6 +1,7 @@
 package intercept
 
 import (
+	"fmt"
 	"net"
 	"net/netip"
 	"testing"
@@ -67,6 +68,24 @@ func TestTransparentRedirect(t *testing.T) {
 	}
 	if err := r.Remove(); err != nil {
 		t.Errorf("a second Remove: %v; want nil (already gone)", err)
+	}
+}
+
+// A sidecar may listen once on all addresses (dual stack); IPv4 clients then arrive v4-mapped on an
+// IPv6 socket, and OriginalDst must still ask the IPv4 conntrack.
+func TestOriginalDstOnADualStackListener(t *testing.T) {
+	b := newBedWithProxyOn(t, fmt.Sprintf(":%d", testProxyPort))
+	r, err := Install(testParams(b))
+	if err != nil {
+		t.Fatalf("Install: %v", err)
+	}
+	t.Cleanup(func() { r.Remove() })
+	for _, to := range []netip.AddrPort{dst4, dst6} {
+		t.Run(to.String(), func(t *testing.T) {
+			if got := b.fetch(t, nil, to); got != viaProxy(to) {
+				t.Errorf("got %q, want %q", got, viaProxy(to))
+			}
+		})
 	}
 }
 

@@ -2,6 +2,7 @@ package intercept
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -18,7 +19,9 @@ const (
 )
 
 // OriginalDst returns where a redirected connection was going before the nat rule sent it to us.
-// A connection that was not redirected returns its own local address, as the kernel does.
+// A connection that was not redirected reports its own local address (conntrack saw no rewrite), which
+// lets a caller spot a client that dialled the proxy port directly instead of relaying to itself. In a
+// namespace without nat rules conntrack may track nothing, and the error says so.
 func OriginalDst(c net.Conn) (netip.AddrPort, error) {
 	sc, ok := c.(syscall.Conn)
 	if !ok {
@@ -45,8 +48,11 @@ func OriginalDst(c net.Conn) (netip.AddrPort, error) {
 	if err == nil {
 		err = sockErr
 	}
+	if errors.Is(err, unix.ENOENT) {
+		return netip.AddrPort{}, fmt.Errorf("intercept: getsockopt SO_ORIGINAL_DST: no conntrack entry for this connection: it was not redirected, or no nat rules are installed in this namespace: %w", err)
+	}
 	if err != nil {
-		return netip.AddrPort{}, fmt.Errorf("intercept: getsockopt SO_ORIGINAL_DST: %w (was the connection redirected by nftables, and is conntrack loaded?)", err)
+		return netip.AddrPort{}, fmt.Errorf("intercept: getsockopt SO_ORIGINAL_DST: %w", err)
 	}
 	return dst, nil
 }
