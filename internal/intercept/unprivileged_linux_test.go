@@ -124,6 +124,9 @@ func TestParamsRejectBadInput(t *testing.T) {
 		{"port zero", Params{ExcludePorts: []uint16{443, 0}}, "ExcludePorts[1]"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			// A namespace path that cannot exist: even if validation let bad input through, Install
+			// could never touch the machine's own rules.
+			tc.p.NetNS = "/nonexistent/egret-test-netns"
 			_, err := Install(tc.p)
 			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 				t.Fatalf("got %v, want an error mentioning %q", err, tc.wantErr)
