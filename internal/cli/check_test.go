@@ -2,7 +2,6 @@ package cli
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -11,16 +10,6 @@ import (
 
 	"egret.dev/egret/internal/ir"
 )
-
-const example = "../../examples/bookinfo-egress"
-
-// run executes egret in-process and returns its exit code, standard output and standard error.
-func run(t *testing.T, stdin string, args ...string) (int, string, string) {
-	t.Helper()
-	var out, errb bytes.Buffer
-	code := Run(context.Background(), args, strings.NewReader(stdin), &out, &errb)
-	return code, out.String(), errb.String()
-}
 
 func TestCheckSeedScenario(t *testing.T) {
 	tests := []struct {

@@ -1,0 +1,74 @@
+// Package arch enforces the layering rules of STYLE.md and DESIGN.md on the module's import graph.
+package arch
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+const module = "egret.dev/egret/"
+
+// rules: a package (or every package under a prefix ending in "/...") must not depend, directly or
+// transitively, on any of the forbidden import paths (prefixes).
+var rules = []struct {
+	pkg       string
+	forbidden []string
+	why       string
+}{
+	{"internal/api", []string{module + "internal/translate", module + "internal/ir"}, "api is the wire format; the model and translation come after it"},
+	{"internal/ir", []string{module + "internal/api", module + "internal/translate", module + "internal/source"}, "ir is the proxy-agnostic model; it must not know the wire format"},
+	{"internal/render/...", []string{module + "internal/api", module + "internal/source"}, "renderers read the plan (ir), not the resources"},
+	{"internal/proxyconfig", []string{module + "internal/api", module + "internal/source", module + "internal/translate"}, "a proxy's config is cut from the plan (ir)"},
+	{"internal/gateway/...", dataPlaneForbidden, "the data plane reads only its proxy config"},
+	{"internal/sidecar/...", dataPlaneForbidden, "the data plane reads only its proxy config"},
+	{"internal/sniff", []string{module}, "shared proxy pieces stand alone"},
+	{"internal/splice", []string{module}, "shared proxy pieces stand alone"},
+	{"internal/accesslog", []string{module}, "shared proxy pieces stand alone"},
+	{"internal/resolve", []string{module}, "shared proxy pieces stand alone"},
+	{"internal/origination", []string{module}, "shared proxy pieces stand alone"},
+}
+
+var dataPlaneForbidden = []string{
+	module + "internal/api", module + "internal/translate", module + "internal/source",
+	module + "internal/render", module + "internal/controlplane", module + "internal/cli",
+	"k8s.io/", "sigs.k8s.io/", "istio.io/",
+}
+
+func TestImportRules(t *testing.T) {
+	for _, r := range rules {
+		t.Run(r.pkg, func(t *testing.T) {
+			deps := goList(t, "-deps", "-f", "{{.ImportPath}}", "egret.dev/egret/"+r.pkg)
+			if len(deps) == 0 {
+				t.Skipf("%s does not exist yet", r.pkg)
+			}
+			self := strings.TrimSuffix(module+r.pkg, "/...")
+			for _, d := range deps {
+				if strings.HasPrefix(d, self) {
+					continue
+				}
+				for _, f := range r.forbidden {
+					if strings.HasPrefix(d, f) {
+						t.Errorf("%s depends on %s: %s", r.pkg, d, r.why)
+					}
+				}
+			}
+		})
+	}
+}
+
+func goList(t *testing.T, args ...string) []string {
+	t.Helper()
+	out, err := exec.Command("go", append([]string{"list"}, args...)...).Output()
+	if err != nil {
+		msg := string(out)
+		if ee, ok := err.(*exec.ExitError); ok {
+			msg += string(ee.Stderr)
+		}
+		if strings.Contains(msg, "matched no packages") || strings.Contains(msg, "no required module provides") || strings.Contains(msg, "no Go files") {
+			return nil
+		}
+		t.Fatalf("go list %v: %v\n%s", args, err, msg)
+	}
+	return strings.Fields(string(out))
+}
