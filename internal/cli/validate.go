@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"egret.dev/egret/internal/api"
+	"egret.dev/egret/internal/translate"
 )
 
 func newValidateCmd(s streams) *cobra.Command {
@@ -28,7 +29,9 @@ Errors make the command exit 1; warnings are printed and do not.`,
 			if err != nil && !errors.As(err, &problems) {
 				return withCode(ExitError, err)
 			}
-			problems = append(problems, api.Validate(snap)...)
+			// Translate validates too, and adds what only translation sees (a VirtualGateway selecting no
+			// gateway, a policy selecting no service), so validate reports what the control plane would.
+			problems = append(problems, translate.Translate(snap).Problems()...)
 			for _, p := range problems {
 				fmt.Fprintln(s.out, p.Error())
 			}
