@@ -80,6 +80,7 @@ GatewayLifecycleManager, ...) plus egret's Mesh and Workload, in YAML or JSON fi
 	root.AddCommand(
 		newVersionCmd(s),
 		newValidateCmd(s),
+		newLoadgenCmd(s),
 	)
 	return root
 }
