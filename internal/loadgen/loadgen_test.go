@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -245,6 +247,9 @@ func TestRunRejectsUnboundedOrEmptyParams(t *testing.T) {
 // TestRunWatchesAProcess watches the test process itself, which serves and sends every request, so its
 // CPU time must grow.
 func TestRunWatchesAProcess(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("process sampling reads Linux's /proc")
+	}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }))
 	defer srv.Close()
 	res, err := run(t, context.Background(), Params{Concurrency: 8, Requests: 5000, Duration: generous, Do: get(t, srv.URL), WatchPID: os.Getpid()})
@@ -267,6 +272,16 @@ func TestRunRefusesAProcessThatDoesNotExist(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "no process") {
 		t.Fatalf("error %v, want one saying there is no such process", err)
 	}
+}
+
+// exitedPID starts and reaps a short-lived process and returns its now unused process id.
+func exitedPID(t *testing.T) int {
+	t.Helper()
+	cmd := exec.Command("/bin/true")
+	if err := cmd.Run(); err != nil {
+		t.Skipf("cannot start /bin/true: %v", err)
+	}
+	return cmd.Process.Pid
 }
 
 // BenchmarkRun measures the generator's own overhead per request, with a request that does nothing.

@@ -3,22 +3,11 @@ package loadgen
 import (
 	"crypto/sha256"
 	"os"
-	"os/exec"
 	"runtime"
 	"strings"
 	"testing"
 	"time"
 )
-
-// exitedPID starts and reaps a short-lived process and returns its now unused process id.
-func exitedPID(t *testing.T) int {
-	t.Helper()
-	cmd := exec.Command("/bin/true")
-	if err := cmd.Run(); err != nil {
-		t.Skipf("cannot start /bin/true: %v", err)
-	}
-	return cmd.Process.Pid
-}
 
 func TestProcessCPUGrowsWithBusyWork(t *testing.T) {
 	pid := os.Getpid()
