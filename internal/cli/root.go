@@ -82,6 +82,7 @@ GatewayLifecycleManager, ...) plus egret's Mesh and Workload, in YAML or JSON fi
 		newValidateCmd(s),
 		newCheckCmd(s),
 		newGetCmd(s),
+		newLoadgenCmd(s),
 	)
 	return root
 }
