@@ -10,6 +10,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/asn1"
 	"encoding/pem"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/url"
@@ -112,3 +113,5 @@ func makeCSR(t testing.TB, key crypto.Signer, s csrSpec) []byte {
 	}
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der})
 }
+
+func fmtAll(v any) string { return fmt.Sprintf("%v %+v %#v %s", v, v, v, v) }

@@ -135,3 +135,6 @@ func randomSuffix() string {
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
 }
+
+// Dir is where the token files live.
+func (s *TokenStore) Dir() string { return s.dir }
