@@ -79,6 +79,7 @@ GatewayLifecycleManager, ...) plus egret's Mesh and Workload, in YAML or JSON fi
 	}
 	root.AddCommand(
 		newVersionCmd(s),
+		newCACmd(s), newTokenCmd(s),
 	)
 	return root
 }
