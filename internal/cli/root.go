@@ -83,6 +83,7 @@ GatewayLifecycleManager, ...) plus egret's Mesh and Workload, in YAML or JSON fi
 		newCheckCmd(s),
 		newGetCmd(s),
 		newLoadgenCmd(s),
+		newCACmd(s), newTokenCmd(s),
 	)
 	return root
 }

@@ -1,0 +1,162 @@
+package cli
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spiffe/go-spiffe/v2/spiffeid"
+
+	"egret.dev/egret/internal/ca"
+	"egret.dev/egret/internal/identity"
+)
+
+const defaultDataDir = "/var/lib/egret"
+
+func newCACmd(s streams) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "ca",
+		Short: "Inspect egret's SPIFFE certificate authority and issue certificates",
+	}
+	cmd.AddCommand(newCABundleCmd(s), newCAIssueCmd(s), newCAServeCmd(s))
+	return cmd
+}
+
+func openCA(dataDir string, log *slog.Logger) (*ca.CA, error) {
+	c, err := ca.New(ca.Params{DataDir: dataDir, Logger: log})
+	if err != nil {
+		return nil, withCode(ExitError, err)
+	}
+	return c, nil
+}
+
+func newCABundleCmd(s streams) *cobra.Command {
+	var dataDir string
+	cmd := &cobra.Command{
+		Use:   "bundle",
+		Short: "Print the trust bundle (the root certificate, PEM)",
+		Args:  cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			c, err := openCA(dataDir, nil)
+			if err != nil {
+				return err
+			}
+			_, err = s.out.Write(c.BundlePEM())
+			return err
+		},
+	}
+	cmd.Flags().StringVar(&dataDir, "data-dir", defaultDataDir, "CA data directory (root key, certificate, tokens)")
+	return cmd
+}
+
+func newCAIssueCmd(s streams) *cobra.Command {
+	var dataDir, id, out string
+	var ttl time.Duration
+	cmd := &cobra.Command{
+		Use:   "issue --identity spiffe://TD/ns/NS/sa/SA --out DIR",
+		Short: "Issue an SVID for a workload that cannot run a sidecar (writes svid.pem, key.pem, bundle.pem)",
+		Args:  cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			sid, err := spiffeid.FromString(id)
+			if err != nil {
+				return withCode(ExitUsage, fmt.Errorf("--identity: %w", err))
+			}
+			if out == "" {
+				return withCode(ExitUsage, errors.New("--out is required"))
+			}
+			c, err := openCA(dataDir, nil)
+			if err != nil {
+				return err
+			}
+			key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+			if err != nil {
+				return withCode(ExitError, err)
+			}
+			csr, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{URIs: []*url.URL{sid.URL()}}, key)
+			if err != nil {
+				return withCode(ExitError, err)
+			}
+			svid, err := c.SignCSR(csr, sid, ttl)
+			if err != nil {
+				return withCode(ExitError, err)
+			}
+			keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+			if err != nil {
+				return withCode(ExitError, err)
+			}
+			keyPEM := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER})
+			if err := identity.WriteSVIDFiles(out, svid.PEM(), keyPEM, c.BundlePEM()); err != nil {
+				return withCode(ExitError, err)
+			}
+			fmt.Fprintf(s.out, "issued %s, expires %s, in %s\n", sid, svid.Certificate.NotAfter.UTC().Format(time.RFC3339), out)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&dataDir, "data-dir", defaultDataDir, "CA data directory")
+	cmd.Flags().StringVar(&id, "identity", "", "SPIFFE ID to issue, spiffe://<trustDomain>/ns/<ns>/sa/<sa>")
+	cmd.Flags().StringVar(&out, "out", "", "directory to write svid.pem, key.pem (0600) and bundle.pem")
+	cmd.Flags().DurationVar(&ttl, "ttl", ca.DefaultSVIDTTL, "certificate lifetime (capped at the root's expiry)")
+	return cmd
+}
+
+func newCAServeCmd(s streams) *cobra.Command {
+	var dataDir, listen, td string
+	var svidTTL time.Duration
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the enrollment endpoint alone (join-token enrollment and SVID renewal over TLS)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			trust, err := spiffeid.TrustDomainFromString(td)
+			if err != nil {
+				return withCode(ExitUsage, fmt.Errorf("--trust-domain: %w", err))
+			}
+			host, _, err := net.SplitHostPort(listen)
+			if err != nil {
+				return withCode(ExitUsage, fmt.Errorf("--listen: %w", err))
+			}
+			log := slog.New(slog.NewJSONHandler(s.err, nil))
+			c, err := ca.New(ca.Params{DataDir: dataDir, Logger: log, SVIDTTL: svidTTL})
+			if err != nil {
+				return withCode(ExitError, err)
+			}
+			tlsConf, err := c.ServerTLSConfig(ca.ServerTLSParams{TrustDomain: trust, Hosts: []string{host}})
+			if err != nil {
+				return withCode(ExitError, err)
+			}
+			ln, err := net.Listen("tcp", listen)
+			if err != nil {
+				return withCode(ExitError, err)
+			}
+			srv := &http.Server{Handler: ca.NewEnrollHandler(c), TLSConfig: tlsConf, ReadHeaderTimeout: 10 * time.Second}
+			log.Info("enrollment endpoint listening", "addr", ln.Addr().String(), "root_sha256", c.RootHash())
+			ctx := cmd.Context()
+			go func() {
+				<-ctx.Done()
+				shutdown, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+				defer cancel()
+				_ = srv.Shutdown(shutdown)
+			}()
+			if err := srv.ServeTLS(ln, "", ""); !errors.Is(err, http.ErrServerClosed) {
+				return withCode(ExitError, err)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&dataDir, "data-dir", defaultDataDir, "CA data directory")
+	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:15012", "address to serve TLS on")
+	cmd.Flags().StringVar(&td, "trust-domain", "cluster1", "trust domain of the server's own ID, spiffe://<td>/egret/controlplane")
+	cmd.Flags().DurationVar(&svidTTL, "svid-ttl", ca.DefaultSVIDTTL, "lifetime of issued SVIDs")
+	return cmd
+}

@@ -1,0 +1,56 @@
+package cli
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spiffe/go-spiffe/v2/spiffeid"
+
+	"egret.dev/egret/internal/ca"
+)
+
+func newTokenCmd(s streams) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "token",
+		Short: "Manage join tokens that bootstrap a workload's identity",
+	}
+	cmd.AddCommand(newTokenCreateCmd(s))
+	return cmd
+}
+
+func newTokenCreateCmd(s streams) *cobra.Command {
+	var dataDir, id string
+	var ttl time.Duration
+	cmd := &cobra.Command{
+		Use:   "create --identity spiffe://TD/ns/NS/sa/SA",
+		Short: "Print a single-use join token bound to one SPIFFE ID",
+		Long: `Prints a single-use join token bound to exactly one SPIFFE ID. A proxy given the token and the
+control plane's address obtains that identity's SVID and nothing else. The token also pins the CA's
+root (its SHA-256), so the proxy needs no other trust material. Only a hash is stored.`,
+		Args: cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			sid, err := spiffeid.FromString(id)
+			if err != nil {
+				return withCode(ExitUsage, fmt.Errorf("--identity: %w", err))
+			}
+			if ttl <= 0 {
+				return withCode(ExitUsage, fmt.Errorf("--ttl must be positive"))
+			}
+			c, err := openCA(dataDir, nil)
+			if err != nil {
+				return err
+			}
+			tok, err := c.Tokens().Create(sid, ttl)
+			if err != nil {
+				return withCode(ExitError, err)
+			}
+			fmt.Fprintln(s.out, tok.Encode())
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&dataDir, "data-dir", defaultDataDir, "CA data directory")
+	cmd.Flags().StringVar(&id, "identity", "", "SPIFFE ID the token grants, spiffe://<trustDomain>/ns/<ns>/sa/<sa>")
+	cmd.Flags().DurationVar(&ttl, "ttl", ca.DefaultTokenTTL, "how long the token may be redeemed")
+	return cmd
+}
