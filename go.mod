@@ -2,11 +2,13 @@ module egret.dev/egret
 
 go 1.26.8
 
-require github.com/spf13/cobra v1.10.2
+require (
+	github.com/miekg/dns v1.1.73
+	github.com/spf13/cobra v1.10.2
+)
 
 require (
 	github.com/inconshreveable/mousetrap v1.1.0 // indirect
-	github.com/miekg/dns v1.1.73 // indirect
 	github.com/spf13/pflag v1.0.9 // indirect
 	golang.org/x/net v0.57.0 // indirect
 	golang.org/x/sys v0.47.0 // indirect
