@@ -1,6 +1,5 @@
 package sniff
 
-import "strings"
 
 // reader is a bounds-checked cursor over a ClientHello body; every read
 // reports failure instead of panicking on short input.
@@ -149,7 +148,7 @@ func parseALPN(r reader) ([]string, error) {
 		if !ok || len(p.b) == 0 {
 			return nil, malformed("bad ALPN protocol name")
 		}
-		protos = append(protos, strings.Clone(string(p.b)))
+		protos = append(protos, string(p.b))
 	}
 	return protos, nil
 }
