@@ -1,6 +1,5 @@
 package sniff
 
-
 // reader is a bounds-checked cursor over a ClientHello body; every read
 // reports failure instead of panicking on short input.
 type reader struct{ b []byte }
