@@ -22,10 +22,14 @@ type Options struct {
 	// fallback on truncation. Empty means the system resolver, whose
 	// answers carry no TTL and are cached for MinTTL.
 	Server  string
-	MinTTL  time.Duration    // default 5 s: floor on caching, so a TTL of 0 cannot turn every request into a query
-	MaxTTL  time.Duration    // default 5 min: ceiling, so a changed record is seen eventually
-	Timeout time.Duration    // per query; default 5 s
-	Now     func() time.Time // default time.Now; tests inject a fake clock
+	MinTTL  time.Duration // default 5 s: floor on caching, so a TTL of 0 cannot turn every request into a query
+	MaxTTL  time.Duration // default 5 min: ceiling, so a changed record is seen eventually
+	Timeout time.Duration // per query; default 5 s
+	// MaxEntries bounds the cache; default 10,000. Wildcard hosts are
+	// resolved per request name, so without a bound a client could grow
+	// the cache by asking for many names under a wildcard DNS zone.
+	MaxEntries int
+	Now        func() time.Time // default time.Now; tests inject a fake clock
 }
 
 // Lookup is what the caller knows about one host from its config.
@@ -74,6 +78,9 @@ func New(opts Options) *Resolver {
 	}
 	if opts.Timeout == 0 {
 		opts.Timeout = 5 * time.Second
+	}
+	if opts.MaxEntries == 0 {
+		opts.MaxEntries = 10_000
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -140,12 +147,40 @@ func (r *Resolver) lookup(ctx context.Context, host string) ([]netip.Addr, error
 	delete(r.flight, host)
 	if err == nil {
 		ttl = min(max(ttl, r.opts.MinTTL), r.opts.MaxTTL)
+		r.makeRoomLocked()
 		r.cache[host] = cacheEntry{addrs: addrs, expires: r.opts.Now().Add(ttl)}
 	}
 	r.mu.Unlock()
 	c.addrs, c.err = addrs, err
 	close(c.done)
 	return slices.Clone(addrs), err
+}
+
+// makeRoomLocked keeps the cache under MaxEntries: expired entries go
+// first, then arbitrary ones (map order), which only costs a re-query.
+func (r *Resolver) makeRoomLocked() {
+	if len(r.cache) < r.opts.MaxEntries {
+		return
+	}
+	now := r.opts.Now()
+	for h, e := range r.cache {
+		if !now.Before(e.expires) {
+			delete(r.cache, h)
+		}
+	}
+	for h := range r.cache {
+		if len(r.cache) < r.opts.MaxEntries {
+			break
+		}
+		delete(r.cache, h)
+	}
+}
+
+// cached reports how many hosts are in the cache (for tests and metrics).
+func (r *Resolver) cached() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.cache)
 }
 
 // querySystem uses Go's resolver (/etc/hosts, resolv.conf); it reports no

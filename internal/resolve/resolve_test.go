@@ -321,3 +321,25 @@ func TestConcurrentLookupsShareOneQuery(t *testing.T) {
 		t.Errorf("%d queries for 20 concurrent lookups, want 1", n)
 	}
 }
+
+func TestCacheIsBounded(t *testing.T) {
+	s := startDNS(t)
+	for i := range 10 {
+		s.add(fmt.Sprintf("h%d.example.com. 60 IN A 93.184.216.%d", i, i+1))
+	}
+	clk := &fakeClock{now: time.Unix(1e9, 0)}
+	r := newResolver(s, clk, Options{MaxEntries: 4})
+	for i := range 10 {
+		if _, err := r.Resolve(context.Background(), fmt.Sprintf("h%d.example.com", i), Lookup{}); err != nil {
+			t.Fatal(err)
+		}
+		if n := r.cached(); n > 4 {
+			t.Fatalf("cache holds %d entries, limit 4", n)
+		}
+	}
+	// The most recent answer is always kept.
+	r.Resolve(context.Background(), "h9.example.com", Lookup{})
+	if n := s.count("udp A h9.example.com."); n != 1 {
+		t.Errorf("h9 queried %d times, want 1 (just cached)", n)
+	}
+}
