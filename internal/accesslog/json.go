@@ -88,15 +88,32 @@ func jsonInt(dst []byte, key string, v int64) []byte {
 
 const hexDigits = "0123456789abcdef"
 
+// jsonSafe marks the ASCII bytes that go into a JSON string unchanged.
+var jsonSafe = func() (t [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
 // escapeJSON writes s as the inside of a JSON string. Invalid UTF-8 becomes
 // U+FFFD and U+2028/U+2029 are escaped, so every line is valid JSON that
 // also survives JavaScript-based log viewers.
 func escapeJSON(dst []byte, s string) []byte {
+	// Fast path: almost every value (addresses, hosts, IDs) is plain ASCII
+	// that needs no escaping and can be copied in one go.
+	i := 0
+	for i < len(s) && jsonSafe[s[i]] {
+		i++
+	}
+	if i == len(s) {
+		return append(dst, s...)
+	}
 	start := 0
-	for i := 0; i < len(s); {
+	for i < len(s) {
 		c := s[i]
 		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
+			if jsonSafe[c] {
 				i++
 				continue
 			}

@@ -1,6 +1,17 @@
 package accesslog
 
-import "strconv"
+import (
+	"strconv"
+	"strings"
+)
+
+// textSafe marks the bytes a quoted TEXT field carries unchanged.
+var textSafe = func() (t [256]bool) {
+	for c := range 256 {
+		t[c] = c >= 0x20 && c != 0x7f && c != '"' && c != '\\'
+	}
+	return t
+}()
 
 // AppendText appends e in Istio's default TEXT access log format (Envoy's
 // format string as set by istiod), followed by a newline:
@@ -78,6 +89,9 @@ func bare(dst []byte, v string) []byte {
 	if v == "" {
 		return append(dst, '-')
 	}
+	if !strings.ContainsFunc(v, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
+		return append(dst, v...)
+	}
 	for i := 0; i < len(v); i++ {
 		c := v[i]
 		if c <= ' ' || c == 0x7f {
@@ -101,7 +115,12 @@ func escapeText(dst []byte, v string) []byte {
 	if v == "" {
 		return append(dst, '-')
 	}
-	for i := 0; i < len(v); i++ {
+	i := 0
+	for i < len(v) && textSafe[v[i]] {
+		i++
+	}
+	dst = append(dst, v[:i]...)
+	for ; i < len(v); i++ {
 		c := v[i]
 		switch {
 		case c == '"' || c == '\\':

@@ -310,3 +310,36 @@ func TestWithoutCloseWrite(t *testing.T) {
 		t.Fatal("Join did not return")
 	}
 }
+
+// noHalfClose has a CloseWrite that cannot work, like sniff.PrefixConn over
+// a connection without half-close.
+type noHalfClose struct{ net.Conn }
+
+func (noHalfClose) CloseWrite() error { return errors.ErrUnsupported }
+
+func TestCloseWriteUnsupportedFallsBackToClose(t *testing.T) {
+	client, a := net.Pipe()
+	b, server := net.Pipe()
+	done := make(chan result, 1)
+	go func() {
+		var r result
+		r.aToB, r.bToA, r.err = Join(context.Background(), noHalfClose{a}, noHalfClose{b})
+		done <- r
+	}()
+	go func() {
+		server.Write([]byte("bye"))
+		server.Close()
+	}()
+	got, err := io.ReadAll(client) // ends only if Join closes a when b reaches EOF
+	if err != nil || string(got) != "bye" {
+		t.Fatalf("got %q, %v", got, err)
+	}
+	select {
+	case r := <-done:
+		if r.err != nil || r.bToA != 3 {
+			t.Errorf("Join = %d, %d, %v", r.aToB, r.bToA, r.err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Join did not return")
+	}
+}
