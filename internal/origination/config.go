@@ -34,8 +34,9 @@ type Config struct {
 }
 
 // ClientTLS returns the client TLS configuration for cfg, or nil for
-// ModeDisable. When cfg.SNI is empty and SubjectAltNames is not set, the
-// caller must set ServerName to the host it dials (Pool does).
+// ModeDisable. When cfg.SNI is empty the caller should set ServerName to
+// the host it dials (Pool does); without SubjectAltNames the handshake
+// fails otherwise, since there is no name to verify.
 func ClientTLS(cfg Config) (*tls.Config, error) {
 	switch cfg.Mode {
 	case ModeDisable:

@@ -269,3 +269,21 @@ func TestPoolReusesConnections(t *testing.T) {
 		}
 	})
 }
+
+func TestSNIIsSentWithSubjectAltNames(t *testing.T) {
+	ca := newCA(t, "upstream CA")
+	cert := ca.leaf(t, leafOpts{uris: []string{"spiffe://partner.example/api"}})
+	var sni atomic.Value
+	u := startUpstream(t, &tls.Config{GetCertificate: func(h *tls.ClientHelloInfo) (*tls.Certificate, error) {
+		sni.Store(h.ServerName)
+		return &cert, nil
+	}}, true)
+	p := NewPool(PoolOptions{DialContext: dialTo(u.srv.Listener.Addr().String(), nil)})
+	got, err := get(p, Config{Mode: ModeSimple, CACertificates: ca.caFile(t), SubjectAltNames: []string{"spiffe://partner.example/api"}})
+	if err != nil || !strings.HasPrefix(got, "200") {
+		t.Fatalf("got %q, %v", got, err)
+	}
+	if sni.Load() != "api.example.com" {
+		t.Errorf("server saw SNI %q, want the host", sni.Load())
+	}
+}

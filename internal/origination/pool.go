@@ -86,7 +86,9 @@ func (p *Pool) Transport(host string, port int, cfg Config) (*http.Transport, er
 	if err != nil {
 		return nil, err
 	}
-	if tc != nil && tc.ServerName == "" && len(cfg.SubjectAltNames) == 0 {
+	if tc != nil && tc.ServerName == "" {
+		// Send the host as SNI (virtual-hosted upstreams need it); with
+		// SubjectAltNames the hostname check is replaced, not the SNI.
 		tc.ServerName = host
 	}
 	t := &http.Transport{

@@ -48,7 +48,8 @@ func malformed(format string, args ...any) error {
 // consumed, so the caller can replay them (see PrefixConn). The consumed
 // bytes are returned on error too. It never reads past the last record that
 // carries the ClientHello. Non-TLS input is detected from the first byte and
-// reported as ErrNotTLS after reading only that byte.
+// reported as ErrNotTLS after reading only that byte; an empty stream
+// returns io.EOF, and read errors are returned as they are.
 func ClientHello(r io.Reader) (Hello, []byte, error) {
 	consumed := make([]byte, 0, 512)
 	read := func(n int) ([]byte, error) {
