@@ -53,3 +53,23 @@ func TestClassify(t *testing.T) {
 		})
 	}
 }
+
+// FuzzClassify: an IPv4 address and its IPv4-mapped and NAT64 forms are
+// always judged alike, so no encoding slips a private address through.
+func FuzzClassify(f *testing.F) {
+	for _, s := range [][4]byte{{10, 0, 0, 1}, {169, 254, 169, 254}, {93, 184, 216, 34}, {127, 0, 0, 1}, {100, 64, 0, 1}} {
+		f.Add(s[0], s[1], s[2], s[3])
+	}
+	f.Fuzz(func(t *testing.T, a, b, c, d byte) {
+		v4 := netip.AddrFrom4([4]byte{a, b, c, d})
+		_, _, want := Classify(v4)
+		mapped := netip.AddrFrom16([16]byte{10: 0xff, 11: 0xff, 12: a, 13: b, 14: c, 15: d})
+		nat := netip.AddrFrom16([16]byte{0: 0, 1: 0x64, 2: 0xff, 3: 0x9b, 12: a, 13: b, 14: c, 15: d})
+		sixto4 := netip.AddrFrom16([16]byte{0: 0x20, 1: 0x02, 2: a, 3: b, 4: c, 5: d})
+		for _, form := range []netip.Addr{mapped, nat, sixto4} {
+			if _, _, got := Classify(form); got != want {
+				t.Fatalf("%s refused=%v but %s refused=%v", v4, want, form, got)
+			}
+		}
+	})
+}
