@@ -83,7 +83,10 @@ GatewayLifecycleManager, ...) plus egret's Mesh and Workload, in YAML or JSON fi
 		newCheckCmd(s),
 		newGetCmd(s),
 		newLoadgenCmd(s),
-		newCACmd(s), newTokenCmd(s),
+		newCACmd(s),
+		newTokenCmd(s),
+		newRenderCmd(s),
+		newGatewayCmd(s),
 	)
 	return root
 }

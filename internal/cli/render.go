@@ -1,0 +1,128 @@
+package cli
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"egret.dev/egret/internal/api"
+	"egret.dev/egret/internal/proxyconfig"
+	"egret.dev/egret/internal/translate"
+)
+
+func newRenderCmd(s streams) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "render",
+		Short: "Write one proxy's config, cut from the translated resources",
+		Long: `render translates the resources and writes the native config of one proxy, the file that
+'egret gateway --config' and 'egret sidecar --config' run from when there is no control plane.`,
+	}
+	cmd.AddCommand(newRenderGatewayCmd(s), newRenderSidecarCmd(s))
+	return cmd
+}
+
+func newRenderGatewayCmd(s streams) *cobra.Command {
+	var in inputFlags
+	var id, out string
+	cmd := &cobra.Command{
+		Use:     "gateway-config -f PATH --gateway CLUSTER/NAMESPACE/NAME",
+		Short:   "Write an egress gateway's config",
+		Example: "  egret render gateway-config -f examples/bookinfo-egress --gateway cluster1/gloo-mesh-gateways/istio-egressgateway -o gw.json",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			res, err := translateInputs(s, &in)
+			if err != nil {
+				return err
+			}
+			cfg, err := proxyconfig.ForGateway(res.Plan, id)
+			if err != nil {
+				return withCode(ExitError, err)
+			}
+			return writeJSON(s, out, cfg)
+		},
+	}
+	in.register(cmd)
+	cmd.Flags().StringVar(&id, "gateway", "", "gateway ID, cluster/namespace/name (see 'egret get gateways')")
+	cmd.Flags().StringVarP(&out, "output", "o", "-", "file to write (- for standard output)")
+	_ = cmd.MarkFlagRequired("filename")
+	_ = cmd.MarkFlagRequired("gateway")
+	return cmd
+}
+
+func newRenderSidecarCmd(s streams) *cobra.Command {
+	var in inputFlags
+	var workload, out string
+	var addrs []string
+	cmd := &cobra.Command{
+		Use:     "sidecar-config -f PATH --workload NAMESPACE/NAME --gateway-address ID=HOST:PORT...",
+		Short:   "Write a workload sidecar's config",
+		Example: "  egret render sidecar-config -f examples/bookinfo-egress --workload bookinfo/productpage \\\n    --gateway-address cluster1/gloo-mesh-gateways/istio-egressgateway=127.0.0.1:8443 -o pp.json",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ns, name, ok := strings.Cut(workload, "/")
+			if !ok {
+				return withCode(ExitUsage, fmt.Errorf("--workload %q: want NAMESPACE/NAME", workload))
+			}
+			gw := map[string]string{}
+			for _, a := range addrs {
+				id, addr, ok := strings.Cut(a, "=")
+				if !ok {
+					return withCode(ExitUsage, fmt.Errorf("--gateway-address %q: want ID=HOST:PORT", a))
+				}
+				gw[id] = addr
+			}
+			res, err := translateInputs(s, &in)
+			if err != nil {
+				return err
+			}
+			cfg, err := proxyconfig.ForSidecar(res.Plan, ns, name, gw)
+			if err != nil {
+				return withCode(ExitError, err)
+			}
+			return writeJSON(s, out, cfg)
+		},
+	}
+	in.register(cmd)
+	cmd.Flags().StringVar(&workload, "workload", "", "the Workload, namespace/name")
+	cmd.Flags().StringArrayVar(&addrs, "gateway-address", nil, "where a gateway's listener is reached, ID=HOST:PORT (repeatable)")
+	cmd.Flags().StringVarP(&out, "output", "o", "-", "file to write (- for standard output)")
+	_ = cmd.MarkFlagRequired("filename")
+	_ = cmd.MarkFlagRequired("workload")
+	return cmd
+}
+
+// translateInputs loads and translates; any problem that makes a resource invalid is an error here,
+// because a proxy config cut from a partial plan would silently drop that resource.
+func translateInputs(s streams, in *inputFlags) (*translate.Result, error) {
+	snap, err := in.load(s)
+	var problems api.Problems
+	if err != nil && !errors.As(err, &problems) {
+		return nil, withCode(ExitError, err)
+	}
+	res := translate.Translate(snap)
+	problems = append(problems, res.Problems()...)
+	if errs := problems.Errors(); len(errs) > 0 {
+		return nil, withCode(ExitError, errs)
+	}
+	return res, nil
+}
+
+func writeJSON(s streams, path string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return withCode(ExitError, err)
+	}
+	b = append(b, '\n')
+	if path == "-" || path == "" {
+		_, err = s.out.Write(b)
+		return err
+	}
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		return withCode(ExitError, err)
+	}
+	return nil
+}

@@ -1,0 +1,268 @@
+package gateway_test
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"golang.org/x/net/http2"
+)
+
+// The gateway's data path, measured in-process on loopback: a mesh client with an SVID speaking
+// HTTP/2 over mTLS to the gateway, which originates TLS to a local HTTPS stand-in. BenchmarkDirect is
+// the same client calling the stand-in itself, so the difference is the gateway hop.
+//
+//	go test ./internal/gateway -run '^$' -bench . -benchmem -count 5
+
+func BenchmarkHTTPOrigination(b *testing.B) {
+	m := newMesh(b)
+	ext := newExternal(b, "www.google.com", hello)
+	gw := start(b, m, seedConfig(b), ext, nil)
+	c := m.client(productpage, gw.addr)
+	warm(b, c, "https://www.google.com/")
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			resp, err := c.Get("https://www.google.com/")
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 {
+				b.Errorf("status %d", resp.StatusCode)
+				return
+			}
+		}
+	})
+}
+
+func BenchmarkDirect(b *testing.B) {
+	ext := newExternal(b, "www.google.com", hello)
+	pem, _ := os.ReadFile(ext.caFile)
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(pem)
+	c := &http.Client{Transport: &http.Transport{
+		TLSClientConfig:   &tls.Config{RootCAs: roots, ServerName: "www.google.com"},
+		ForceAttemptHTTP2: true,
+		DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, network, ext.addr())
+		},
+	}}
+	warm(b, c, "https://www.google.com/")
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			resp, err := c.Get("https://www.google.com/")
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+	})
+}
+
+// BenchmarkTunnel is the opaque path: one CONNECT stream, the caller's own TLS handshake with the host
+// through it, one request, close.
+func BenchmarkTunnel(b *testing.B) {
+	m := newMesh(b)
+	_, ext, addr := startTunnels(b, m)
+	cert := m.svid(productpage, time.Hour)
+	tr := &http2.Transport{TLSClientConfig: &tls.Config{
+		Certificates: []tls.Certificate{cert}, InsecureSkipVerify: true,
+		VerifyConnection: func(cs tls.ConnectionState) error { return verifySPIFFE(cs, m.pool, gatewaySVID) },
+	}, DialTLS: func(network, _ string, cfg *tls.Config) (net.Conn, error) { return tls.Dial(network, addr, cfg) }}
+	pem, _ := os.ReadFile(ext.caFile)
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(pem)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		pr, pw := io.Pipe()
+		req, _ := http.NewRequest(http.MethodConnect, "https://api.example.com:443", pr)
+		req.Host = "api.example.com:443"
+		resp, err := tr.RoundTrip(req)
+		if err != nil || resp.StatusCode != 200 {
+			b.Fatal(err)
+		}
+		tc := tls.Client(&pipeConn{r: resp.Body, w: pw}, &tls.Config{ServerName: "api.example.com", RootCAs: roots})
+		if _, err := io.WriteString(tc, "GET / HTTP/1.1\r\nHost: api.example.com\r\nConnection: close\r\n\r\n"); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := io.ReadAll(tc); err != nil {
+			b.Fatal(err)
+		}
+		tc.Close()
+	}
+}
+
+// BenchmarkIdleConnectionMemory opens idle HTTP/2 mTLS connections from sidecars, held by a child
+// process so that only the gateway's side is in this process, and reports the heap the gateway holds
+// per connection.
+func BenchmarkIdleConnectionMemory(b *testing.B) {
+	const n = 1000
+	m := newMesh(b)
+	ext := newExternal(b, "www.google.com", hello)
+	gw := start(b, m, seedConfig(b), ext, nil)
+	dir := b.TempDir()
+	cert := m.svid(productpage, time.Hour)
+	certFile, keyFile := filepath.Join(dir, "c.pem"), filepath.Join(dir, "k.pem")
+	writePEM(b, certFile, "CERTIFICATE", cert.Certificate[0])
+	kder, _ := x509.MarshalPKCS8PrivateKey(cert.PrivateKey)
+	writePEM(b, keyFile, "PRIVATE KEY", kder)
+
+	before := heapInUse()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestIdleClientsHelper$")
+	cmd.Env = append(os.Environ(), "EGRET_IDLE_CLIENTS="+strconv.Itoa(n), "EGRET_IDLE_ADDR="+gw.addr, "EGRET_IDLE_CERT="+certFile, "EGRET_IDLE_KEY="+keyFile)
+	stdin, _ := cmd.StdinPipe()
+	stdout, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	line, _ := bufio.NewReader(stdout).ReadString('\n')
+	if !strings.HasPrefix(line, "open ") {
+		b.Fatalf("child: %q", line)
+	}
+	time.Sleep(300 * time.Millisecond) // let the server finish each connection's HTTP/2 setup
+	after := heapInUse()
+	b.ReportMetric(float64(after-before)/n, "B/idle-conn")
+	stdin.Close()
+	_ = cmd.Wait()
+	for i := 0; i < b.N; i++ {
+	}
+}
+
+// TestIdleClientsHelper is the child process of BenchmarkIdleConnectionMemory; it does nothing in a
+// normal test run.
+func TestIdleClientsHelper(t *testing.T) {
+	n, _ := strconv.Atoi(os.Getenv("EGRET_IDLE_CLIENTS"))
+	if n == 0 {
+		t.Skip("only runs as BenchmarkIdleConnectionMemory's child process")
+	}
+	cert, err := tls.LoadX509KeyPair(os.Getenv("EGRET_IDLE_CERT"), os.Getenv("EGRET_IDLE_KEY"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	conns := make([]*tls.Conn, 0, n)
+	for i := 0; i < n; i++ {
+		c, err := tls.Dial("tcp", os.Getenv("EGRET_IDLE_ADDR"), &tls.Config{Certificates: []tls.Certificate{cert}, InsecureSkipVerify: true, NextProtos: []string{"h2"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.WriteString(c, http2.ClientPreface)
+		http2.NewFramer(c, c).WriteSettings()
+		conns = append(conns, c)
+	}
+	fmt.Printf("open %d\n", len(conns))
+	io.Copy(io.Discard, os.Stdin)
+}
+
+func writePEM(b *testing.B, path, typ string, der []byte) {
+	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// BenchmarkConcurrentStreams holds 10,000 requests open at once through the gateway (100 connections
+// × 100 streams, the upstream answering only when all are in) and reports heap per stream.
+func BenchmarkConcurrentStreams(b *testing.B) {
+	const conns, per = 100, 100
+	m := newMesh(b)
+	var arrived, finished atomic.Int64
+	var mu sync.Mutex
+	release := make(chan struct{})
+	ext := newExternal(b, "www.google.com", func(w http.ResponseWriter, r *http.Request) {
+		arrived.Add(1)
+		mu.Lock()
+		ch := release
+		mu.Unlock()
+		<-ch
+	})
+	gw := start(b, m, seedConfig(b), ext, nil)
+	// Warm every connection first (each client's to the gateway, the gateway's to the host): requests
+	// racing to a cold HTTP/2 pool each dial, which would measure handshakes, not held streams.
+	close(release)
+	clients := make([]*http.Client, conns)
+	for i := range clients {
+		clients[i] = m.client(productpage, gw.addr)
+		warm(b, clients[i], "https://www.google.com/")
+	}
+	mu.Lock()
+	release = make(chan struct{})
+	mu.Unlock()
+	arrived.Store(0)
+	before := heapInUse()
+	var done sync.WaitGroup
+	var failed sync.Map
+	for _, c := range clients {
+		for j := 0; j < per; j++ {
+			done.Add(1)
+			go func() {
+				defer done.Done()
+				defer finished.Add(1)
+				resp, err := c.Get("https://www.google.com/")
+				if err != nil {
+					failed.Store(err.Error(), true)
+					return
+				}
+				resp.Body.Close()
+			}()
+		}
+	}
+	// Every request is either held by the upstream or has failed (and is reported below).
+	for arrived.Load()+finished.Load() < conns*per {
+		time.Sleep(10 * time.Millisecond)
+	}
+	b.Logf("arrived %d, failed %d", arrived.Load(), finished.Load())
+	during := heapInUse()
+	mu.Lock()
+	close(release)
+	mu.Unlock()
+	done.Wait()
+	failed.Range(func(k, _ any) bool { b.Error(k); return false })
+	b.ReportMetric(float64(during-before)/(conns*per), "B/stream")
+	for i := 0; i < b.N; i++ {
+	}
+}
+
+// heapInUse is the heap plus goroutine stacks in use: a connection's cost is mostly its buffers and
+// the stacks of the goroutines that serve it.
+func heapInUse() uint64 {
+	runtime.GC()
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.HeapInuse + ms.StackInuse
+}
+
+func warm(b *testing.B, c *http.Client, url string) {
+	for i := 0; i < 10; i++ {
+		resp, err := c.Get(url)
+		if err != nil {
+			b.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+}
+
+func hello(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "hello") }

@@ -1,0 +1,197 @@
+package gateway_test
+
+import (
+	"bufio"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/net/http2"
+
+	"egret.dev/egret/internal/gateway"
+)
+
+// tunnelResources expose *.example.com on a second listener (15443) for TLS the callers originate
+// themselves: the gateway sees only the CONNECT host and the ClientHello.
+const tunnelResources = `apiVersion: networking.gloo.solo.io/v2
+kind: VirtualGateway
+metadata: {name: tunnels, namespace: bookinfo}
+spec:
+  workloads: [{selector: {labels: {istio: egressgateway}}}]
+  listeners:
+  - port: {number: 15443}
+    tls: {mode: ISTIO_MUTUAL}
+    http: {}
+    exposedExternalServices: [{host: "*.example.com"}]
+---
+apiVersion: networking.gloo.solo.io/v2
+kind: ExternalService
+metadata: {name: example, namespace: bookinfo}
+spec:
+  hosts: ["*.example.com"]
+  ports:
+  - name: tls
+    number: 443
+    protocol: HTTPS
+    egressGatewayRoutes:
+      portMatch: 443
+      virtualGatewayRefs: [{name: tunnels, cluster: cluster1}]
+`
+
+// startTunnels runs the gateway with both listeners, the stand-in for *.example.com behind it.
+func startTunnels(t testing.TB, m *mesh) (*running, *external, string) {
+	t.Helper()
+	ext := newExternal(t, "*.example.com", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "hello %s", r.Host)
+	})
+	gw := start(t, m, seedConfig(t, tunnelResources), nil, func(p *gateway.Params) {
+		p.PortOverrides[15443] = 0
+		p.Upstream = gateway.NewUpstream(gateway.UpstreamParams{Overrides: map[string]string{
+			"api.example.com:443": ext.addr(), "www.example.com:443": ext.addr(),
+		}})
+	})
+	return gw, ext, gw.gw.Addr(15443)
+}
+
+// h2Tunnel opens a CONNECT stream to target over HTTP/2 and mTLS, as a sidecar does.
+func h2Tunnel(t testing.TB, m *mesh, addr, id, target string) (net.Conn, int) {
+	t.Helper()
+	cert := m.svid(id, time.Hour)
+	tr := &http2.Transport{TLSClientConfig: &tls.Config{
+		Certificates:       []tls.Certificate{cert},
+		InsecureSkipVerify: true,
+		VerifyConnection:   func(cs tls.ConnectionState) error { return verifySPIFFE(cs, m.pool, gatewaySVID) },
+	}, DialTLS: func(network, _ string, cfg *tls.Config) (net.Conn, error) {
+		return tls.Dial(network, addr, cfg)
+	}}
+	pr, pw := io.Pipe()
+	req, _ := http.NewRequest(http.MethodConnect, "https://"+target, pr)
+	req.Host = target
+	resp, err := tr.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pw.Close(); resp.Body.Close(); tr.CloseIdleConnections() })
+	return &pipeConn{r: resp.Body, w: pw}, resp.StatusCode
+}
+
+type pipeConn struct {
+	r io.ReadCloser
+	w *io.PipeWriter
+}
+
+func (p *pipeConn) Read(b []byte) (int, error)       { return p.r.Read(b) }
+func (p *pipeConn) Write(b []byte) (int, error)      { return p.w.Write(b) }
+func (p *pipeConn) Close() error                     { p.w.Close(); return p.r.Close() }
+func (p *pipeConn) LocalAddr() net.Addr              { return &net.TCPAddr{} }
+func (p *pipeConn) RemoteAddr() net.Addr             { return &net.TCPAddr{} }
+func (p *pipeConn) SetDeadline(time.Time) error      { return nil }
+func (p *pipeConn) SetReadDeadline(time.Time) error  { return nil }
+func (p *pipeConn) SetWriteDeadline(time.Time) error { return nil }
+
+// httpsThrough speaks TLS (verified against the stand-in's CA) and one GET inside a tunnel.
+func httpsThrough(t testing.TB, conn net.Conn, ext *external, sni string) (string, error) {
+	t.Helper()
+	pem, _ := os.ReadFile(ext.caFile)
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(pem)
+	tc := tls.Client(conn, &tls.Config{ServerName: sni, RootCAs: roots})
+	if err := tc.Handshake(); err != nil {
+		return "", err
+	}
+	fmt.Fprintf(tc, "GET / HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n", sni)
+	resp, err := http.ReadResponse(bufio.NewReader(tc), nil)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b), nil
+}
+
+func TestTunnelToAWildcardHostBySNI(t *testing.T) {
+	m := newMesh(t)
+	gw, ext, addr := startTunnels(t, m)
+	conn, status := h2Tunnel(t, m, addr, productpage, "api.example.com:443")
+	if status != http.StatusOK {
+		t.Fatalf("CONNECT got %d, want 200", status)
+	}
+	body, err := httpsThrough(t, conn, ext, "api.example.com")
+	if err != nil || body != "hello api.example.com" {
+		t.Fatalf("through the tunnel: %q, %v", body, err)
+	}
+	conn.Close()
+	lines := waitLog(t, gw, 1)
+	if l := lines[0]; l["decision"] != "allow" || l["requested_server_name"] != "api.example.com" || l["source_identity"] != productpage {
+		t.Errorf("tunnel log line: %v", l)
+	}
+}
+
+func TestTunnelRefusesAnSNIThatIsNotTheConnectHost(t *testing.T) {
+	m := newMesh(t)
+	gw, ext, addr := startTunnels(t, m)
+	conn, status := h2Tunnel(t, m, addr, productpage, "api.example.com:443")
+	if status != http.StatusOK {
+		t.Fatalf("CONNECT got %d", status)
+	}
+	if _, err := httpsThrough(t, conn, ext, "www.google.com"); err == nil {
+		t.Fatal("a ClientHello for www.google.com went through a tunnel opened for api.example.com")
+	}
+	lines := waitLog(t, gw, 1)
+	if r, _ := lines[0]["reason"].(string); !strings.Contains(r, "domain fronting") {
+		t.Errorf("log reason %q does not name the refusal", r)
+	}
+	if len(ext.requests()) != 0 {
+		t.Error("the external host saw a request")
+	}
+}
+
+func TestTunnelOverHTTP1(t *testing.T) {
+	m := newMesh(t)
+	_, ext, addr := startTunnels(t, m)
+	conn := dialTLS(t, m, addr, productpage, "http/1.1")
+	fmt.Fprint(conn, "CONNECT www.example.com:443 HTTP/1.1\r\nHost: www.example.com:443\r\n\r\n")
+	br := bufio.NewReader(conn)
+	resp, err := http.ReadResponse(br, &http.Request{Method: http.MethodConnect})
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("CONNECT: %v %v", resp, err)
+	}
+	body, err := httpsThrough(t, &bufConn{Conn: conn, r: br}, ext, "www.example.com")
+	if err != nil || body != "hello www.example.com" {
+		t.Fatalf("through the tunnel: %q, %v", body, err)
+	}
+}
+
+func TestTunnelsThatMustBeRefused(t *testing.T) {
+	m := newMesh(t)
+	_, _, addr := startTunnels(t, m)
+	tests := []struct {
+		name, id, target string
+		want             int
+	}{
+		{"a host the listener does not expose", productpage, "www.google.com:443", http.StatusNotFound},
+		{"a port that is not the portMatch", productpage, "api.example.com:8443", http.StatusNotFound},
+		{"a host in no ExternalService", productpage, "evil.org:443", http.StatusNotFound},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, status := h2Tunnel(t, m, addr, tc.id, tc.target); status != tc.want {
+				t.Errorf("CONNECT %s got %d, want %d", tc.target, status, tc.want)
+			}
+		})
+	}
+}
+
+type bufConn struct {
+	net.Conn
+	r *bufio.Reader
+}
+
+func (b *bufConn) Read(p []byte) (int, error) { return b.r.Read(p) }

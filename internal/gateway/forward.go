@@ -1,0 +1,173 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptrace"
+	"net/http/httputil"
+	"os"
+	"strings"
+	"syscall"
+	"time"
+
+	"egret.dev/egret/internal/accesslog"
+	"egret.dev/egret/internal/origination"
+	"egret.dev/egret/internal/resolve"
+)
+
+type ctxKey struct{}
+
+// serveHTTP forwards one HTTP request to its external host, originating TLS as the service says.
+func (h *handler) serveHTTP(w http.ResponseWriter, r *http.Request, rq *request) {
+	// The authority the decision reads must be the one the request goes to: a Host header that
+	// disagrees with the request target is refused, or policy could be checked on one host and the
+	// request sent to another.
+	if r.URL.Host != "" && !strings.EqualFold(r.URL.Host, r.Host) {
+		h.answer(w, rq, http.StatusBadRequest, accesslog.FlagNoRoute, "Host header "+r.Host+" differs from the request target "+r.URL.Host, "")
+		return
+	}
+	if hh := r.Header.Get("Host"); hh != "" && !strings.EqualFold(hh, r.Host) {
+		h.answer(w, rq, http.StatusBadRequest, accesslog.FlagNoRoute, "Host header "+hh+" differs from :authority "+r.Host, "")
+		return
+	}
+	if !h.route(w, r, rq, r.Host, false) {
+		return
+	}
+	up, err := h.g.p.Upstream.forService(rq.st, rq.decision)
+	if err != nil {
+		h.answer(w, rq, http.StatusServiceUnavailable, accesslog.FlagUpstreamConnFailure, err.Error(), "")
+		return
+	}
+	if up.tls == nil && isTLSProtocol(up.port.Protocol) {
+		// The host speaks TLS and the gateway does not originate it: only the caller can, in a tunnel.
+		h.answer(w, rq, http.StatusBadRequest, accesslog.FlagDownstreamProtocolError,
+			fmt.Sprintf("%s speaks %s and the gateway does not originate TLS for it; open a CONNECT tunnel", rq.decision.Upstream, up.port.Protocol), "")
+		return
+	}
+	rw := &countingWriter{ResponseWriter: w}
+	ctx := context.WithValue(r.Context(), ctxKey{}, &forwarding{rq: rq, up: up, h: h})
+	h.g.proxy().ServeHTTP(rw, r.WithContext(ctx))
+	rq.entry.Status = rw.status
+	rq.entry.BytesSent = rw.n
+	if rq.entry.ResponseCodeDetails == "" {
+		rq.entry.ResponseCodeDetails = "via_upstream"
+	}
+	if r.ContentLength > 0 {
+		rq.entry.BytesReceived = r.ContentLength
+	}
+}
+
+// forwarding travels in the request context from serveHTTP to the reverse proxy's hooks.
+type forwarding struct {
+	rq *request
+	up *upstreamService
+	h  *handler
+}
+
+// proxy is the gateway's one reverse proxy; per-request routing comes from the context.
+func (g *Gateway) proxy() *httputil.ReverseProxy {
+	g.proxyOnce.Do(func() {
+		g.rp = &httputil.ReverseProxy{
+			Rewrite: func(pr *httputil.ProxyRequest) {
+				f := pr.In.Context().Value(ctxKey{}).(*forwarding)
+				u := pr.Out.URL
+				u.Scheme = "http"
+				if f.up.tls != nil {
+					u.Scheme = "https"
+				}
+				u.Host = f.rq.decision.Upstream
+				// The external host sees its own name, never the mesh-internal port or address.
+				pr.Out.Host = f.rq.host
+				pr.Out.Header.Del("X-Forwarded-For")
+				pr.Out.Header.Del("X-Forwarded-Host")
+				pr.Out.Header.Del("X-Forwarded-Proto")
+				pr.Out.Header.Del("Forwarded")
+				pr.Out.Header.Set("X-Request-Id", f.rq.entry.RequestID)
+			},
+			Transport: roundTripper{},
+			ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+				f := r.Context().Value(ctxKey{}).(*forwarding)
+				status, flag := upstreamFailure(err)
+				reason := origination.Describe(err)
+				f.rq.entry.UpstreamTransportFailureReason = reason
+				g.p.Log.Warn("upstream failed", "upstream", f.rq.decision.Upstream, "source", f.rq.entry.SourceIdentity, "reason", reason)
+				f.h.answer(w, f.rq, status, flag, "upstream "+f.rq.decision.Upstream+": "+reason, "")
+			},
+			ErrorLog: nil,
+		}
+	})
+	return g.rp
+}
+
+// roundTripper sends each request on the pooled transport of its upstream.
+type roundTripper struct{}
+
+func (roundTripper) RoundTrip(r *http.Request) (*http.Response, error) {
+	f := r.Context().Value(ctxKey{}).(*forwarding)
+	ctx, cancel := context.WithTimeout(r.Context(), f.h.g.p.UpstreamTimeout)
+	// Record the address actually dialled (or reused), for the access log's upstream_host.
+	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{GotConn: func(info httptrace.GotConnInfo) {
+		f.rq.entry.UpstreamHost = info.Conn.RemoteAddr().String()
+		f.rq.entry.UpstreamLocalAddress = info.Conn.LocalAddr().String()
+	}})
+	start := time.Now()
+	resp, err := f.up.transport.RoundTrip(r.WithContext(ctx))
+	f.rq.entry.UpstreamServiceTime = time.Since(start)
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	resp.Body = &cancelBody{ReadCloser: resp.Body, cancel: cancel}
+	return resp, nil
+}
+
+// upstreamFailure maps a failure to reach the external host to the answer and its response flag.
+func upstreamFailure(err error) (int, accesslog.Flag) {
+	var blocked *resolve.BlockedError
+	switch {
+	case errors.As(err, &blocked) || errors.Is(err, resolve.ErrNotFound):
+		return http.StatusServiceUnavailable, accesslog.FlagDNSFailure
+	case isTimeout(err):
+		return http.StatusGatewayTimeout, accesslog.FlagUpstreamTimeout
+	}
+	return http.StatusServiceUnavailable, accesslog.FlagUpstreamConnFailure
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded) ||
+		(errors.As(err, &ne) && ne.Timeout()) || errors.Is(err, syscall.ETIMEDOUT)
+}
+
+type countingWriter struct {
+	http.ResponseWriter
+	status int
+	n      int64
+}
+
+func (c *countingWriter) WriteHeader(s int) {
+	if c.status == 0 {
+		c.status = s
+	}
+	c.ResponseWriter.WriteHeader(s)
+}
+
+func (c *countingWriter) Write(b []byte) (int, error) {
+	if c.status == 0 {
+		c.status = http.StatusOK
+	}
+	n, err := c.ResponseWriter.Write(b)
+	c.n += int64(n)
+	return n, err
+}
+
+func (c *countingWriter) Flush() {
+	if f, ok := c.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func (c *countingWriter) Unwrap() http.ResponseWriter { return c.ResponseWriter }

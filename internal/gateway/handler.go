@@ -1,0 +1,210 @@
+package gateway
+
+import (
+	"crypto/rand"
+	"crypto/tls"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"egret.dev/egret/internal/accesslog"
+	"egret.dev/egret/internal/ir"
+)
+
+// handler serves one listener: CONNECT streams take the opaque path, everything else the HTTP path.
+type handler struct {
+	g    *Gateway
+	port uint32 // target port of the listener
+}
+
+// request is what one request carries through the gateway, for its decision and its log line.
+type request struct {
+	start    time.Time
+	st       *state
+	source   ir.SpiffeID
+	host     string
+	port     uint32
+	entry    accesslog.Entry
+	decision ir.Decision
+}
+
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	rq := &request{start: time.Now(), st: h.g.cfg.Load()}
+	rq.entry = accesslog.Entry{
+		StartTime:     rq.start,
+		Component:     accesslog.ComponentGateway,
+		SourceAddress: r.RemoteAddr,
+		Method:        r.Method,
+		Path:          r.URL.Path,
+		Protocol:      r.Proto,
+		Authority:     r.Host,
+		UserAgent:     r.UserAgent(),
+		RequestID:     requestID(r),
+	}
+	if r.TLS != nil {
+		rq.entry.SNI = r.TLS.ServerName
+	}
+	if a, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
+		rq.entry.DownstreamLocalAddress = a.String()
+	}
+	defer func() {
+		rq.entry.Duration = time.Since(rq.start)
+		if h.g.p.Access != nil {
+			_ = h.g.p.Access.Log(&rq.entry)
+		}
+		h.g.p.Metrics.request(&rq.entry)
+	}()
+
+	select {
+	case h.g.inFlight <- struct{}{}:
+		defer func() { <-h.g.inFlight }()
+	default:
+		w.Header().Set("Retry-After", "1")
+		h.answer(w, rq, http.StatusServiceUnavailable, accesslog.FlagOverflow, "overloaded: too many requests in flight", "")
+		return
+	}
+
+	id, err := peerID(r.TLS)
+	if err != nil {
+		// The TLS handshake required and verified a client certificate, so this is a mesh certificate
+		// without a SPIFFE ID: refuse it rather than guess an identity.
+		h.answer(w, rq, http.StatusForbidden, accesslog.FlagPolicyDenied, err.Error(), "RBAC: access denied")
+		return
+	}
+	rq.source = id
+	rq.entry.SourceIdentity = id.String()
+
+	if r.Method == http.MethodConnect {
+		h.serveConnect(w, r, rq)
+		return
+	}
+	h.serveHTTP(w, r, rq)
+}
+
+// route resolves the authority against this listener and the shared decision. ok is false when an answer
+// has been written.
+func (h *handler) route(w http.ResponseWriter, r *http.Request, rq *request, authority string, opaque bool) bool {
+	host, port, err := splitAuthority(authority, 80)
+	if err != nil {
+		h.answer(w, rq, http.StatusBadRequest, accesslog.FlagNoRoute, err.Error(), "")
+		return false
+	}
+	rq.host, rq.port = host, port
+	d := rq.st.plan.Decide(ir.Request{
+		Source:  rq.source,
+		Host:    host,
+		Port:    port,
+		Method:  r.Method,
+		Path:    r.URL.Path,
+		Headers: r.Header.Values,
+		Opaque:  opaque,
+	})
+	rq.decision = d
+	rq.entry.Decision = accesslog.DecisionDeny
+	rq.entry.Reason = d.Reason
+	rq.entry.Policy = d.Policy
+	if d.DryRunDeny {
+		rq.entry.Reason += "; dry run would deny: " + d.DryRunReason
+	}
+	switch {
+	case d.Kind == ir.KindDenied:
+		h.answer(w, rq, http.StatusForbidden, accesslog.FlagPolicyDenied, d.Reason, ir.DeniedBody)
+		return false
+	case d.Kind != ir.KindRouted || !h.servesHere(rq.st, d):
+		reason := fmt.Sprintf("%s:%d is not exposed on this gateway's listener %d", host, port, h.port)
+		h.answer(w, rq, http.StatusNotFound, accesslog.FlagNoRoute, reason, "")
+		return false
+	}
+	rq.entry.Decision = accesslog.DecisionAllow
+	if d.DryRunDeny {
+		rq.entry.Decision = accesslog.DecisionDryRunDeny
+	}
+	rq.entry.UpstreamCluster = fmt.Sprintf("outbound|%d||%s", d.ServicePort, host)
+	return true
+}
+
+// servesHere checks that the decision's route targets this gateway's listener.
+func (h *handler) servesHere(st *state, d ir.Decision) bool {
+	for _, t := range d.Targets {
+		if t.GatewayID == st.cfg.Gateway.ID && t.TargetPort == h.port {
+			return true
+		}
+	}
+	return false
+}
+
+// answer writes a local reply and records it in the log entry. The public body never carries the reason.
+func (h *handler) answer(w http.ResponseWriter, rq *request, status int, flag accesslog.Flag, reason, body string) {
+	rq.entry.Status = status
+	rq.entry.ResponseFlags = []accesslog.Flag{flag}
+	if flag == accesslog.FlagPolicyDenied {
+		rq.entry.ResponseCodeDetails = accesslog.RBACDetails(rq.entry.Policy)
+	}
+	if rq.entry.Reason == "" || status != http.StatusForbidden {
+		rq.entry.Reason = reason
+	}
+	if rq.entry.Decision == "" || status == http.StatusForbidden {
+		rq.entry.Decision = accesslog.DecisionDeny
+	}
+	if body != "" {
+		w.Header().Set("Content-Type", "text/plain")
+		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	} else {
+		w.Header().Set("Content-Length", "0")
+	}
+	w.WriteHeader(status)
+	if body != "" {
+		n, _ := w.Write([]byte(body))
+		rq.entry.BytesSent += int64(n)
+	}
+	h.g.p.Log.Debug("local reply", "status", status, "flag", flag, "source", rq.entry.SourceIdentity, "authority", rq.entry.Authority, "reason", reason)
+}
+
+// peerID is the caller's SPIFFE ID, taken only from the verified certificate chain.
+func peerID(cs *tls.ConnectionState) (ir.SpiffeID, error) {
+	if cs == nil || len(cs.VerifiedChains) == 0 || len(cs.VerifiedChains[0]) == 0 {
+		return ir.SpiffeID{}, errors.New("no verified client certificate")
+	}
+	leaf := cs.VerifiedChains[0][0]
+	if len(leaf.URIs) != 1 {
+		return ir.SpiffeID{}, fmt.Errorf("client certificate has %d URI SANs, want exactly one SPIFFE ID", len(leaf.URIs))
+	}
+	return ir.ParseSpiffeID(leaf.URIs[0].String())
+}
+
+// splitAuthority parses host[:port], lower-casing the host; a missing port is def.
+func splitAuthority(a string, def uint32) (string, uint32, error) {
+	if a == "" {
+		return "", 0, errors.New("request has no authority")
+	}
+	host, portStr, err := net.SplitHostPort(a)
+	if err != nil {
+		if strings.Contains(err.Error(), "missing port") {
+			return strings.ToLower(strings.Trim(a, "[]")), def, nil
+		}
+		return "", 0, fmt.Errorf("bad authority %q: %v", a, err)
+	}
+	p, err := strconv.ParseUint(portStr, 10, 16)
+	if err != nil || p == 0 {
+		return "", 0, fmt.Errorf("bad port in authority %q", a)
+	}
+	return strings.ToLower(host), uint32(p), nil
+}
+
+// requestID keeps the caller's x-request-id or makes one, so one call can be followed across hops.
+func requestID(r *http.Request) string {
+	if id := r.Header.Get("X-Request-Id"); id != "" && len(id) <= 128 {
+		return id
+	}
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	id := hex.EncodeToString(b[:])
+	id = id[:8] + "-" + id[8:12] + "-" + id[12:16] + "-" + id[16:20] + "-" + id[20:]
+	r.Header.Set("X-Request-Id", id)
+	return id
+}

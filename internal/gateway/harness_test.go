@@ -1,0 +1,301 @@
+package gateway_test
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"io"
+	"log/slog"
+	"math/big"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/spiffe/go-spiffe/v2/spiffeid"
+
+	"egret.dev/egret/internal/accesslog"
+	"egret.dev/egret/internal/ca"
+	"egret.dev/egret/internal/gateway"
+	"egret.dev/egret/internal/proxyconfig"
+	"egret.dev/egret/internal/resolve"
+	"egret.dev/egret/internal/source/file"
+	"egret.dev/egret/internal/translate"
+)
+
+const (
+	gatewayID   = "cluster1/gloo-mesh-gateways/istio-egressgateway"
+	gatewaySVID = "spiffe://cluster1/ns/gloo-mesh-gateways/sa/istio-egressgateway"
+	productpage = "spiffe://cluster1/ns/bookinfo/sa/bookinfo-productpage"
+	reviews     = "spiffe://cluster1/ns/bookinfo/sa/bookinfo-reviews"
+)
+
+// mesh is a CA whose SVIDs the gateway trusts, and the clients that hold them.
+type mesh struct {
+	t    testing.TB
+	ca   *ca.CA
+	pool *x509.CertPool
+}
+
+func newMesh(t testing.TB) *mesh {
+	t.Helper()
+	c, err := ca.New(ca.Params{DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(c.Root())
+	return &mesh{t: t, ca: c, pool: pool}
+}
+
+// svid issues a certificate for id from a real CSR, as a proxy would obtain it.
+func (m *mesh) svid(id string, ttl time.Duration) tls.Certificate {
+	m.t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		m.t.Fatal(err)
+	}
+	sid := spiffeid.RequireFromString(id)
+	csr, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{URIs: []*url.URL{sid.URL()}}, key)
+	if err != nil {
+		m.t.Fatal(err)
+	}
+	s, err := m.ca.SignCSR(csr, sid, ttl)
+	if err != nil {
+		m.t.Fatal(err)
+	}
+	return tls.Certificate{Certificate: [][]byte{s.Certificate.Raw}, PrivateKey: key, Leaf: s.Certificate}
+}
+
+// serverTLS is the gateway's listener config: its SVID, and mesh client certificates required.
+func (m *mesh) serverTLS() *tls.Config {
+	// Long enough to stay valid now when the mesh's CA clock is set in the past.
+	cert := m.svid(gatewaySVID, 100*time.Hour)
+	return &tls.Config{
+		Certificates: []tls.Certificate{cert},
+		ClientCAs:    m.pool,
+		ClientAuth:   tls.RequireAndVerifyClientCert,
+	}
+}
+
+// client is a mesh client holding an SVID, speaking HTTP/2 over mTLS to the gateway and verifying the
+// gateway's SPIFFE ID, as a sidecar does.
+func (m *mesh) client(id string, gatewayAddr string) *http.Client {
+	cert := m.svid(id, time.Hour)
+	return m.clientWith(&cert, gatewayAddr, true)
+}
+
+func (m *mesh) clientWith(cert *tls.Certificate, gatewayAddr string, h2 bool) *http.Client {
+	conf := &tls.Config{
+		RootCAs:    m.pool,
+		ServerName: "istio-egressgateway.gloo-mesh-gateways",
+		// SVIDs carry no DNS name: verify the chain and the SPIFFE ID instead of a host name.
+		InsecureSkipVerify: true,
+		VerifyConnection: func(cs tls.ConnectionState) error {
+			return verifySPIFFE(cs, m.pool, gatewaySVID)
+		},
+	}
+	if cert != nil {
+		conf.Certificates = []tls.Certificate{*cert}
+	}
+	tr := &http.Transport{
+		TLSClientConfig:   conf,
+		ForceAttemptHTTP2: h2,
+		DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, network, gatewayAddr)
+		},
+	}
+	if !h2 {
+		tr.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
+	}
+	return &http.Client{Transport: tr, Timeout: 10 * time.Second}
+}
+
+func verifySPIFFE(cs tls.ConnectionState, roots *x509.CertPool, want string) error {
+	if len(cs.PeerCertificates) == 0 {
+		return errNoCert
+	}
+	inter := x509.NewCertPool()
+	for _, c := range cs.PeerCertificates[1:] {
+		inter.AddCert(c)
+	}
+	leaf := cs.PeerCertificates[0]
+	if _, err := leaf.Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}); err != nil {
+		return err
+	}
+	if len(leaf.URIs) != 1 || leaf.URIs[0].String() != want {
+		return errWrongID
+	}
+	return nil
+}
+
+type testErr string
+
+func (e testErr) Error() string { return string(e) }
+
+const (
+	errNoCert  = testErr("no server certificate")
+	errWrongID = testErr("gateway presented the wrong SPIFFE ID")
+)
+
+// external is a local HTTPS server standing in for an external host, with its own CA.
+type external struct {
+	srv    *httptest.Server
+	caFile string
+	mu     sync.Mutex
+	seen   []*http.Request
+}
+
+func newExternal(t testing.TB, host string, h http.HandlerFunc) *external {
+	t.Helper()
+	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	caTmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test public CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
+	}
+	caDER, _ := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	caCert, _ := x509.ParseCertificate(caDER)
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	leafDER, err := x509.CreateCertificate(rand.Reader, &x509.Certificate{
+		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: host}, DNSNames: []string{host},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, KeyUsage: x509.KeyUsageDigitalSignature,
+	}, caCert, &key.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &external{}
+	e.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		e.mu.Lock()
+		e.seen = append(e.seen, r.Clone(context.Background()))
+		e.mu.Unlock()
+		h(w, r)
+	}))
+	// Real hosts cap streams per connection (often 100-250) and the gateway's pool then queues or dials
+	// more; the stand-in lifts the cap so that benchmarks holding many streams open measure the gateway.
+	e.srv.Config.HTTP2 = &http.HTTP2Config{MaxConcurrentStreams: 100000}
+	e.srv.EnableHTTP2 = true
+	e.srv.TLS = &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{leafDER}, PrivateKey: key}}}
+	e.srv.StartTLS()
+	t.Cleanup(e.srv.Close)
+	e.caFile = filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(e.caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+func (e *external) addr() string { return e.srv.Listener.Addr().String() }
+
+func (e *external) requests() []*http.Request {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return append([]*http.Request(nil), e.seen...)
+}
+
+// staticResolver answers every name with fixed addresses; the test names them, so no guard applies.
+type staticResolver map[string]netip.Addr
+
+func (r staticResolver) Resolve(_ context.Context, host string, _ resolve.Lookup) ([]netip.Addr, error) {
+	if a, ok := r[host]; ok {
+		return []netip.Addr{a}, nil
+	}
+	return nil, &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}
+}
+
+// seedConfig translates the example and the extra resources, and cuts cluster1's gateway config.
+func seedConfig(t testing.TB, extra ...string) *proxyconfig.Gateway {
+	t.Helper()
+	paths := []string{"../../examples/bookinfo-egress"}
+	for i, y := range extra {
+		p := filepath.Join(t.TempDir(), "extra"+string(rune('a'+i))+".yaml")
+		if err := os.WriteFile(p, []byte(y), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		paths = append(paths, p)
+	}
+	snap, err := file.Load(paths, file.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := translate.Translate(snap)
+	if res.Invalid() {
+		t.Fatalf("invalid input: %v", res.Problems())
+	}
+	cfg, err := proxyconfig.ForGateway(res.Plan, gatewayID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+// syncBuffer collects access log lines from concurrent requests.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// running is a started gateway with its access log.
+type running struct {
+	gw   *gateway.Gateway
+	addr string
+	log  *syncBuffer
+}
+
+// start runs a gateway for cfg whose listener 8443 binds a free loopback port, and whose upstream for
+// www.google.com:443 is the external stand-in.
+func start(t testing.TB, m *mesh, cfg *proxyconfig.Gateway, ext *external, tune func(*gateway.Params)) *running {
+	t.Helper()
+	logs := &syncBuffer{}
+	p := gateway.Params{
+		Address:       "127.0.0.1",
+		PortOverrides: map[uint32]uint32{8443: 0},
+		TLS:           m.serverTLS(),
+		Access:        accesslog.New(logs, accesslog.FormatJSON),
+		Log:           slog.New(slog.NewTextHandler(io.Discard, nil)),
+	}
+	up := gateway.UpstreamParams{Resolver: staticResolver{"www.google.com": netip.MustParseAddr("127.0.0.1")}}
+	if ext != nil {
+		up.Overrides = map[string]string{"www.google.com:443": ext.addr()}
+		up.ExtraRootsFile = ext.caFile
+	}
+	p.Upstream = gateway.NewUpstream(up)
+	if tune != nil {
+		tune(&p)
+	}
+	gw, err := gateway.New(p, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := gw.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = gw.Shutdown(context.Background()) })
+	return &running{gw: gw, addr: gw.Addr(8443), log: logs}
+}

@@ -1,0 +1,161 @@
+// Package proxyconfig cuts one proxy's slice of the plan, as it travels to a gateway or a sidecar.
+package proxyconfig
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"os"
+	"sort"
+
+	"egret.dev/egret/internal/ir"
+)
+
+// Gateway is everything one egress gateway instance needs: itself (listeners, identity) and the part of
+// the plan its decisions read. Plan is a full ir.Plan so the gateway asks the same Decide as everyone else.
+type Gateway struct {
+	Version string     `json:"version"`
+	Gateway ir.Gateway `json:"gateway"`
+	Plan    ir.Plan    `json:"plan"`
+}
+
+// Sidecar is everything one workload's sidecar needs: its identity, where the gateways are, and the
+// part of the plan that routes its calls.
+type Sidecar struct {
+	Version  string      `json:"version"`
+	Workload ir.Workload `json:"workload"`
+	// GatewayAddresses maps a gateway ID to the address (host:port of its listener) sidecars dial.
+	GatewayAddresses map[string]string `json:"gatewayAddresses,omitempty"`
+	Plan             ir.Plan           `json:"plan"`
+}
+
+// ForGateway cuts the config of gateway id (cluster/namespace/name) from a plan: the routes that target it,
+// their services and the policies that apply to those services.
+func ForGateway(p *ir.Plan, id string) (*Gateway, error) {
+	var self *ir.Gateway
+	for i := range p.Gateways {
+		if p.Gateways[i].ID == id {
+			self = &p.Gateways[i]
+		}
+	}
+	if self == nil {
+		return nil, fmt.Errorf("no gateway %q in the plan (gateways: %v)", id, gatewayIDs(p))
+	}
+	slice := ir.Plan{Outbound: p.Outbound, AccessLogEncoding: p.AccessLogEncoding, Clusters: p.Clusters, Gateways: []ir.Gateway{*self}}
+	services := map[string]bool{}
+	for _, r := range p.Routes {
+		var targets []ir.GatewayTarget
+		for _, t := range r.Targets {
+			if t.GatewayID == id {
+				targets = append(targets, t)
+			}
+		}
+		if len(targets) == 0 {
+			continue
+		}
+		r.Targets = targets
+		slice.Routes = append(slice.Routes, r)
+		services[r.ServiceID] = true
+	}
+	for _, s := range p.Services {
+		if services[s.ID] {
+			slice.Services = append(slice.Services, s)
+		}
+	}
+	for _, pol := range p.Policies {
+		for _, t := range pol.Targets {
+			if services[t.ServiceID] {
+				slice.Policies = append(slice.Policies, pol)
+				break
+			}
+		}
+	}
+	g := &Gateway{Gateway: *self, Plan: slice}
+	g.Version = version(g)
+	return g, nil
+}
+
+// ForSidecar cuts the config of the workload namespace/name's sidecar: every service and route of the
+// mesh (a sidecar must know the whole registry to apply REGISTRY_ONLY), no policies (the gateway enforces
+// them), and the addresses of the gateways its routes use.
+func ForSidecar(p *ir.Plan, namespace, name string, addresses map[string]string) (*Sidecar, error) {
+	var self *ir.Workload
+	for i := range p.Workloads {
+		if w := &p.Workloads[i]; w.Namespace == namespace && w.Name == name {
+			self = w
+		}
+	}
+	if self == nil {
+		return nil, fmt.Errorf("no workload %s/%s in the plan", namespace, name)
+	}
+	slice := ir.Plan{
+		Outbound: p.Outbound, AccessLogEncoding: p.AccessLogEncoding, Clusters: p.Clusters,
+		Services: p.Services, Routes: p.Routes, Workloads: []ir.Workload{*self},
+	}
+	used := map[string]string{}
+	for _, r := range p.Routes {
+		for _, t := range r.Targets {
+			if a, ok := addresses[t.GatewayID]; ok {
+				used[t.GatewayID] = a
+			}
+		}
+	}
+	s := &Sidecar{Workload: *self, GatewayAddresses: used, Plan: slice}
+	s.Version = version(s)
+	return s, nil
+}
+
+// version is a content hash: an unchanged input yields the same version, so nothing is pushed.
+func version(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(fmt.Sprintf("proxyconfig: marshal: %v", err)) // plain data; cannot fail
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:8])
+}
+
+func gatewayIDs(p *ir.Plan) []string {
+	ids := make([]string, 0, len(p.Gateways))
+	for _, g := range p.Gateways {
+		ids = append(ids, g.ID)
+	}
+	sort.Strings(ids)
+	return ids
+}
+
+// LoadGateway reads a gateway config written by `egret render gateway-config`.
+func LoadGateway(path string) (*Gateway, error) {
+	g := &Gateway{}
+	if err := load(path, g); err != nil {
+		return nil, err
+	}
+	if g.Gateway.ID == "" {
+		return nil, fmt.Errorf("%s: not a gateway config (no gateway.id)", path)
+	}
+	return g, nil
+}
+
+// LoadSidecar reads a sidecar config written by `egret render sidecar-config`.
+func LoadSidecar(path string) (*Sidecar, error) {
+	s := &Sidecar{}
+	if err := load(path, s); err != nil {
+		return nil, err
+	}
+	if s.Workload.Identity.IsZero() {
+		return nil, fmt.Errorf("%s: not a sidecar config (no workload.identity)", path)
+	}
+	return s, nil
+}
+
+func load(path string, v any) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(data, v); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return nil
+}
