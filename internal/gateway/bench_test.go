@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"egret.dev/egret/internal/meshtest"
 	"encoding/pem"
 	"fmt"
 	"io"
@@ -31,10 +32,10 @@ import (
 //	go test ./internal/gateway -run '^$' -bench . -benchmem -count 5
 
 func BenchmarkHTTPOrigination(b *testing.B) {
-	m := newMesh(b)
-	ext := newExternal(b, "www.google.com", hello)
-	gw := start(b, m, seedConfig(b), ext, nil)
-	c := m.client(productpage, gw.addr)
+	m := meshtest.NewMesh(b)
+	ext := meshtest.NewExternal(b, "www.google.com", hello)
+	gw := meshtest.StartGateway(b, m, meshtest.SeedConfig(b), ext, nil)
+	c := m.Client(meshtest.Productpage, gw.Addr)
 	warm(b, c, "https://www.google.com/")
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
@@ -55,8 +56,8 @@ func BenchmarkHTTPOrigination(b *testing.B) {
 }
 
 func BenchmarkDirect(b *testing.B) {
-	ext := newExternal(b, "www.google.com", hello)
-	pem, _ := os.ReadFile(ext.caFile)
+	ext := meshtest.NewExternal(b, "www.google.com", hello)
+	pem, _ := os.ReadFile(ext.CAFile)
 	roots := x509.NewCertPool()
 	roots.AppendCertsFromPEM(pem)
 	c := &http.Client{Transport: &http.Transport{
@@ -64,7 +65,7 @@ func BenchmarkDirect(b *testing.B) {
 		ForceAttemptHTTP2: true,
 		DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
 			var d net.Dialer
-			return d.DialContext(ctx, network, ext.addr())
+			return d.DialContext(ctx, network, ext.Addr())
 		},
 	}}
 	warm(b, c, "https://www.google.com/")
@@ -85,14 +86,14 @@ func BenchmarkDirect(b *testing.B) {
 // BenchmarkTunnel is the opaque path: one CONNECT stream, the caller's own TLS handshake with the host
 // through it, one request, close.
 func BenchmarkTunnel(b *testing.B) {
-	m := newMesh(b)
-	_, ext, addr := startTunnels(b, m)
-	cert := m.svid(productpage, time.Hour)
+	m := meshtest.NewMesh(b)
+	_, ext, addr := StartTunnels(b, m)
+	cert := m.SVID(meshtest.Productpage, time.Hour)
 	tr := &http2.Transport{TLSClientConfig: &tls.Config{
 		Certificates: []tls.Certificate{cert}, InsecureSkipVerify: true,
-		VerifyConnection: func(cs tls.ConnectionState) error { return verifySPIFFE(cs, m.pool, gatewaySVID) },
+		VerifyConnection: func(cs tls.ConnectionState) error { return meshtest.VerifySPIFFE(cs, m.Pool, meshtest.GatewaySVID) },
 	}, DialTLS: func(network, _ string, cfg *tls.Config) (net.Conn, error) { return tls.Dial(network, addr, cfg) }}
-	pem, _ := os.ReadFile(ext.caFile)
+	pem, _ := os.ReadFile(ext.CAFile)
 	roots := x509.NewCertPool()
 	roots.AppendCertsFromPEM(pem)
 	b.ResetTimer()
@@ -120,11 +121,11 @@ func BenchmarkTunnel(b *testing.B) {
 // per connection.
 func BenchmarkIdleConnectionMemory(b *testing.B) {
 	const n = 1000
-	m := newMesh(b)
-	ext := newExternal(b, "www.google.com", hello)
-	gw := start(b, m, seedConfig(b), ext, nil)
+	m := meshtest.NewMesh(b)
+	ext := meshtest.NewExternal(b, "www.google.com", hello)
+	gw := meshtest.StartGateway(b, m, meshtest.SeedConfig(b), ext, nil)
 	dir := b.TempDir()
-	cert := m.svid(productpage, time.Hour)
+	cert := m.SVID(meshtest.Productpage, time.Hour)
 	certFile, keyFile := filepath.Join(dir, "c.pem"), filepath.Join(dir, "k.pem")
 	writePEM(b, certFile, "CERTIFICATE", cert.Certificate[0])
 	kder, _ := x509.MarshalPKCS8PrivateKey(cert.PrivateKey)
@@ -132,7 +133,7 @@ func BenchmarkIdleConnectionMemory(b *testing.B) {
 
 	before := heapInUse()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestIdleClientsHelper$")
-	cmd.Env = append(os.Environ(), "EGRET_IDLE_CLIENTS="+strconv.Itoa(n), "EGRET_IDLE_ADDR="+gw.addr, "EGRET_IDLE_CERT="+certFile, "EGRET_IDLE_KEY="+keyFile)
+	cmd.Env = append(os.Environ(), "EGRET_IDLE_CLIENTS="+strconv.Itoa(n), "EGRET_IDLE_ADDR="+gw.Addr, "EGRET_IDLE_CERT="+certFile, "EGRET_IDLE_KEY="+keyFile)
 	stdin, _ := cmd.StdinPipe()
 	stdout, _ := cmd.StdoutPipe()
 	if err := cmd.Start(); err != nil {
@@ -186,24 +187,24 @@ func writePEM(b *testing.B, path, typ string, der []byte) {
 // × 100 streams, the upstream answering only when all are in) and reports heap per stream.
 func BenchmarkConcurrentStreams(b *testing.B) {
 	const conns, per = 100, 100
-	m := newMesh(b)
+	m := meshtest.NewMesh(b)
 	var arrived, finished atomic.Int64
 	var mu sync.Mutex
 	release := make(chan struct{})
-	ext := newExternal(b, "www.google.com", func(w http.ResponseWriter, r *http.Request) {
+	ext := meshtest.NewExternal(b, "www.google.com", func(w http.ResponseWriter, r *http.Request) {
 		arrived.Add(1)
 		mu.Lock()
 		ch := release
 		mu.Unlock()
 		<-ch
 	})
-	gw := start(b, m, seedConfig(b), ext, nil)
+	gw := meshtest.StartGateway(b, m, meshtest.SeedConfig(b), ext, nil)
 	// Warm every connection first (each client's to the gateway, the gateway's to the host): requests
 	// racing to a cold HTTP/2 pool each dial, which would measure handshakes, not held streams.
 	close(release)
 	clients := make([]*http.Client, conns)
 	for i := range clients {
-		clients[i] = m.client(productpage, gw.addr)
+		clients[i] = m.Client(meshtest.Productpage, gw.Addr)
 		warm(b, clients[i], "https://www.google.com/")
 	}
 	mu.Lock()

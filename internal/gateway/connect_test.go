@@ -16,6 +16,7 @@ import (
 	"golang.org/x/net/http2"
 
 	"egret.dev/egret/internal/gateway"
+	"egret.dev/egret/internal/meshtest"
 )
 
 // tunnelResources expose *.example.com on a second listener (15443) for TLS the callers originate
@@ -45,29 +46,29 @@ spec:
       virtualGatewayRefs: [{name: tunnels, cluster: cluster1}]
 `
 
-// startTunnels runs the gateway with both listeners, the stand-in for *.example.com behind it.
-func startTunnels(t testing.TB, m *mesh) (*running, *external, string) {
+// StartTunnels runs the gateway with both listeners, the stand-in for *.example.com behind it.
+func StartTunnels(t testing.TB, m *meshtest.Mesh) (*meshtest.Gateway, *meshtest.External, string) {
 	t.Helper()
-	ext := newExternal(t, "*.example.com", func(w http.ResponseWriter, r *http.Request) {
+	ext := meshtest.NewExternal(t, "*.example.com", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "hello %s", r.Host)
 	})
-	gw := start(t, m, seedConfig(t, tunnelResources), nil, func(p *gateway.Params) {
+	gw := meshtest.StartGateway(t, m, meshtest.SeedConfig(t, tunnelResources), nil, func(p *gateway.Params) {
 		p.PortOverrides[15443] = 0
 		p.Upstream = gateway.NewUpstream(gateway.UpstreamParams{Overrides: map[string]string{
-			"api.example.com:443": ext.addr(), "www.example.com:443": ext.addr(),
+			"api.example.com:443": ext.Addr(), "www.example.com:443": ext.Addr(),
 		}})
 	})
-	return gw, ext, gw.gw.Addr(15443)
+	return gw, ext, gw.GW.Addr(15443)
 }
 
 // h2Tunnel opens a CONNECT stream to target over HTTP/2 and mTLS, as a sidecar does.
-func h2Tunnel(t testing.TB, m *mesh, addr, id, target string) (net.Conn, int) {
+func h2Tunnel(t testing.TB, m *meshtest.Mesh, addr, id, target string) (net.Conn, int) {
 	t.Helper()
-	cert := m.svid(id, time.Hour)
+	cert := m.SVID(id, time.Hour)
 	tr := &http2.Transport{TLSClientConfig: &tls.Config{
 		Certificates:       []tls.Certificate{cert},
 		InsecureSkipVerify: true,
-		VerifyConnection:   func(cs tls.ConnectionState) error { return verifySPIFFE(cs, m.pool, gatewaySVID) },
+		VerifyConnection:   func(cs tls.ConnectionState) error { return meshtest.VerifySPIFFE(cs, m.Pool, meshtest.GatewaySVID) },
 	}, DialTLS: func(network, _ string, cfg *tls.Config) (net.Conn, error) {
 		return tls.Dial(network, addr, cfg)
 	}}
@@ -97,9 +98,9 @@ func (p *pipeConn) SetReadDeadline(time.Time) error  { return nil }
 func (p *pipeConn) SetWriteDeadline(time.Time) error { return nil }
 
 // httpsThrough speaks TLS (verified against the stand-in's CA) and one GET inside a tunnel.
-func httpsThrough(t testing.TB, conn net.Conn, ext *external, sni string) (string, error) {
+func httpsThrough(t testing.TB, conn net.Conn, ext *meshtest.External, sni string) (string, error) {
 	t.Helper()
-	pem, _ := os.ReadFile(ext.caFile)
+	pem, _ := os.ReadFile(ext.CAFile)
 	roots := x509.NewCertPool()
 	roots.AppendCertsFromPEM(pem)
 	tc := tls.Client(conn, &tls.Config{ServerName: sni, RootCAs: roots})
@@ -117,9 +118,9 @@ func httpsThrough(t testing.TB, conn net.Conn, ext *external, sni string) (strin
 }
 
 func TestTunnelToAWildcardHostBySNI(t *testing.T) {
-	m := newMesh(t)
-	gw, ext, addr := startTunnels(t, m)
-	conn, status := h2Tunnel(t, m, addr, productpage, "api.example.com:443")
+	m := meshtest.NewMesh(t)
+	gw, ext, addr := StartTunnels(t, m)
+	conn, status := h2Tunnel(t, m, addr, meshtest.Productpage, "api.example.com:443")
 	if status != http.StatusOK {
 		t.Fatalf("CONNECT got %d, want 200", status)
 	}
@@ -129,15 +130,15 @@ func TestTunnelToAWildcardHostBySNI(t *testing.T) {
 	}
 	conn.Close()
 	lines := waitLog(t, gw, 1)
-	if l := lines[0]; l["decision"] != "allow" || l["requested_server_name"] != "api.example.com" || l["source_identity"] != productpage {
+	if l := lines[0]; l["decision"] != "allow" || l["requested_server_name"] != "api.example.com" || l["source_identity"] != meshtest.Productpage {
 		t.Errorf("tunnel log line: %v", l)
 	}
 }
 
 func TestTunnelRefusesAnSNIThatIsNotTheConnectHost(t *testing.T) {
-	m := newMesh(t)
-	gw, ext, addr := startTunnels(t, m)
-	conn, status := h2Tunnel(t, m, addr, productpage, "api.example.com:443")
+	m := meshtest.NewMesh(t)
+	gw, ext, addr := StartTunnels(t, m)
+	conn, status := h2Tunnel(t, m, addr, meshtest.Productpage, "api.example.com:443")
 	if status != http.StatusOK {
 		t.Fatalf("CONNECT got %d", status)
 	}
@@ -148,15 +149,15 @@ func TestTunnelRefusesAnSNIThatIsNotTheConnectHost(t *testing.T) {
 	if r, _ := lines[0]["reason"].(string); !strings.Contains(r, "domain fronting") {
 		t.Errorf("log reason %q does not name the refusal", r)
 	}
-	if len(ext.requests()) != 0 {
+	if len(ext.Requests()) != 0 {
 		t.Error("the external host saw a request")
 	}
 }
 
 func TestTunnelOverHTTP1(t *testing.T) {
-	m := newMesh(t)
-	_, ext, addr := startTunnels(t, m)
-	conn := dialTLS(t, m, addr, productpage, "http/1.1")
+	m := meshtest.NewMesh(t)
+	_, ext, addr := StartTunnels(t, m)
+	conn := meshtest.DialTLS(t, m, addr, meshtest.Productpage, "http/1.1")
 	fmt.Fprint(conn, "CONNECT www.example.com:443 HTTP/1.1\r\nHost: www.example.com:443\r\n\r\n")
 	br := bufio.NewReader(conn)
 	resp, err := http.ReadResponse(br, &http.Request{Method: http.MethodConnect})
@@ -170,15 +171,15 @@ func TestTunnelOverHTTP1(t *testing.T) {
 }
 
 func TestTunnelsThatMustBeRefused(t *testing.T) {
-	m := newMesh(t)
-	_, _, addr := startTunnels(t, m)
+	m := meshtest.NewMesh(t)
+	_, _, addr := StartTunnels(t, m)
 	tests := []struct {
 		name, id, target string
 		want             int
 	}{
-		{"a host the listener does not expose", productpage, "www.google.com:443", http.StatusNotFound},
-		{"a port that is not the portMatch", productpage, "api.example.com:8443", http.StatusNotFound},
-		{"a host in no ExternalService", productpage, "evil.org:443", http.StatusNotFound},
+		{"a host the listener does not expose", meshtest.Productpage, "www.google.com:443", http.StatusNotFound},
+		{"a port that is not the portMatch", meshtest.Productpage, "api.example.com:8443", http.StatusNotFound},
+		{"a host in no ExternalService", meshtest.Productpage, "evil.org:443", http.StatusNotFound},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -12,6 +12,7 @@ import (
 	"github.com/miekg/dns"
 
 	"egret.dev/egret/internal/gateway"
+	"egret.dev/egret/internal/meshtest"
 	"egret.dev/egret/internal/resolve"
 )
 
@@ -39,7 +40,7 @@ func dnsServer(t testing.TB, answers map[string]string) string {
 }
 
 func TestDNSAnswersInPrivateRangesAreRefused(t *testing.T) {
-	m := newMesh(t)
+	m := meshtest.NewMesh(t)
 	for _, tc := range []struct{ name, answer, rangeName string }{
 		{"a private address", "10.1.2.3", "private"},
 		{"loopback", "127.0.0.1", "loopback"},
@@ -47,10 +48,10 @@ func TestDNSAnswersInPrivateRangesAreRefused(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			addr := dnsServer(t, map[string]string{"www.google.com": tc.answer})
-			gw := start(t, m, seedConfig(t), nil, func(p *gateway.Params) {
+			gw := meshtest.StartGateway(t, m, meshtest.SeedConfig(t), nil, func(p *gateway.Params) {
 				p.Upstream = gateway.NewUpstream(gateway.UpstreamParams{Resolver: resolve.New(resolve.Options{Server: addr, Timeout: 2 * time.Second})})
 			})
-			resp, _ := get(t, m.client(productpage, gw.addr), "https://www.google.com/", nil)
+			resp, _ := get(t, m.Client(meshtest.Productpage, gw.Addr), "https://www.google.com/", nil)
 			if resp.StatusCode != http.StatusServiceUnavailable {
 				t.Fatalf("got %d, want 503", resp.StatusCode)
 			}
@@ -64,9 +65,9 @@ func TestDNSAnswersInPrivateRangesAreRefused(t *testing.T) {
 }
 
 func TestAnAddressNamedByAnExternalEndpointIsAllowed(t *testing.T) {
-	m := newMesh(t)
-	ext := newExternal(t, "www.google.com", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) })
-	port := netip.MustParseAddrPort(ext.addr()).Port()
+	m := meshtest.NewMesh(t)
+	ext := meshtest.NewExternal(t, "www.google.com", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) })
+	port := netip.MustParseAddrPort(ext.Addr()).Port()
 	endpoint := `apiVersion: networking.gloo.solo.io/v2
 kind: ExternalEndpoint
 metadata: {name: google-local, namespace: bookinfo, labels: {host: google}}
@@ -74,11 +75,11 @@ spec:
   address: 127.0.0.1
   ports: [{name: https, number: ` + itoa(port) + `}]
 `
-	cfg := seedConfig(t, endpoint, strings.Replace(googleWithSelector, "SELECTOR", "host: google", 1))
-	gw := start(t, m, cfg, ext, func(p *gateway.Params) {
-		p.Upstream = gateway.NewUpstream(gateway.UpstreamParams{Resolver: resolve.New(resolve.Options{Server: dnsServer(t, nil)}), ExtraRootsFile: ext.caFile})
+	cfg := meshtest.SeedConfig(t, endpoint, strings.Replace(googleWithSelector, "SELECTOR", "host: google", 1))
+	gw := meshtest.StartGateway(t, m, cfg, ext, func(p *gateway.Params) {
+		p.Upstream = gateway.NewUpstream(gateway.UpstreamParams{Resolver: resolve.New(resolve.Options{Server: dnsServer(t, nil)}), ExtraRootsFile: ext.CAFile})
 	})
-	resp, body := get(t, m.client(productpage, gw.addr), "https://www.google.com:8080/", nil)
+	resp, body := get(t, m.Client(meshtest.Productpage, gw.Addr), "https://www.google.com:8080/", nil)
 	if resp.StatusCode != http.StatusOK || body != "ok" {
 		t.Fatalf("got %d %q, want 200 from the endpoint the ExternalEndpoint names", resp.StatusCode, body)
 	}

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"egret.dev/egret/internal/gateway"
+	"egret.dev/egret/internal/meshtest"
 )
 
 func get(t testing.TB, c *http.Client, url string, hdr map[string]string) (*http.Response, string) {
@@ -37,10 +38,10 @@ func get(t testing.TB, c *http.Client, url string, hdr map[string]string) (*http
 }
 
 // logLines decodes the gateway's JSON access log.
-func logLines(t testing.TB, r *running) []map[string]any {
+func logLines(t testing.TB, r *meshtest.Gateway) []map[string]any {
 	t.Helper()
 	var out []map[string]any
-	for _, l := range strings.Split(strings.TrimSpace(r.log.String()), "\n") {
+	for _, l := range strings.Split(strings.TrimSpace(r.Log.String()), "\n") {
 		if l == "" {
 			continue
 		}
@@ -53,7 +54,7 @@ func logLines(t testing.TB, r *running) []map[string]any {
 	return out
 }
 
-func waitLog(t testing.TB, r *running, n int) []map[string]any {
+func waitLog(t testing.TB, r *meshtest.Gateway, n int) []map[string]any {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
@@ -66,20 +67,20 @@ func waitLog(t testing.TB, r *running, n int) []map[string]any {
 }
 
 func TestSeedScenarioThroughARealGateway(t *testing.T) {
-	m := newMesh(t)
-	ext := newExternal(t, "www.google.com", func(w http.ResponseWriter, r *http.Request) {
+	m := meshtest.NewMesh(t)
+	ext := meshtest.NewExternal(t, "www.google.com", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "hello from %s over %s", r.Host, r.Proto)
 	})
-	gw := start(t, m, seedConfig(t), ext, nil)
+	gw := meshtest.StartGateway(t, m, meshtest.SeedConfig(t), ext, nil)
 
-	resp, body := get(t, m.client(productpage, gw.addr), "https://www.google.com/search?q=secret", nil)
+	resp, body := get(t, m.Client(meshtest.Productpage, gw.Addr), "https://www.google.com/search?q=secret", nil)
 	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(body, "hello from www.google.com") {
-		t.Fatalf("productpage: %d %q, want 200 from the external host", resp.StatusCode, body)
+		t.Fatalf("meshtest.Productpage: %d %q, want 200 from the external host", resp.StatusCode, body)
 	}
 	if resp.ProtoMajor != 2 {
 		t.Errorf("sidecar hop spoke %s, want HTTP/2", resp.Proto)
 	}
-	seen := ext.requests()
+	seen := ext.Requests()
 	if len(seen) != 1 {
 		t.Fatalf("external host saw %d requests, want 1", len(seen))
 	}
@@ -94,21 +95,21 @@ func TestSeedScenarioThroughARealGateway(t *testing.T) {
 		t.Errorf("upstream saw X-Forwarded-For %q: the mesh's internal addresses leak", xff)
 	}
 
-	resp, body = get(t, m.client(reviews, gw.addr), "https://www.google.com/", nil)
+	resp, body = get(t, m.Client(meshtest.Reviews, gw.Addr), "https://www.google.com/", nil)
 	if resp.StatusCode != http.StatusForbidden || body != "RBAC: access denied" {
-		t.Fatalf("reviews: %d %q, want 403 RBAC: access denied", resp.StatusCode, body)
+		t.Fatalf("meshtest.Reviews: %d %q, want 403 RBAC: access denied", resp.StatusCode, body)
 	}
-	if len(ext.requests()) != 1 {
+	if len(ext.Requests()) != 1 {
 		t.Error("a denied request reached the external host")
 	}
 
 	lines := waitLog(t, gw, 2)
 	if len(lines) != 2 {
-		t.Fatalf("%d access log lines, want 2:\n%s", len(lines), gw.log.String())
+		t.Fatalf("%d access log lines, want 2:\n%s", len(lines), gw.Log.String())
 	}
 	allow, deny := lines[0], lines[1]
 	for k, want := range map[string]any{
-		"source_identity": productpage, "authority": "www.google.com", "decision": "allow",
+		"source_identity": meshtest.Productpage, "authority": "www.google.com", "decision": "allow",
 		"policy": "bookinfo/egress-access-productpage", "response_code": 200.0, "path": "/search",
 		"upstream_cluster": "outbound|443||www.google.com", "method": "GET",
 	} {
@@ -117,43 +118,43 @@ func TestSeedScenarioThroughARealGateway(t *testing.T) {
 		}
 	}
 	for k, want := range map[string]any{
-		"source_identity": reviews, "decision": "deny", "response_code": 403.0,
-		"reason": "no rule of AccessPolicy bookinfo/egress-access-productpage allows " + reviews,
+		"source_identity": meshtest.Reviews, "decision": "deny", "response_code": 403.0,
+		"reason": "no rule of AccessPolicy bookinfo/egress-access-productpage allows " + meshtest.Reviews,
 	} {
 		if deny[k] != want {
 			t.Errorf("deny line %s = %v, want %v", k, deny[k], want)
 		}
 	}
-	if strings.Contains(gw.log.String(), "secret") {
+	if strings.Contains(gw.Log.String(), "secret") {
 		t.Error("the query string reached the access log")
 	}
 }
 
 func TestCallerIdentityComesOnlyFromItsCertificate(t *testing.T) {
-	m := newMesh(t)
-	ext := newExternal(t, "www.google.com", func(w http.ResponseWriter, r *http.Request) {})
-	gw := start(t, m, seedConfig(t), ext, nil)
-	resp, _ := get(t, m.client(reviews, gw.addr), "https://www.google.com/", map[string]string{
-		"X-Forwarded-Client-Cert": "By=" + gatewaySVID + ";URI=" + productpage,
-		"X-Spiffe-Id":             productpage,
+	m := meshtest.NewMesh(t)
+	ext := meshtest.NewExternal(t, "www.google.com", func(w http.ResponseWriter, r *http.Request) {})
+	gw := meshtest.StartGateway(t, m, meshtest.SeedConfig(t), ext, nil)
+	resp, _ := get(t, m.Client(meshtest.Reviews, gw.Addr), "https://www.google.com/", map[string]string{
+		"X-Forwarded-Client-Cert": "By=" + meshtest.GatewaySVID + ";URI=" + meshtest.Productpage,
+		"X-Spiffe-Id":             meshtest.Productpage,
 	})
 	if resp.StatusCode != http.StatusForbidden {
-		t.Fatalf("reviews claiming productpage in headers got %d, want 403", resp.StatusCode)
+		t.Fatalf("meshtest.Reviews claiming meshtest.Productpage in headers got %d, want 403", resp.StatusCode)
 	}
 }
 
 func TestHandshakesThatMustFail(t *testing.T) {
-	m := newMesh(t)
-	gw := start(t, m, seedConfig(t), nil, nil)
-	other := newMesh(t)
-	past := newMeshAt(t, time.Now().Add(-48*time.Hour))
+	m := meshtest.NewMesh(t)
+	gw := meshtest.StartGateway(t, m, meshtest.SeedConfig(t), nil, nil)
+	other := meshtest.NewMesh(t)
+	past := meshtest.NewMeshAt(t, time.Now().Add(-48*time.Hour))
 	// The gateway must trust both roots for the expiry case to test expiry, not the CA.
-	expired := past.svid(productpage, time.Hour)
-	fromOther := other.svid(productpage, time.Hour)
+	expired := past.SVID(meshtest.Productpage, time.Hour)
+	fromOther := other.SVID(meshtest.Productpage, time.Hour)
 	tests := []struct {
 		name     string
 		cert     *tls.Certificate
-		gwTrusts *mesh
+		gwTrusts *meshtest.Mesh
 		wantErr  string
 	}{
 		{"no client certificate", nil, m, "certificate required"},
@@ -164,13 +165,13 @@ func TestHandshakesThatMustFail(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			target := gw
 			if tc.gwTrusts != m {
-				target = start(t, tc.gwTrusts, seedConfig(t), nil, nil)
+				target = meshtest.StartGateway(t, tc.gwTrusts, meshtest.SeedConfig(t), nil, nil)
 			}
 			conf := &tls.Config{InsecureSkipVerify: true, NextProtos: []string{"h2"}}
 			if tc.cert != nil {
 				conf.Certificates = []tls.Certificate{*tc.cert}
 			}
-			conn, err := tls.Dial("tcp", target.addr, conf)
+			conn, err := tls.Dial("tcp", target.Addr, conf)
 			if err == nil {
 				// TLS 1.3: the server's verdict on the client certificate arrives as an alert on read.
 				_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
@@ -185,10 +186,10 @@ func TestHandshakesThatMustFail(t *testing.T) {
 }
 
 func TestRequestsThatMustBeRefused(t *testing.T) {
-	m := newMesh(t)
-	ext := newExternal(t, "www.google.com", func(w http.ResponseWriter, r *http.Request) {})
-	gw := start(t, m, seedConfig(t), ext, func(p *gateway.Params) { p.MaxHeaderBytes = 4 << 10 })
-	pp := m.client(productpage, gw.addr)
+	m := meshtest.NewMesh(t)
+	ext := meshtest.NewExternal(t, "www.google.com", func(w http.ResponseWriter, r *http.Request) {})
+	gw := meshtest.StartGateway(t, m, meshtest.SeedConfig(t), ext, func(p *gateway.Params) { p.MaxHeaderBytes = 4 << 10 })
+	pp := m.Client(meshtest.Productpage, gw.Addr)
 
 	t.Run("a host that is not exposed", func(t *testing.T) {
 		resp, _ := get(t, pp, "https://www.example.org/", nil)
@@ -203,13 +204,13 @@ func TestRequestsThatMustBeRefused(t *testing.T) {
 		}
 	})
 	t.Run("oversized headers", func(t *testing.T) {
-		resp, _ := get(t, m.clientWith(ptr(m.svid(productpage, time.Hour)), gw.addr, false), "https://www.google.com/", map[string]string{"X-Big": strings.Repeat("a", 8<<10)})
+		resp, _ := get(t, m.ClientWith(meshtest.Ptr(m.SVID(meshtest.Productpage, time.Hour)), gw.Addr, false), "https://www.google.com/", map[string]string{"X-Big": strings.Repeat("a", 8<<10)})
 		if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
 			t.Errorf("got %d, want 431", resp.StatusCode)
 		}
 	})
 	t.Run("a Host header that names a host not exposed", func(t *testing.T) {
-		conn := dialTLS(t, m, gw.addr, productpage, "http/1.1")
+		conn := meshtest.DialTLS(t, m, gw.Addr, meshtest.Productpage, "http/1.1")
 		fmt.Fprint(conn, "GET / HTTP/1.1\r\nHost: www.example.org\r\n\r\n")
 		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
 		if err != nil {
@@ -219,19 +220,19 @@ func TestRequestsThatMustBeRefused(t *testing.T) {
 			t.Errorf("got %d, want 404", resp.StatusCode)
 		}
 	})
-	if n := len(ext.requests()); n != 0 {
+	if n := len(ext.Requests()); n != 0 {
 		t.Errorf("the external host saw %d refused requests", n)
 	}
 	t.Run("a Host header that differs from the request target", func(t *testing.T) {
 		// The decision reads the request target (RFC 9112: the Host header is ignored then), and the
 		// request goes out with that same host: the other name never reaches anyone.
-		conn := dialTLS(t, m, gw.addr, productpage, "http/1.1")
+		conn := meshtest.DialTLS(t, m, gw.Addr, meshtest.Productpage, "http/1.1")
 		fmt.Fprint(conn, "GET http://www.google.com/ HTTP/1.1\r\nHost: www.example.org\r\n\r\n")
 		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		seen := ext.requests()
+		seen := ext.Requests()
 		if resp.StatusCode != http.StatusOK || len(seen) != 1 || seen[0].Host != "www.google.com" {
 			t.Fatalf("got %d; upstream saw %d requests", resp.StatusCode, len(seen))
 		}
@@ -244,9 +245,9 @@ func TestRequestsThatMustBeRefused(t *testing.T) {
 }
 
 func TestSlowClientIsDisconnected(t *testing.T) {
-	m := newMesh(t)
-	gw := start(t, m, seedConfig(t), nil, func(p *gateway.Params) { p.ReadHeaderTimeout = 200 * time.Millisecond })
-	conn := dialTLS(t, m, gw.addr, productpage, "http/1.1")
+	m := meshtest.NewMesh(t)
+	gw := meshtest.StartGateway(t, m, meshtest.SeedConfig(t), nil, func(p *gateway.Params) { p.ReadHeaderTimeout = 200 * time.Millisecond })
+	conn := meshtest.DialTLS(t, m, gw.Addr, meshtest.Productpage, "http/1.1")
 	fmt.Fprint(conn, "GET / HTTP/1.1\r\nHost: www.goo") // and never finish
 	_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
 	_, err := io.ReadAll(conn)
@@ -256,29 +257,29 @@ func TestSlowClientIsDisconnected(t *testing.T) {
 }
 
 func TestUpstreamFailuresAreAnsweredAndLogged(t *testing.T) {
-	m := newMesh(t)
-	slow := newExternal(t, "www.google.com", func(w http.ResponseWriter, r *http.Request) { time.Sleep(2 * time.Second) })
+	m := meshtest.NewMesh(t)
+	slow := meshtest.NewExternal(t, "www.google.com", func(w http.ResponseWriter, r *http.Request) { time.Sleep(2 * time.Second) })
 	tests := []struct {
 		name       string
-		tune       func(*gateway.Params, *external)
+		tune       func(*gateway.Params, *meshtest.External)
 		status     int
 		flag       string
 		reasonPart string
 	}{
-		{"a certificate from an unknown authority", func(p *gateway.Params, e *external) {
-			p.Upstream = gateway.NewUpstream(gateway.UpstreamParams{Overrides: map[string]string{"www.google.com:443": e.addr()}})
+		{"a certificate from an unknown authority", func(p *gateway.Params, e *meshtest.External) {
+			p.Upstream = gateway.NewUpstream(gateway.UpstreamParams{Overrides: map[string]string{"www.google.com:443": e.Addr()}})
 		}, 503, "UF", "unknown authority"},
-		{"nothing listening", func(p *gateway.Params, e *external) {
-			p.Upstream = gateway.NewUpstream(gateway.UpstreamParams{Overrides: map[string]string{"www.google.com:443": closedAddr(t)}, ExtraRootsFile: e.caFile})
+		{"nothing listening", func(p *gateway.Params, e *meshtest.External) {
+			p.Upstream = gateway.NewUpstream(gateway.UpstreamParams{Overrides: map[string]string{"www.google.com:443": meshtest.ClosedAddr(t)}, ExtraRootsFile: e.CAFile})
 		}, 503, "UF", "refused"},
-		{"a timeout", func(p *gateway.Params, e *external) {
+		{"a timeout", func(p *gateway.Params, e *meshtest.External) {
 			p.UpstreamTimeout = 300 * time.Millisecond
 		}, 504, "UT", ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			gw := start(t, m, seedConfig(t), slow, func(p *gateway.Params) { tc.tune(p, slow) })
-			resp, _ := get(t, m.client(productpage, gw.addr), "https://www.google.com/", nil)
+			gw := meshtest.StartGateway(t, m, meshtest.SeedConfig(t), slow, func(p *gateway.Params) { tc.tune(p, slow) })
+			resp, _ := get(t, m.Client(meshtest.Productpage, gw.Addr), "https://www.google.com/", nil)
 			if resp.StatusCode != tc.status {
 				t.Fatalf("got %d, want %d", resp.StatusCode, tc.status)
 			}
@@ -293,11 +294,11 @@ func TestUpstreamFailuresAreAnsweredAndLogged(t *testing.T) {
 }
 
 func TestOverloadAnswers503WithRetryAfter(t *testing.T) {
-	m := newMesh(t)
+	m := meshtest.NewMesh(t)
 	release := make(chan struct{})
-	ext := newExternal(t, "www.google.com", func(w http.ResponseWriter, r *http.Request) { <-release })
-	gw := start(t, m, seedConfig(t), ext, func(p *gateway.Params) { p.MaxInFlight = 1 })
-	c := m.client(productpage, gw.addr)
+	ext := meshtest.NewExternal(t, "www.google.com", func(w http.ResponseWriter, r *http.Request) { <-release })
+	gw := meshtest.StartGateway(t, m, meshtest.SeedConfig(t), ext, func(p *gateway.Params) { p.MaxInFlight = 1 })
+	c := m.Client(meshtest.Productpage, gw.Addr)
 	done := make(chan int)
 	go func() {
 		resp, err := c.Get("https://www.google.com/slow")
@@ -308,7 +309,7 @@ func TestOverloadAnswers503WithRetryAfter(t *testing.T) {
 		resp.Body.Close()
 		done <- resp.StatusCode
 	}()
-	waitFor(t, func() bool { return len(ext.requests()) == 1 })
+	meshtest.WaitFor(t, func() bool { return len(ext.Requests()) == 1 })
 	resp, _ := get(t, c, "https://www.google.com/", nil)
 	close(release)
 	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
@@ -320,14 +321,14 @@ func TestOverloadAnswers503WithRetryAfter(t *testing.T) {
 }
 
 func TestConfigSwapUnderLoadLosesNoRequest(t *testing.T) {
-	m := newMesh(t)
-	ext := newExternal(t, "www.google.com", func(w http.ResponseWriter, r *http.Request) { time.Sleep(5 * time.Millisecond) })
-	base := seedConfig(t)
-	other := seedConfig(t, extraPolicy)
+	m := meshtest.NewMesh(t)
+	ext := meshtest.NewExternal(t, "www.google.com", func(w http.ResponseWriter, r *http.Request) { time.Sleep(5 * time.Millisecond) })
+	base := meshtest.SeedConfig(t)
+	other := meshtest.SeedConfig(t, extraPolicy)
 	if base.Version == other.Version {
 		t.Fatal("the two configs have the same version")
 	}
-	gw := start(t, m, base, ext, nil)
+	gw := meshtest.StartGateway(t, m, base, ext, nil)
 	var failed, total atomic.Int64
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
@@ -335,7 +336,7 @@ func TestConfigSwapUnderLoadLosesNoRequest(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			c := m.client(productpage, gw.addr)
+			c := m.Client(meshtest.Productpage, gw.Addr)
 			for {
 				select {
 				case <-stop:
@@ -361,7 +362,7 @@ func TestConfigSwapUnderLoadLosesNoRequest(t *testing.T) {
 		if i%2 == 0 {
 			cfg = other
 		}
-		if err := gw.gw.Update(cfg); err != nil {
+		if err := gw.GW.Update(cfg); err != nil {
 			t.Fatal(err)
 		}
 		time.Sleep(5 * time.Millisecond)
@@ -374,16 +375,16 @@ func TestConfigSwapUnderLoadLosesNoRequest(t *testing.T) {
 }
 
 func TestShutdownCompletesRequestsInFlight(t *testing.T) {
-	m := newMesh(t)
-	ext := newExternal(t, "www.google.com", func(w http.ResponseWriter, r *http.Request) {
+	m := meshtest.NewMesh(t)
+	ext := meshtest.NewExternal(t, "www.google.com", func(w http.ResponseWriter, r *http.Request) {
 		time.Sleep(300 * time.Millisecond)
 		io.WriteString(w, "done")
 	})
-	gw := start(t, m, seedConfig(t), ext, nil)
+	gw := meshtest.StartGateway(t, m, meshtest.SeedConfig(t), ext, nil)
 	const n = 10
 	results := make(chan string, n)
 	for i := 0; i < n; i++ {
-		c := m.client(productpage, gw.addr)
+		c := m.Client(meshtest.Productpage, gw.Addr)
 		go func() {
 			resp, err := c.Get("https://www.google.com/")
 			if err != nil {
@@ -395,8 +396,8 @@ func TestShutdownCompletesRequestsInFlight(t *testing.T) {
 			results <- fmt.Sprint(resp.StatusCode, " ", string(b))
 		}()
 	}
-	waitFor(t, func() bool { return len(ext.requests()) == n })
-	if err := gw.gw.Shutdown(context.Background()); err != nil {
+	meshtest.WaitFor(t, func() bool { return len(ext.Requests()) >= n })
+	if err := gw.GW.Shutdown(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	for i := 0; i < n; i++ {
@@ -404,31 +405,31 @@ func TestShutdownCompletesRequestsInFlight(t *testing.T) {
 			t.Errorf("request in flight during shutdown: %s, want 200 done", r)
 		}
 	}
-	if gw.gw.Ready() {
+	if gw.GW.Ready() {
 		t.Error("a drained gateway reports ready")
 	}
-	if _, err := m.client(productpage, gw.addr).Get("https://www.google.com/"); err == nil {
+	if _, err := m.Client(meshtest.Productpage, gw.Addr).Get("https://www.google.com/"); err == nil {
 		t.Error("a shut-down gateway accepted a new request")
 	}
 }
 
 func TestAdminEndpoints(t *testing.T) {
-	m := newMesh(t)
-	ext := newExternal(t, "www.google.com", func(w http.ResponseWriter, r *http.Request) {})
-	gw := start(t, m, seedConfig(t, mutualService), ext, nil)
-	get(t, m.client(reviews, gw.addr), "https://www.google.com/", nil)
-	admin := httptest.NewServer(gw.gw.AdminHandler())
+	m := meshtest.NewMesh(t)
+	ext := meshtest.NewExternal(t, "www.google.com", func(w http.ResponseWriter, r *http.Request) {})
+	gw := meshtest.StartGateway(t, m, meshtest.SeedConfig(t, mutualService), ext, nil)
+	get(t, m.Client(meshtest.Reviews, gw.Addr), "https://www.google.com/", nil)
+	admin := httptest.NewServer(gw.GW.AdminHandler())
 	defer admin.Close()
 
-	body := fetch(t, admin.URL+"/stats/prometheus")
-	want := `egret_gateway_requests_total{decision="deny",destination_host="www.google.com",response_flags="RBAC",source_identity="` + reviews + `",status="403"} 1`
+	body := meshtest.Fetch(t, admin.URL+"/stats/prometheus")
+	want := `egret_gateway_requests_total{decision="deny",destination_host="www.google.com",response_flags="RBAC",source_identity="` + meshtest.Reviews + `",status="403"} 1`
 	if !strings.Contains(body, want) {
 		t.Errorf("metrics lack %s:\n%s", want, body)
 	}
-	if body := fetch(t, admin.URL+"/healthz/ready"); body != "ready\n" {
+	if body := meshtest.Fetch(t, admin.URL+"/healthz/ready"); body != "ready\n" {
 		t.Errorf("ready: %q", body)
 	}
-	dump := fetch(t, admin.URL+"/config_dump")
+	dump := meshtest.Fetch(t, admin.URL+"/config_dump")
 	if !strings.Contains(dump, "[redacted]") || strings.Contains(dump, "/etc/egret/client-key.pem") {
 		t.Errorf("config dump does not redact the private key path:\n%s", dump)
 	}

@@ -1,4 +1,6 @@
-package gateway_test
+// Package meshtest stands up the parts of a mesh that tests need: a CA and SVIDs, HTTPS stand-ins for
+// external hosts with their own CA, the seed scenario's configs, and a running gateway.
+package meshtest
 
 import (
 	"context"
@@ -35,21 +37,24 @@ import (
 	"egret.dev/egret/internal/translate"
 )
 
+// Example is the seed scenario's resources, relative to a package directory under internal/.
+var Example = "../../examples/bookinfo-egress"
+
 const (
-	gatewayID   = "cluster1/gloo-mesh-gateways/istio-egressgateway"
-	gatewaySVID = "spiffe://cluster1/ns/gloo-mesh-gateways/sa/istio-egressgateway"
-	productpage = "spiffe://cluster1/ns/bookinfo/sa/bookinfo-productpage"
-	reviews     = "spiffe://cluster1/ns/bookinfo/sa/bookinfo-reviews"
+	GatewayID   = "cluster1/gloo-mesh-gateways/istio-egressgateway"
+	GatewaySVID = "spiffe://cluster1/ns/gloo-mesh-gateways/sa/istio-egressgateway"
+	Productpage = "spiffe://cluster1/ns/bookinfo/sa/bookinfo-productpage"
+	Reviews     = "spiffe://cluster1/ns/bookinfo/sa/bookinfo-reviews"
 )
 
 // mesh is a CA whose SVIDs the gateway trusts, and the clients that hold them.
-type mesh struct {
-	t    testing.TB
-	ca   *ca.CA
-	pool *x509.CertPool
+type Mesh struct {
+	T    testing.TB
+	CA   *ca.CA
+	Pool *x509.CertPool
 }
 
-func newMesh(t testing.TB) *mesh {
+func NewMesh(t testing.TB) *Mesh {
 	t.Helper()
 	c, err := ca.New(ca.Params{DataDir: t.TempDir()})
 	if err != nil {
@@ -57,54 +62,54 @@ func newMesh(t testing.TB) *mesh {
 	}
 	pool := x509.NewCertPool()
 	pool.AddCert(c.Root())
-	return &mesh{t: t, ca: c, pool: pool}
+	return &Mesh{T: t, CA: c, Pool: pool}
 }
 
 // svid issues a certificate for id from a real CSR, as a proxy would obtain it.
-func (m *mesh) svid(id string, ttl time.Duration) tls.Certificate {
-	m.t.Helper()
+func (m *Mesh) SVID(id string, ttl time.Duration) tls.Certificate {
+	m.T.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
-		m.t.Fatal(err)
+		m.T.Fatal(err)
 	}
 	sid := spiffeid.RequireFromString(id)
 	csr, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{URIs: []*url.URL{sid.URL()}}, key)
 	if err != nil {
-		m.t.Fatal(err)
+		m.T.Fatal(err)
 	}
-	s, err := m.ca.SignCSR(csr, sid, ttl)
+	s, err := m.CA.SignCSR(csr, sid, ttl)
 	if err != nil {
-		m.t.Fatal(err)
+		m.T.Fatal(err)
 	}
 	return tls.Certificate{Certificate: [][]byte{s.Certificate.Raw}, PrivateKey: key, Leaf: s.Certificate}
 }
 
-// serverTLS is the gateway's listener config: its SVID, and mesh client certificates required.
-func (m *mesh) serverTLS() *tls.Config {
+// ServerTLS is the gateway's listener config: its SVID, and mesh client certificates required.
+func (m *Mesh) ServerTLS() *tls.Config {
 	// Long enough to stay valid now when the mesh's CA clock is set in the past.
-	cert := m.svid(gatewaySVID, 100*time.Hour)
+	cert := m.SVID(GatewaySVID, 100*time.Hour)
 	return &tls.Config{
 		Certificates: []tls.Certificate{cert},
-		ClientCAs:    m.pool,
+		ClientCAs:    m.Pool,
 		ClientAuth:   tls.RequireAndVerifyClientCert,
 	}
 }
 
 // client is a mesh client holding an SVID, speaking HTTP/2 over mTLS to the gateway and verifying the
 // gateway's SPIFFE ID, as a sidecar does.
-func (m *mesh) client(id string, gatewayAddr string) *http.Client {
-	cert := m.svid(id, time.Hour)
-	return m.clientWith(&cert, gatewayAddr, true)
+func (m *Mesh) Client(id string, gatewayAddr string) *http.Client {
+	cert := m.SVID(id, time.Hour)
+	return m.ClientWith(&cert, gatewayAddr, true)
 }
 
-func (m *mesh) clientWith(cert *tls.Certificate, gatewayAddr string, h2 bool) *http.Client {
+func (m *Mesh) ClientWith(cert *tls.Certificate, gatewayAddr string, h2 bool) *http.Client {
 	conf := &tls.Config{
-		RootCAs:    m.pool,
+		RootCAs:    m.Pool,
 		ServerName: "istio-egressgateway.gloo-mesh-gateways",
 		// SVIDs carry no DNS name: verify the chain and the SPIFFE ID instead of a host name.
 		InsecureSkipVerify: true,
 		VerifyConnection: func(cs tls.ConnectionState) error {
-			return verifySPIFFE(cs, m.pool, gatewaySVID)
+			return VerifySPIFFE(cs, m.Pool, GatewaySVID)
 		},
 	}
 	if cert != nil {
@@ -124,7 +129,7 @@ func (m *mesh) clientWith(cert *tls.Certificate, gatewayAddr string, h2 bool) *h
 	return &http.Client{Transport: tr, Timeout: 10 * time.Second}
 }
 
-func verifySPIFFE(cs tls.ConnectionState, roots *x509.CertPool, want string) error {
+func VerifySPIFFE(cs tls.ConnectionState, roots *x509.CertPool, want string) error {
 	if len(cs.PeerCertificates) == 0 {
 		return errNoCert
 	}
@@ -152,14 +157,14 @@ const (
 )
 
 // external is a local HTTPS server standing in for an external host, with its own CA.
-type external struct {
-	srv    *httptest.Server
-	caFile string
+type External struct {
+	Srv    *httptest.Server
+	CAFile string
 	mu     sync.Mutex
 	seen   []*http.Request
 }
 
-func newExternal(t testing.TB, host string, h http.HandlerFunc) *external {
+func NewExternal(t testing.TB, host string, h http.HandlerFunc) *External {
 	t.Helper()
 	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	caTmpl := &x509.Certificate{
@@ -178,8 +183,8 @@ func newExternal(t testing.TB, host string, h http.HandlerFunc) *external {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &external{}
-	e.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	e := &External{}
+	e.Srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		e.mu.Lock()
 		e.seen = append(e.seen, r.Clone(context.Background()))
 		e.mu.Unlock()
@@ -187,40 +192,40 @@ func newExternal(t testing.TB, host string, h http.HandlerFunc) *external {
 	}))
 	// Real hosts cap streams per connection (often 100-250) and the gateway's pool then queues or dials
 	// more; the stand-in lifts the cap so that benchmarks holding many streams open measure the gateway.
-	e.srv.Config.HTTP2 = &http.HTTP2Config{MaxConcurrentStreams: 100000}
-	e.srv.EnableHTTP2 = true
-	e.srv.TLS = &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{leafDER}, PrivateKey: key}}}
-	e.srv.StartTLS()
-	t.Cleanup(e.srv.Close)
-	e.caFile = filepath.Join(t.TempDir(), "ca.pem")
-	if err := os.WriteFile(e.caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}), 0o644); err != nil {
+	e.Srv.Config.HTTP2 = &http.HTTP2Config{MaxConcurrentStreams: 100000}
+	e.Srv.EnableHTTP2 = true
+	e.Srv.TLS = &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{leafDER}, PrivateKey: key}}}
+	e.Srv.StartTLS()
+	t.Cleanup(e.Srv.Close)
+	e.CAFile = filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(e.CAFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	return e
 }
 
-func (e *external) addr() string { return e.srv.Listener.Addr().String() }
+func (e *External) Addr() string { return e.Srv.Listener.Addr().String() }
 
-func (e *external) requests() []*http.Request {
+func (e *External) Requests() []*http.Request {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return append([]*http.Request(nil), e.seen...)
 }
 
-// staticResolver answers every name with fixed addresses; the test names them, so no guard applies.
-type staticResolver map[string]netip.Addr
+// StaticResolver answers every name with fixed addresses; the test names them, so no guard applies.
+type StaticResolver map[string]netip.Addr
 
-func (r staticResolver) Resolve(_ context.Context, host string, _ resolve.Lookup) ([]netip.Addr, error) {
+func (r StaticResolver) Resolve(_ context.Context, host string, _ resolve.Lookup) ([]netip.Addr, error) {
 	if a, ok := r[host]; ok {
 		return []netip.Addr{a}, nil
 	}
 	return nil, &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}
 }
 
-// seedConfig translates the example and the extra resources, and cuts cluster1's gateway config.
-func seedConfig(t testing.TB, extra ...string) *proxyconfig.Gateway {
+// SeedConfig translates the example and the extra resources, and cuts cluster1's gateway config.
+func SeedConfig(t testing.TB, extra ...string) *proxyconfig.Gateway {
 	t.Helper()
-	paths := []string{"../../examples/bookinfo-egress"}
+	paths := []string{Example}
 	for i, y := range extra {
 		p := filepath.Join(t.TempDir(), "extra"+string(rune('a'+i))+".yaml")
 		if err := os.WriteFile(p, []byte(y), 0o644); err != nil {
@@ -236,54 +241,54 @@ func seedConfig(t testing.TB, extra ...string) *proxyconfig.Gateway {
 	if res.Invalid() {
 		t.Fatalf("invalid input: %v", res.Problems())
 	}
-	cfg, err := proxyconfig.ForGateway(res.Plan, gatewayID)
+	cfg, err := proxyconfig.ForGateway(res.Plan, GatewayID)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return cfg
 }
 
-// syncBuffer collects access log lines from concurrent requests.
-type syncBuffer struct {
+// LockedBuffer collects access log lines from concurrent requests.
+type LockedBuffer struct {
 	mu sync.Mutex
 	b  strings.Builder
 }
 
-func (s *syncBuffer) Write(p []byte) (int, error) {
+func (s *LockedBuffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.Write(p)
 }
 
-func (s *syncBuffer) String() string {
+func (s *LockedBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
 }
 
 // running is a started gateway with its access log.
-type running struct {
-	gw   *gateway.Gateway
-	addr string
-	log  *syncBuffer
+type Gateway struct {
+	GW   *gateway.Gateway
+	Addr string
+	Log  *LockedBuffer
 }
 
 // start runs a gateway for cfg whose listener 8443 binds a free loopback port, and whose upstream for
 // www.google.com:443 is the external stand-in.
-func start(t testing.TB, m *mesh, cfg *proxyconfig.Gateway, ext *external, tune func(*gateway.Params)) *running {
+func StartGateway(t testing.TB, m *Mesh, cfg *proxyconfig.Gateway, ext *External, tune func(*gateway.Params)) *Gateway {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &LockedBuffer{}
 	p := gateway.Params{
 		Address:       "127.0.0.1",
 		PortOverrides: map[uint32]uint32{8443: 0},
-		TLS:           m.serverTLS(),
+		TLS:           m.ServerTLS(),
 		Access:        accesslog.New(logs, accesslog.FormatJSON),
 		Log:           slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}
-	up := gateway.UpstreamParams{Resolver: staticResolver{"www.google.com": netip.MustParseAddr("127.0.0.1")}}
+	up := gateway.UpstreamParams{Resolver: StaticResolver{"www.google.com": netip.MustParseAddr("127.0.0.1")}}
 	if ext != nil {
-		up.Overrides = map[string]string{"www.google.com:443": ext.addr()}
-		up.ExtraRootsFile = ext.caFile
+		up.Overrides = map[string]string{"www.google.com:443": ext.Addr()}
+		up.ExtraRootsFile = ext.CAFile
 	}
 	p.Upstream = gateway.NewUpstream(up)
 	if tune != nil {
@@ -297,5 +302,5 @@ func start(t testing.TB, m *mesh, cfg *proxyconfig.Gateway, ext *external, tune 
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = gw.Shutdown(context.Background()) })
-	return &running{gw: gw, addr: gw.Addr(8443), log: logs}
+	return &Gateway{GW: gw, Addr: gw.Addr(8443), Log: logs}
 }

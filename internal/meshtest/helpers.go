@@ -1,0 +1,82 @@
+package meshtest
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"io"
+	"net"
+	"net/http"
+	"testing"
+	"time"
+
+	"egret.dev/egret/internal/ca"
+)
+
+type fixedClock time.Time
+
+func (c fixedClock) Now() time.Time { return time.Time(c) }
+
+// NewMeshAt is a mesh whose CA believes it is at, so its SVIDs may already have expired.
+func NewMeshAt(t testing.TB, at time.Time) *Mesh {
+	t.Helper()
+	c, err := ca.New(ca.Params{DataDir: t.TempDir(), Clock: fixedClock(at)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(c.Root())
+	return &Mesh{T: t, CA: c, Pool: pool}
+}
+
+func Ptr[T any](v T) *T { return &v }
+
+// dialTLS opens an mTLS connection to the gateway as id, offering one ALPN protocol.
+func DialTLS(t testing.TB, m *Mesh, addr, id, alpn string) *tls.Conn {
+	t.Helper()
+	cert := m.SVID(id, time.Hour)
+	conn, err := tls.Dial("tcp", addr, &tls.Config{
+		Certificates:       []tls.Certificate{cert},
+		InsecureSkipVerify: true, // verified below by SPIFFE ID
+		VerifyConnection:   func(cs tls.ConnectionState) error { return VerifySPIFFE(cs, m.Pool, GatewaySVID) },
+		NextProtos:         []string{alpn},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn
+}
+
+// closedAddr is a loopback address where nothing listens.
+func ClosedAddr(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}
+
+func WaitFor(t testing.TB, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met within 10s")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func Fetch(t testing.TB, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}

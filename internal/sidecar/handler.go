@@ -1,0 +1,337 @@
+package sidecar
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+
+	"egret.dev/egret/internal/accesslog"
+	"egret.dev/egret/internal/ir"
+	"egret.dev/egret/internal/sniff"
+	"egret.dev/egret/internal/splice"
+)
+
+// call is one outbound request or stream, carried from the handler to the proxy hooks and the log.
+type call struct {
+	st       *state
+	entry    accesslog.Entry
+	host     string
+	port     uint32
+	origDst  netip.AddrPort // transparent mode: where the workload was really connecting
+	decision ir.Decision
+	targets  []target
+}
+
+type ctxKey struct{}
+
+// origDstKey carries a transparent connection's original destination into its HTTP requests.
+type origDstKey struct{}
+
+func (s *Sidecar) newCall(r *http.Request) *call {
+	st := s.cfg.Load()
+	c := &call{st: st, entry: accesslog.Entry{
+		StartTime:      time.Now(),
+		Component:      accesslog.ComponentSidecar,
+		SourceIdentity: st.cfg.Workload.Identity.String(),
+		SourceAddress:  r.RemoteAddr,
+		Method:         r.Method,
+		Path:           r.URL.Path,
+		Protocol:       r.Proto,
+		UserAgent:      r.UserAgent(),
+		RequestID:      r.Header.Get("X-Request-Id"),
+	}}
+	if od, ok := r.Context().Value(origDstKey{}).(netip.AddrPort); ok {
+		c.origDst = od
+	}
+	return c
+}
+
+func (s *Sidecar) finish(c *call) {
+	c.entry.Duration = time.Since(c.entry.StartTime)
+	if s.p.Access != nil {
+		_ = s.p.Access.Log(&c.entry)
+	}
+}
+
+// ServeHTTP is the explicit proxy (absolute-form requests and CONNECT) and, for requests that arrive
+// through a transparent redirect, the HTTP path of transparent mode.
+func (s *Sidecar) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	c := s.newCall(r)
+	defer s.finish(c)
+	if r.Method == http.MethodConnect {
+		s.serveConnect(w, r, c)
+		return
+	}
+	authority, defPort := r.URL.Host, uint32(80)
+	if r.URL.Scheme == "https" {
+		defPort = 443
+	}
+	if authority == "" {
+		if !c.origDst.IsValid() {
+			s.local(w, c, http.StatusBadRequest, accesslog.FlagDownstreamProtocolError, "not a proxy request: send absolute-form requests (HTTP_PROXY) or CONNECT", "")
+			return
+		}
+		authority, defPort = r.Host, uint32(c.origDst.Port())
+	}
+	c.entry.Authority = authority
+	host, port, err := splitHostPort(authority, defPort)
+	if err != nil {
+		s.local(w, c, http.StatusBadRequest, accesslog.FlagDownstreamProtocolError, err.Error(), "")
+		return
+	}
+	c.host, c.port = host, port
+	if !s.decide(w, c, r, false) {
+		return
+	}
+	rw := &statusWriter{ResponseWriter: w}
+	s.proxy().ServeHTTP(rw, r.WithContext(context.WithValue(r.Context(), ctxKey{}, c)))
+	c.entry.Status, c.entry.BytesSent = rw.status, rw.n
+}
+
+// decide applies the decision to a call; false means an answer was written (or the stream refused).
+func (s *Sidecar) decide(w http.ResponseWriter, c *call, r *http.Request, opaque bool) bool {
+	d := c.st.decide(c.host, c.port, r, opaque)
+	c.decision = d
+	c.entry.Reason, c.entry.Policy = d.Reason, d.Policy
+	c.entry.Decision = accesslog.DecisionDeny
+	switch d.Kind {
+	case ir.KindNotInRegistry:
+		// Istio's BlackHole answer: 502 with an empty body. The log line says who, where and why, which
+		// Istio's users have long asked for.
+		s.p.Log.Warn("blocked", "workload", c.entry.SourceIdentity, "host", net.JoinHostPort(c.host, strconv.Itoa(int(c.port))), "reason", d.Reason)
+		s.local(w, c, http.StatusBadGateway, accesslog.FlagNoRoute, d.Reason, "")
+		return false
+	case ir.KindDenied:
+		s.local(w, c, http.StatusForbidden, accesslog.FlagPolicyDenied, d.Reason, ir.DeniedBody)
+		return false
+	case ir.KindNoRoute:
+		s.local(w, c, http.StatusServiceUnavailable, accesslog.FlagNoHealthyUpstream, d.Reason, "")
+		return false
+	case ir.KindRouted:
+		ts, err := s.targets(c.st, d)
+		if err != nil {
+			s.local(w, c, http.StatusServiceUnavailable, accesslog.FlagNoHealthyUpstream, err.Error(), "")
+			return false
+		}
+		c.targets = ts
+	}
+	c.entry.Decision = accesslog.DecisionAllow
+	return true
+}
+
+// local answers a call without going anywhere; the body never carries the reason.
+func (s *Sidecar) local(w http.ResponseWriter, c *call, status int, flag accesslog.Flag, reason, body string) {
+	c.entry.Status = status
+	c.entry.ResponseFlags = []accesslog.Flag{flag}
+	c.entry.Reason = reason
+	if status >= 400 {
+		c.entry.Decision = accesslog.DecisionDeny
+	}
+	if w == nil {
+		return // an opaque stream: the caller closes the connection
+	}
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	if body != "" {
+		w.Header().Set("Content-Type", "text/plain")
+	}
+	w.WriteHeader(status)
+	io.WriteString(w, body)
+	c.entry.BytesSent = int64(len(body))
+}
+
+// proxy forwards HTTP requests: to a gateway (HTTP/2 over mTLS, original authority) or directly.
+func (s *Sidecar) proxy() *httputil.ReverseProxy {
+	s.proxyOnce.Do(func() { s.rp = s.newProxy() })
+	return s.rp
+}
+
+func (s *Sidecar) newProxy() *httputil.ReverseProxy {
+	return &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			c := pr.In.Context().Value(ctxKey{}).(*call)
+			authority := c.host
+			if c.port != 80 {
+				authority = net.JoinHostPort(c.host, strconv.Itoa(int(c.port)))
+			}
+			pr.Out.Host = authority
+			pr.Out.URL.Host = authority
+			pr.Out.URL.Scheme = "http"
+			if c.decision.Kind == ir.KindRouted {
+				pr.Out.URL.Scheme = "https" // the gateway hop is TLS; the authority stays the original
+			}
+			pr.Out.Header.Del("Proxy-Authorization")
+			pr.Out.Header.Del("Proxy-Connection")
+		},
+		Transport: sidecarTransport{s},
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			c := r.Context().Value(ctxKey{}).(*call)
+			s.p.Log.Warn("upstream failed", "workload", c.entry.SourceIdentity, "host", c.host, "err", err)
+			s.local(w, c, http.StatusServiceUnavailable, accesslog.FlagUpstreamConnFailure, err.Error(), "")
+		},
+	}
+}
+
+type sidecarTransport struct{ s *Sidecar }
+
+func (t sidecarTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	c := r.Context().Value(ctxKey{}).(*call)
+	if c.decision.Kind == ir.KindRouted {
+		resp, tg, err := t.s.roundTrip(r, c.targets)
+		if err == nil {
+			c.entry.UpstreamHost, c.entry.UpstreamCluster = tg.addr, tg.t.GatewayID
+		}
+		return resp, err
+	}
+	c.entry.UpstreamHost = t.s.directAddr(c)
+	return t.s.directTransport().RoundTrip(r)
+}
+
+// directAddr is where a call the sidecar makes itself goes: the original destination when it was
+// intercepted (the workload already resolved the name), else the host and port it named.
+func (s *Sidecar) directAddr(c *call) string {
+	if c.origDst.IsValid() {
+		return c.origDst.String()
+	}
+	return net.JoinHostPort(c.host, strconv.Itoa(int(c.port)))
+}
+
+func (s *Sidecar) directTransport() *http.Transport {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.direct == nil {
+		s.direct = &http.Transport{
+			Proxy: nil,
+			DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+				c, _ := ctx.Value(ctxKey{}).(*call)
+				if c != nil {
+					addr = s.directAddr(c)
+				}
+				return s.p.Direct.DialContext(ctx, network, addr)
+			},
+			MaxIdleConnsPerHost: 16,
+			IdleConnTimeout:     90 * time.Second,
+		}
+	}
+	return s.direct
+}
+
+// serveConnect carries a CONNECT tunnel (explicit mode) through a gateway or directly.
+func (s *Sidecar) serveConnect(w http.ResponseWriter, r *http.Request, c *call) {
+	c.entry.Authority, c.entry.Path = r.Host, ""
+	host, port, err := splitHostPort(r.Host, 443)
+	if err != nil {
+		s.local(w, c, http.StatusBadRequest, accesslog.FlagDownstreamProtocolError, err.Error(), "")
+		return
+	}
+	c.host, c.port = host, port
+	if !s.decide(w, c, r, true) {
+		return
+	}
+	up, err := s.openUpstream(r.Context(), c)
+	if err != nil {
+		s.local(w, c, http.StatusServiceUnavailable, accesslog.FlagUpstreamConnFailure, err.Error(), "")
+		return
+	}
+	defer up.Close()
+	conn, brw, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		c.entry.Reason = "hijack: " + err.Error()
+		return
+	}
+	defer conn.Close()
+	io.WriteString(conn, "HTTP/1.1 200 Connection established\r\n\r\n")
+	c.entry.Status = http.StatusOK
+	var down net.Conn = conn
+	if n := brw.Reader.Buffered(); n > 0 {
+		b, _ := brw.Reader.Peek(n)
+		down = sniff.PrefixConn(conn, append([]byte(nil), b...))
+	}
+	in, out, _ := splice.Join(context.Background(), down, up)
+	c.entry.BytesReceived, c.entry.BytesSent = in, out
+}
+
+// openUpstream opens the byte stream for an opaque call: a CONNECT stream through a gateway, or a
+// direct connection.
+func (s *Sidecar) openUpstream(ctx context.Context, c *call) (net.Conn, error) {
+	if c.decision.Kind != ir.KindRouted {
+		addr := s.directAddr(c)
+		c.entry.UpstreamHost = addr
+		dctx, cancel := context.WithTimeout(ctx, s.p.Timeout)
+		defer cancel()
+		return s.p.Direct.DialContext(dctx, "tcp", addr)
+	}
+	target := net.JoinHostPort(c.host, strconv.Itoa(int(c.port)))
+	var errs []error
+	for _, t := range c.targets {
+		pr, pw := io.Pipe()
+		req, _ := http.NewRequestWithContext(context.WithoutCancel(ctx), http.MethodConnect, "https://"+target, pr)
+		req.Host = target
+		resp, err := s.gateway(t.addr, t.t.Identity).tr.RoundTrip(req)
+		if err != nil {
+			pw.Close()
+			errs = append(errs, fmt.Errorf("%s: %w", t.t.GatewayID, err))
+			continue
+		}
+		if resp.StatusCode != http.StatusOK {
+			resp.Body.Close()
+			pw.Close()
+			return nil, fmt.Errorf("gateway %s answered %d to CONNECT %s", t.t.GatewayID, resp.StatusCode, target)
+		}
+		c.entry.UpstreamHost, c.entry.UpstreamCluster = t.addr, t.t.GatewayID
+		return &streamConn{r: resp.Body, w: pw}, nil
+	}
+	return nil, errors.Join(errs...)
+}
+
+func splitHostPort(a string, def uint32) (string, uint32, error) {
+	host, p, err := net.SplitHostPort(a)
+	if err != nil {
+		if strings.Contains(err.Error(), "missing port") {
+			return strings.ToLower(strings.Trim(a, "[]")), def, nil
+		}
+		return "", 0, fmt.Errorf("bad authority %q", a)
+	}
+	n, err := strconv.ParseUint(p, 10, 16)
+	if err != nil || n == 0 {
+		return "", 0, fmt.Errorf("bad port in %q", a)
+	}
+	return strings.ToLower(host), uint32(n), nil
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	n      int64
+}
+
+func (w *statusWriter) WriteHeader(s int) {
+	if w.status == 0 {
+		w.status = s
+	}
+	w.ResponseWriter.WriteHeader(s)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	n, err := w.ResponseWriter.Write(b)
+	w.n += int64(n)
+	return n, err
+}
+
+func (w *statusWriter) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

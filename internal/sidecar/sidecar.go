@@ -1,0 +1,121 @@
+// Package sidecar is the workload's only way out: it knows the registry, blocks what the outbound
+// policy blocks, and carries everything else to the right egress gateway over mutual TLS.
+package sidecar
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"egret.dev/egret/internal/accesslog"
+	"egret.dev/egret/internal/ir"
+	"egret.dev/egret/internal/proxyconfig"
+)
+
+// Params configure a sidecar.
+type Params struct {
+	// ClientTLS returns the mTLS client config for a gateway: it presents the workload's newest SVID and
+	// accepts the gateway only if it proves the given SPIFFE ID (identity.ClientTLSConfig builds one).
+	ClientTLS func(gateway ir.SpiffeID) *tls.Config
+	// Direct dials hosts the sidecar reaches itself (ALLOW_ANY passthrough, services without egress
+	// routes); in transparent mode it must carry the bypass mark so it is not redirected to itself.
+	Direct  *net.Dialer
+	Log     *slog.Logger
+	Access  *accesslog.Logger
+	Timeout time.Duration // dialing a gateway or a host; default 10 s
+}
+
+// Sidecar routes one workload's outbound calls.
+type Sidecar struct {
+	p   Params
+	cfg atomic.Pointer[state]
+
+	mu        sync.Mutex
+	gateways  map[string]*gatewayConn // by address
+	next      atomic.Uint64           // round-robin among equally preferred gateways
+	direct    *http.Transport
+	proxyOnce sync.Once
+	rp        *httputil.ReverseProxy
+	servers   []*http.Server
+	closers   []func() error
+}
+
+// state is one applied config with its compiled plan.
+type state struct {
+	cfg  *proxyconfig.Sidecar
+	plan *ir.Plan
+}
+
+// New returns a sidecar for cfg; Serve or ServeTransparent starts it.
+func New(p Params, cfg *proxyconfig.Sidecar) (*Sidecar, error) {
+	if p.ClientTLS == nil {
+		return nil, errors.New("sidecar: no client TLS: the sidecar needs the workload's SVID to reach gateways")
+	}
+	if p.Direct == nil {
+		p.Direct = &net.Dialer{}
+	}
+	if p.Timeout == 0 {
+		p.Timeout = 10 * time.Second
+	}
+	if p.Log == nil {
+		p.Log = slog.New(slog.DiscardHandler)
+	}
+	s := &Sidecar{p: p, gateways: map[string]*gatewayConn{}}
+	s.apply(cfg)
+	return s, nil
+}
+
+func (s *Sidecar) apply(cfg *proxyconfig.Sidecar) {
+	plan := cfg.Plan
+	s.cfg.Store(&state{cfg: cfg, plan: (&plan).Compile()})
+}
+
+// Update swaps in a new config; calls in flight finish on the old one.
+func (s *Sidecar) Update(cfg *proxyconfig.Sidecar) {
+	s.apply(cfg)
+	s.p.Log.Info("config applied", "version", cfg.Version, "routes", len(cfg.Plan.Routes), "services", len(cfg.Plan.Services))
+}
+
+// Version is the applied config's version.
+func (s *Sidecar) Version() string { return s.cfg.Load().cfg.Version }
+
+// decide asks the shared decision for a call from this workload.
+func (st *state) decide(host string, port uint32, r *http.Request, opaque bool) ir.Decision {
+	req := ir.Request{
+		Source:  st.cfg.Workload.Identity,
+		Cluster: st.cfg.Workload.Cluster,
+		Host:    host,
+		Port:    port,
+		Opaque:  opaque,
+	}
+	if r != nil {
+		req.Method, req.Path, req.Headers = r.Method, r.URL.Path, r.Header.Values
+	}
+	return st.plan.Decide(req)
+}
+
+// Close stops every listener and closes gateway connections.
+func (s *Sidecar) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var errs []error
+	for _, srv := range s.servers {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		errs = append(errs, srv.Shutdown(ctx))
+		cancel()
+	}
+	for _, c := range s.closers {
+		errs = append(errs, c())
+	}
+	for _, g := range s.gateways {
+		g.close()
+	}
+	return errors.Join(errs...)
+}
