@@ -74,8 +74,8 @@ printing every result.`,
 	fl.StringVar(&f.key, "key", "", "PEM private key of --cert")
 	fl.BoolVar(&f.h2, "h2", false, "speak HTTP/2 only (needs TLS); otherwise HTTP/1.1 only")
 	fl.IntVar(&f.watchPID, "watch-pid", 0, "sample this process's CPU time and memory before and after each run")
-	fl.StringVarP(&f.output, "output", "o", "text", "output format: text or markdown")
-	fl.StringVar(&f.label, "label", "", "path name in the markdown table (default: client → upstream, or client → proxy → upstream)")
+	fl.StringVarP(&f.output, "output", "o", "text", "output format: text, markdown or tsv (plain numbers, for scripts)")
+	fl.StringVar(&f.label, "label", "", "path name in the markdown or tsv table (default: client → upstream, or client → proxy → upstream)")
 	fl.StringVar(&f.host, "host", "", "send this Host (HTTP/2 :authority) instead of the URL's host; the URL's address is still what is dialled")
 	fl.StringVar(&f.serverID, "server-spiffe-id", "", "verify the server by its chain (against --cacert) and this SPIFFE ID in its URI SAN, not by host name")
 	_ = cmd.MarkFlagRequired("url")
@@ -84,8 +84,8 @@ printing every result.`,
 
 func (f *loadgenFlags) check() error {
 	var errs []error
-	if f.output != "text" && f.output != "markdown" {
-		errs = append(errs, fmt.Errorf("--output must be text or markdown, got %q", f.output))
+	if f.output != "text" && f.output != "markdown" && f.output != "tsv" {
+		errs = append(errs, fmt.Errorf("--output must be text, markdown or tsv, got %q", f.output))
 	}
 	if (f.cert == "") != (f.key == "") {
 		errs = append(errs, errors.New("--cert and --key go together"))
@@ -170,8 +170,11 @@ func (f *loadgenFlags) run(ctx context.Context, s streams) error {
 			label = "client → proxy → upstream"
 		}
 	}
-	if f.output == "markdown" {
+	switch f.output {
+	case "markdown":
 		fmt.Fprintln(s.out, loadgen.MarkdownHeader())
+	case "tsv":
+		fmt.Fprintln(s.out, loadgen.TSVHeader())
 	}
 	var failed []string
 	for _, c := range f.concurrency {
@@ -179,9 +182,12 @@ func (f *loadgenFlags) run(ctx context.Context, s streams) error {
 		if err != nil {
 			return withCode(ExitError, err)
 		}
-		if f.output == "markdown" {
+		switch f.output {
+		case "markdown":
 			fmt.Fprintln(s.out, res.MarkdownRow(label))
-		} else {
+		case "tsv":
+			fmt.Fprintln(s.out, res.TSVRow(label))
+		default:
 			fmt.Fprintln(s.out, res.String())
 		}
 		if res.Errors > 0 {

@@ -81,6 +81,26 @@ func TestLoadgenPrintsAMarkdownTable(t *testing.T) {
 	}
 }
 
+func TestLoadgenPrintsTSV(t *testing.T) {
+	srv := httptest.NewServer(&counter{})
+	defer srv.Close()
+	code, out, errw := run(t, "", "loadgen", "--url", srv.URL, "--concurrency", "1,3", "--requests", "12",
+		"--watch-pid", strconv.Itoa(os.Getpid()), "-o", "tsv", "--label", "direct")
+	if code != ExitOK {
+		t.Fatalf("exit %d, stderr %q", code, errw)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 3 || !strings.HasPrefix(lines[0], "label\tconcurrency\t") {
+		t.Fatalf("unexpected output:\n%s", out)
+	}
+	for i, c := range []string{"1", "3"} {
+		cols := strings.Split(lines[i+1], "\t")
+		if len(cols) != 15 || cols[0] != "direct" || cols[1] != c || cols[2] != "12" || cols[3] != "0" || cols[14] == "" {
+			t.Errorf("row %d = %q", i+1, lines[i+1])
+		}
+	}
+}
+
 func TestLoadgenGoesThroughTheProxy(t *testing.T) {
 	up := &counter{}
 	upstream := httptest.NewServer(up)
@@ -228,7 +248,7 @@ func TestLoadgenRejectsBadFlags(t *testing.T) {
 		want string
 	}{
 		{"no URL", nil, `required flag(s) "url" not set`},
-		{"unknown output", []string{"--url", "http://127.0.0.1:1/", "-o", "json"}, "--output must be text or markdown"},
+		{"unknown output", []string{"--url", "http://127.0.0.1:1/", "-o", "json"}, "--output must be text, markdown or tsv"},
 		{"cert without key", []string{"--url", "http://127.0.0.1:1/", "--cert", "c.pem"}, "--cert and --key go together"},
 		{"zero concurrency", []string{"--url", "http://127.0.0.1:1/", "--concurrency", "0"}, "--concurrency values must be at least 1"},
 		{"zero duration", []string{"--url", "http://127.0.0.1:1/", "--duration", "0s"}, "--duration must be positive"},
