@@ -27,6 +27,8 @@ type loadgenFlags struct {
 	h2                bool
 	watchPID          int
 	output, label     string
+	host              string
+	serverID          string
 }
 
 func newLoadgenCmd(s streams) *cobra.Command {
@@ -43,11 +45,19 @@ Each run stops after --requests or --duration, whichever comes first. Only loopb
 targets are allowed: URL and proxy must be 127.0.0.0/8 or ::1, or names resolving
 only there; every connection is checked again when it is dialled.
 
+--host sets the request's Host (the HTTP/2 :authority) while the URL still names
+the loopback address that is dialled: a gateway routes by that name. A server that
+proves itself with a SPIFFE SVID (no DNS name or IP in its certificate) is verified
+with --server-spiffe-id: its chain against --cacert, then its URI SAN.
+
 A 4xx or 5xx answer counts as an error; any error makes the command exit 1 after
 printing every result.`,
 		Example: `  egret loadgen --url http://127.0.0.1:8080/ --concurrency 1,16,64 --requests 20000
   egret loadgen --url http://upstream.local:8080/ --proxy https://127.0.0.1:15443 \
-      --cacert ca.pem --cert client.pem --key client-key.pem --watch-pid $(pidof egret) -o markdown`,
+      --cacert ca.pem --cert client.pem --key client-key.pem --watch-pid $(pidof egret) -o markdown
+  egret loadgen --url https://127.0.0.1:18443/ --host www.google.com --h2 \
+      --cacert bundle.pem --cert svid.pem --key key.pem \
+      --server-spiffe-id spiffe://cluster1/ns/gloo-mesh-gateways/sa/istio-egressgateway`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return f.run(cmd.Context(), s)
@@ -64,16 +74,18 @@ printing every result.`,
 	fl.StringVar(&f.key, "key", "", "PEM private key of --cert")
 	fl.BoolVar(&f.h2, "h2", false, "speak HTTP/2 only (needs TLS); otherwise HTTP/1.1 only")
 	fl.IntVar(&f.watchPID, "watch-pid", 0, "sample this process's CPU time and memory before and after each run")
-	fl.StringVarP(&f.output, "output", "o", "text", "output format: text or markdown")
-	fl.StringVar(&f.label, "label", "", "path name in the markdown table (default: client → upstream, or client → proxy → upstream)")
+	fl.StringVarP(&f.output, "output", "o", "text", "output format: text, markdown or tsv (plain numbers, for scripts)")
+	fl.StringVar(&f.label, "label", "", "path name in the markdown or tsv table (default: client → upstream, or client → proxy → upstream)")
+	fl.StringVar(&f.host, "host", "", "send this Host (HTTP/2 :authority) instead of the URL's host; the URL's address is still what is dialled")
+	fl.StringVar(&f.serverID, "server-spiffe-id", "", "verify the server by its chain (against --cacert) and this SPIFFE ID in its URI SAN, not by host name")
 	_ = cmd.MarkFlagRequired("url")
 	return cmd
 }
 
 func (f *loadgenFlags) check() error {
 	var errs []error
-	if f.output != "text" && f.output != "markdown" {
-		errs = append(errs, fmt.Errorf("--output must be text or markdown, got %q", f.output))
+	if f.output != "text" && f.output != "markdown" && f.output != "tsv" {
+		errs = append(errs, fmt.Errorf("--output must be text, markdown or tsv, got %q", f.output))
 	}
 	if (f.cert == "") != (f.key == "") {
 		errs = append(errs, errors.New("--cert and --key go together"))
@@ -95,7 +107,35 @@ func (f *loadgenFlags) check() error {
 	if f.watchPID < 0 {
 		errs = append(errs, fmt.Errorf("--watch-pid must be positive, got %d", f.watchPID))
 	}
+	if f.host != "" {
+		if err := checkHostHeader(f.host); err != nil {
+			errs = append(errs, fmt.Errorf("--host: %w", err))
+		}
+	}
+	if f.serverID != "" {
+		if _, err := loadgen.ParseSPIFFEID(f.serverID); err != nil {
+			errs = append(errs, fmt.Errorf("--server-spiffe-id: %w", err))
+		}
+		if f.cacert == "" {
+			errs = append(errs, errors.New("--server-spiffe-id needs --cacert (the trust bundle the server's SVID chains to)"))
+		}
+	}
 	return errors.Join(errs...)
+}
+
+// checkHostHeader accepts host or host:port, where host is a DNS name or an IP address (IPv6 in
+// brackets), so a typo cannot smuggle a path, spaces or header syntax into the request.
+func checkHostHeader(h string) error {
+	u, err := url.Parse("http://" + h)
+	if err != nil || u.Host != h || u.Hostname() == "" {
+		return fmt.Errorf("%q is not a host or host:port", h)
+	}
+	for _, r := range u.Hostname() {
+		if !(r == '.' || r == '-' || r == ':' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
+			return fmt.Errorf("%q is not a host or host:port", h)
+		}
+	}
+	return nil
 }
 
 func (f *loadgenFlags) run(ctx context.Context, s streams) error {
@@ -112,6 +152,9 @@ func (f *loadgenFlags) run(ctx context.Context, s streams) error {
 			return withCode(ExitError, fmt.Errorf("--proxy %w", err))
 		}
 	}
+	if f.serverID != "" && target.Scheme != "https" && (proxy == nil || proxy.Scheme != "https") {
+		return withCode(ExitUsage, errors.New("--server-spiffe-id needs an https URL or proxy"))
+	}
 	if f.h2 && target.Scheme != "https" {
 		return withCode(ExitUsage, fmt.Errorf("--h2 needs an https URL, got %s", target.Scheme))
 	}
@@ -127,8 +170,11 @@ func (f *loadgenFlags) run(ctx context.Context, s streams) error {
 			label = "client → proxy → upstream"
 		}
 	}
-	if f.output == "markdown" {
+	switch f.output {
+	case "markdown":
 		fmt.Fprintln(s.out, loadgen.MarkdownHeader())
+	case "tsv":
+		fmt.Fprintln(s.out, loadgen.TSVHeader())
 	}
 	var failed []string
 	for _, c := range f.concurrency {
@@ -136,9 +182,12 @@ func (f *loadgenFlags) run(ctx context.Context, s streams) error {
 		if err != nil {
 			return withCode(ExitError, err)
 		}
-		if f.output == "markdown" {
+		switch f.output {
+		case "markdown":
 			fmt.Fprintln(s.out, res.MarkdownRow(label))
-		} else {
+		case "tsv":
+			fmt.Fprintln(s.out, res.TSVRow(label))
+		default:
 			fmt.Fprintln(s.out, res.String())
 		}
 		if res.Errors > 0 {
@@ -185,6 +234,10 @@ func (f *loadgenFlags) runOne(ctx context.Context, c int, target, proxy *url.URL
 		if err != nil {
 			return err
 		}
+		if f.host != "" {
+			// Only the Host header changes: the transport still dials the URL's (loopback) address.
+			req.Host = f.host
+		}
 		resp, err := client.Do(req)
 		if err != nil {
 			return err
@@ -202,7 +255,8 @@ func (f *loadgenFlags) runOne(ctx context.Context, c int, target, proxy *url.URL
 	return loadgen.Run(ctx, loadgen.Params{Concurrency: c, Requests: f.requests, Duration: f.duration, Do: do, WatchPID: f.watchPID})
 }
 
-// tlsConfig verifies servers against --cacert (or the system roots) and presents --cert when given.
+// tlsConfig verifies servers against --cacert (or the system roots), by SPIFFE ID with
+// --server-spiffe-id, and presents --cert when given.
 func (f *loadgenFlags) tlsConfig() (*tls.Config, error) {
 	conf := &tls.Config{MinVersion: tls.VersionTLS12}
 	if f.cacert != "" {
@@ -215,6 +269,16 @@ func (f *loadgenFlags) tlsConfig() (*tls.Config, error) {
 			return nil, fmt.Errorf("--cacert %s: no PEM certificate found", f.cacert)
 		}
 		conf.RootCAs = pool
+	}
+	if f.serverID != "" {
+		id, err := loadgen.ParseSPIFFEID(f.serverID)
+		if err != nil {
+			return nil, fmt.Errorf("--server-spiffe-id: %w", err)
+		}
+		// InsecureSkipVerify turns off only Go's chain and host name check, which an SVID (no host
+		// name) cannot pass; VerifyConnection puts the chain check back and adds the SPIFFE ID check.
+		conf.InsecureSkipVerify = true
+		conf.VerifyConnection = loadgen.VerifySPIFFEServer(conf.RootCAs, id)
 	}
 	if f.cert != "" {
 		pair, err := tls.LoadX509KeyPair(f.cert, f.key)

@@ -13,11 +13,13 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -76,6 +78,26 @@ func TestLoadgenPrintsAMarkdownTable(t *testing.T) {
 	}
 	if strings.Contains(lines[2], "–") {
 		t.Errorf("watched process columns are empty: %s", lines[2])
+	}
+}
+
+func TestLoadgenPrintsTSV(t *testing.T) {
+	srv := httptest.NewServer(&counter{})
+	defer srv.Close()
+	code, out, errw := run(t, "", "loadgen", "--url", srv.URL, "--concurrency", "1,3", "--requests", "12",
+		"--watch-pid", strconv.Itoa(os.Getpid()), "-o", "tsv", "--label", "direct")
+	if code != ExitOK {
+		t.Fatalf("exit %d, stderr %q", code, errw)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 3 || !strings.HasPrefix(lines[0], "label\tconcurrency\t") {
+		t.Fatalf("unexpected output:\n%s", out)
+	}
+	for i, c := range []string{"1", "3"} {
+		cols := strings.Split(lines[i+1], "\t")
+		if len(cols) != 15 || cols[0] != "direct" || cols[1] != c || cols[2] != "12" || cols[3] != "0" || cols[14] == "" {
+			t.Errorf("row %d = %q", i+1, lines[i+1])
+		}
 	}
 }
 
@@ -226,7 +248,7 @@ func TestLoadgenRejectsBadFlags(t *testing.T) {
 		want string
 	}{
 		{"no URL", nil, `required flag(s) "url" not set`},
-		{"unknown output", []string{"--url", "http://127.0.0.1:1/", "-o", "json"}, "--output must be text or markdown"},
+		{"unknown output", []string{"--url", "http://127.0.0.1:1/", "-o", "json"}, "--output must be text, markdown or tsv"},
 		{"cert without key", []string{"--url", "http://127.0.0.1:1/", "--cert", "c.pem"}, "--cert and --key go together"},
 		{"zero concurrency", []string{"--url", "http://127.0.0.1:1/", "--concurrency", "0"}, "--concurrency values must be at least 1"},
 		{"zero duration", []string{"--url", "http://127.0.0.1:1/", "--duration", "0s"}, "--duration must be positive"},
@@ -255,6 +277,8 @@ func TestLoadgenReportsAClosedServer(t *testing.T) {
 // testPKI is a throwaway CA with a server certificate for 127.0.0.1 and a client certificate, the
 // client's written to files as the command reads them.
 type testPKI struct {
+	ca                            *x509.Certificate
+	caKey                         *ecdsa.PrivateKey
 	pool                          *x509.CertPool
 	server                        tls.Certificate
 	caFile, clientCert, clientKey string
@@ -294,7 +318,7 @@ func newTestPKI(t *testing.T) testPKI {
 	srvDER, srvKey := leaf(2, x509.ExtKeyUsageServerAuth)
 	cliDER, cliKey := leaf(3, x509.ExtKeyUsageClientAuth)
 
-	p := testPKI{pool: x509.NewCertPool(), server: tls.Certificate{Certificate: [][]byte{srvDER}, PrivateKey: srvKey}}
+	p := testPKI{ca: ca, caKey: caKey, pool: x509.NewCertPool(), server: tls.Certificate{Certificate: [][]byte{srvDER}, PrivateKey: srvKey}}
 	p.pool.AddCert(ca)
 	p.caFile = writePEM(t, dir, "ca.pem", "CERTIFICATE", caDER, 0o644)
 	p.clientCert = writePEM(t, dir, "client.pem", "CERTIFICATE", cliDER, 0o644)
@@ -322,4 +346,162 @@ func writePEM(t *testing.T, dir, name, typ string, der []byte, mode os.FileMode)
 		t.Fatal(err)
 	}
 	return path
+}
+
+// svid issues a server certificate from the PKI's CA whose only name is the SPIFFE ID, as the gateway's.
+func (p testPKI) svid(t *testing.T, serial int64, id string) tls.Certificate {
+	t.Helper()
+	u, err := url.Parse(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := newKey(t)
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(serial),
+		NotBefore:    time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		KeyUsage:    x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
+		URIs:        []*url.URL{u},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, p.ca, &key.PublicKey, p.caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+}
+
+// hostRecorder is a loopback server that remembers every Host (HTTP/2 :authority) it was sent.
+type hostRecorder struct {
+	mu    sync.Mutex
+	hosts map[string]int
+}
+
+func (h *hostRecorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h.mu.Lock()
+	if h.hosts == nil {
+		h.hosts = map[string]int{}
+	}
+	h.hosts[r.Proto+" "+r.Host]++
+	h.mu.Unlock()
+	io.WriteString(w, "ok")
+}
+
+func (h *hostRecorder) take() map[string]int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	got := h.hosts
+	h.hosts = nil
+	return got
+}
+
+// TestLoadgenSendsTheGivenHost checks that --host changes what the server is told, not where the
+// request goes: the server on the loopback URL receives every request, named www.google.com.
+func TestLoadgenSendsTheGivenHost(t *testing.T) {
+	pki := newTestPKI(t)
+	rec := &hostRecorder{}
+	srv := httptest.NewUnstartedServer(rec)
+	srv.EnableHTTP2 = true
+	srv.TLS = &tls.Config{Certificates: []tls.Certificate{pki.server}}
+	srv.StartTLS()
+	defer srv.Close()
+
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"HTTP/1.1", []string{"--host", "www.google.com"}, "HTTP/1.1 www.google.com"},
+		{"HTTP/2", []string{"--host", "www.google.com", "--h2"}, "HTTP/2.0 www.google.com"},
+		{"with a port", []string{"--host", "www.google.com:80", "--h2"}, "HTTP/2.0 www.google.com:80"},
+		{"no --host sends the URL's", []string{"--h2"}, "HTTP/2.0 " + srv.Listener.Addr().String()},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			args := append([]string{"loadgen", "--url", srv.URL, "--cacert", pki.caFile, "--concurrency", "2", "--requests", "10"}, tc.args...)
+			code, out, errw := run(t, "", args...)
+			if code != ExitOK {
+				t.Fatalf("exit %d, stdout %q, stderr %q", code, out, errw)
+			}
+			if got := rec.take(); len(got) != 1 || got[tc.want] != 10 {
+				t.Errorf("server saw %v, want 10 × %q", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestLoadgenVerifiesTheServerBySPIFFEID runs against a server holding an SVID (no host name, so the
+// usual check would refuse it) and checks that only the right ID from the right CA is accepted.
+func TestLoadgenVerifiesTheServerBySPIFFEID(t *testing.T) {
+	const gw = "spiffe://cluster1/ns/gloo-mesh-gateways/sa/istio-egressgateway"
+	pki := newTestPKI(t)
+	other := newTestPKI(t)
+	up := &counter{}
+	srv := httptest.NewUnstartedServer(up)
+	srv.EnableHTTP2 = true
+	srv.TLS = &tls.Config{
+		Certificates: []tls.Certificate{pki.svid(t, 10, gw)},
+		ClientAuth:   tls.RequireAndVerifyClientCert,
+		ClientCAs:    pki.pool,
+	}
+	srv.StartTLS()
+	defer srv.Close()
+	client := []string{"--cert", pki.clientCert, "--key", pki.clientKey}
+
+	tests := []struct {
+		name     string
+		args     []string
+		wantCode int
+		wantErr  string
+	}{
+		{"the gateway's ID", []string{"--cacert", pki.caFile, "--server-spiffe-id", gw}, ExitOK, ""},
+		{"the gateway's ID over HTTP/2", []string{"--h2", "--cacert", pki.caFile, "--server-spiffe-id", gw}, ExitOK, ""},
+		{"without the flag the SVID has no host name", []string{"--cacert", pki.caFile}, ExitError, "doesn't contain any IP SANs"},
+		{"another ID", []string{"--cacert", pki.caFile, "--server-spiffe-id", "spiffe://cluster1/ns/bookinfo/sa/reviews"}, ExitError, "server SPIFFE ID is " + gw + ", want spiffe://cluster1/ns/bookinfo/sa/reviews"},
+		{"another CA", []string{"--cacert", other.caFile, "--server-spiffe-id", gw}, ExitError, "certificate signed by unknown authority"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			before := up.hits.Load()
+			args := append(append([]string{"loadgen", "--url", srv.URL, "--concurrency", "2", "--requests", "10"}, client...), tc.args...)
+			code, out, errw := run(t, "", args...)
+			if code != tc.wantCode {
+				t.Fatalf("exit %d, want %d; stdout %q stderr %q", code, tc.wantCode, out, errw)
+			}
+			hits := up.hits.Load() - before
+			if tc.wantErr != "" {
+				if !strings.Contains(errw, tc.wantErr) || hits != 0 {
+					t.Errorf("stderr %q, want %q; server saw %d requests, want 0", errw, tc.wantErr, hits)
+				}
+				return
+			}
+			if hits != 10 {
+				t.Errorf("server saw %d requests, want 10", hits)
+			}
+		})
+	}
+}
+
+func TestLoadgenRejectsBadHostAndSPIFFEFlags(t *testing.T) {
+	pki := newTestPKI(t)
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"a host with a path", []string{"--host", "www.google.com/x"}, `--host: "www.google.com/x" is not a host or host:port`},
+		{"a host with a space", []string{"--host", "www.google.com x"}, "is not a host or host:port"},
+		{"a host with a header", []string{"--host", "a\r\nX-Spoof: 1"}, "is not a host or host:port"},
+		{"a port only", []string{"--host", ":80"}, "is not a host or host:port"},
+		{"an https URL as ID", []string{"--cacert", pki.caFile, "--server-spiffe-id", "https://cluster1/x"}, "--server-spiffe-id: \"https://cluster1/x\" is not a SPIFFE ID"},
+		{"an ID without a bundle", []string{"--server-spiffe-id", "spiffe://cluster1/x"}, "--server-spiffe-id needs --cacert"},
+		{"an ID over plain HTTP", []string{"--cacert", pki.caFile, "--server-spiffe-id", "spiffe://cluster1/x"}, "--server-spiffe-id needs an https URL or proxy"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			code, _, errw := run(t, "", append([]string{"loadgen", "--url", "http://127.0.0.1:1/", "--requests", "1"}, tc.args...)...)
+			if code != ExitUsage || !strings.Contains(errw, tc.want) {
+				t.Fatalf("exit %d, stderr %q; want exit %d and %q", code, errw, ExitUsage, tc.want)
+			}
+		})
+	}
 }

@@ -60,3 +60,24 @@ func round(d time.Duration) time.Duration {
 func mib(n uint64) string {
 	return fmt.Sprintf("%.1fMiB", float64(n)/(1<<20))
 }
+
+// TSVHeader is the header line of the tab-separated rows TSVRow prints.
+func TSVHeader() string {
+	return "label\tconcurrency\trequests\terrors\tcancelled\telapsed_s\trps\tp50_us\tp90_us\tp99_us\tmax_us\tcpu_ms\tcpu_per_1k_ms\trss_before_kib\trss_after_kib"
+}
+
+// TSVRow prints the result as one tab-separated line of plain numbers (no units, no rounding beyond
+// the column's), for scripts that combine several runs. Columns for an unwatched process are empty.
+func (r Result) TSVRow(label string) string {
+	us := func(d time.Duration) string { return fmt.Sprintf("%.1f", float64(d)/float64(time.Microsecond)) }
+	ms := func(d time.Duration) string { return fmt.Sprintf("%.3f", float64(d)/float64(time.Millisecond)) }
+	cpu, cpu1k, before, after := "", "", "", ""
+	if r.Watched {
+		cpu, cpu1k = ms(r.CPU), ms(r.CPUPer1000)
+		before, after = fmt.Sprint(r.RSSBefore>>10), fmt.Sprint(r.RSSAfter>>10)
+	}
+	label = strings.NewReplacer("\t", " ", "\n", " ").Replace(label)
+	return strings.Join([]string{label, fmt.Sprint(r.Concurrency), fmt.Sprint(r.Requests), fmt.Sprint(r.Errors),
+		fmt.Sprint(r.Cancelled), fmt.Sprintf("%.3f", r.Elapsed.Seconds()), fmt.Sprintf("%.1f", r.RPS),
+		us(r.P50), us(r.P90), us(r.P99), us(r.Max), cpu, cpu1k, before, after}, "\t")
+}
