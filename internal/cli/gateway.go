@@ -27,7 +27,7 @@ type gatewayFlags struct {
 	config                   string
 	address                  string
 	ports                    []string
-	cert, key, bundle        string
+	id                       identityFlags
 	admin, ready             string
 	accessLog, accessLogFile string
 	dnsServer                string
@@ -40,7 +40,7 @@ type gatewayFlags struct {
 func newGatewayCmd(s streams) *cobra.Command {
 	var f gatewayFlags
 	cmd := &cobra.Command{
-		Use:   "gateway --config FILE --cert SVID.pem --key KEY.pem --bundle BUNDLE.pem",
+		Use:   "gateway --config FILE (--cert SVID.pem --key KEY.pem --bundle BUNDLE.pem | --control-plane ADDR --token T)",
 		Short: "Run an egress gateway",
 		Long: `gateway runs one egress gateway from a native config (written by 'egret render gateway-config').
 
@@ -63,9 +63,7 @@ SIGTERM or Ctrl-C drains: no new connections, requests in flight finish (up to -
 	fl.StringVar(&f.config, "config", "", "gateway config file (from 'egret render gateway-config')")
 	fl.StringVar(&f.address, "address", "127.0.0.1", "IP address the listeners bind")
 	fl.StringArrayVar(&f.ports, "port", nil, "bind a listener's target port elsewhere, TARGET=PORT (repeatable; 0 = any free port)")
-	fl.StringVar(&f.cert, "cert", "", "the gateway's SVID certificate chain (PEM)")
-	fl.StringVar(&f.key, "key", "", "the SVID's private key (PEM)")
-	fl.StringVar(&f.bundle, "bundle", "", "the mesh trust bundle (PEM)")
+	f.id.register(cmd)
 	fl.StringVar(&f.admin, "admin", "127.0.0.1:15000", "admin address (metrics, config dump, readiness); empty to disable")
 	fl.StringVar(&f.ready, "ready", "127.0.0.1:15021", "readiness address (/healthz/ready); empty to disable")
 	fl.StringVar(&f.accessLog, "access-log-format", "", "JSON or TEXT (default: the mesh's accessLogEncoding, else JSON)")
@@ -76,22 +74,22 @@ SIGTERM or Ctrl-C drains: no new connections, requests in flight finish (up to -
 	fl.DurationVar(&f.drain, "drain-timeout", 20*time.Second, "how long shutdown waits for requests in flight")
 	fl.DurationVar(&f.upstreamTimeout, "upstream-timeout", 30*time.Second, "time limit for an upstream response's headers (504 past it)")
 	fl.IntVar(&f.maxInFlight, "max-in-flight", 10000, "requests and tunnels served at once; more get 503 with Retry-After")
-	for _, n := range []string{"config", "cert", "key", "bundle"} {
-		_ = cmd.MarkFlagRequired(n)
-	}
+	_ = cmd.MarkFlagRequired("config")
 	return cmd
 }
 
 func runGateway(ctx context.Context, s streams, f gatewayFlags) error {
-	log := slog.New(slog.NewJSONHandler(s.err, nil)).With("component", "gateway")
+	base := slog.New(slog.NewJSONHandler(s.err, nil))
+	log := base.With("component", "gateway")
 	cfg, err := proxyconfig.LoadGateway(f.config)
 	if err != nil {
 		return withCode(ExitError, err)
 	}
-	src, err := identity.LoadFileSource(f.cert, f.key, f.bundle)
+	src, closeSrc, err := f.id.source(ctx, base.With("proxy", "gateway"))
 	if err != nil {
-		return withCode(ExitError, err)
+		return err
 	}
+	defer closeSrc()
 	ports := map[uint32]uint32{}
 	for _, p := range f.ports {
 		t, b, ok := strings.Cut(p, "=")

@@ -116,8 +116,14 @@ func TestGatewayCommandRefusesBadInput(t *testing.T) {
 	if code != ExitError || !strings.Contains(errw, "not a gateway config (no gateway.id)") {
 		t.Errorf("exit %d, stderr %q", code, errw)
 	}
-	code, _, errw = run(t, "", "gateway", "--config", bad)
-	if code != ExitUsage || !strings.Contains(errw, `required flag(s) "bundle", "cert", "key" not set`) {
+	code, _, errw = run(t, "", "gateway", "--config", filepath.Join("..", "..", "examples", "missing.json"))
+	if code != ExitError || !strings.Contains(errw, "missing.json: no such file") {
+		t.Errorf("exit %d, stderr %q", code, errw)
+	}
+	good := filepath.Join(dir, "gw.json")
+	run(t, "", "render", "gateway-config", "-f", example, "--gateway", "cluster1/gloo-mesh-gateways/istio-egressgateway", "-o", good)
+	code, _, errw = run(t, "", "gateway", "--config", good)
+	if code != ExitUsage || !strings.Contains(errw, "name exactly one identity source") {
 		t.Errorf("exit %d, stderr %q", code, errw)
 	}
 }

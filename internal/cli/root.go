@@ -87,6 +87,7 @@ GatewayLifecycleManager, ...) plus egret's Mesh and Workload, in YAML or JSON fi
 		newTokenCmd(s),
 		newRenderCmd(s),
 		newGatewayCmd(s),
+		newSidecarCmd(s),
 	)
 	return root
 }

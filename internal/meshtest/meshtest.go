@@ -11,6 +11,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"fmt"
 	"io"
 	"log/slog"
 	"math/big"
@@ -31,6 +32,7 @@ import (
 	"egret.dev/egret/internal/accesslog"
 	"egret.dev/egret/internal/ca"
 	"egret.dev/egret/internal/gateway"
+	"egret.dev/egret/internal/ir"
 	"egret.dev/egret/internal/proxyconfig"
 	"egret.dev/egret/internal/resolve"
 	"egret.dev/egret/internal/source/file"
@@ -85,9 +87,9 @@ func (m *Mesh) SVID(id string, ttl time.Duration) tls.Certificate {
 }
 
 // ServerTLS is the gateway's listener config: its SVID, and mesh client certificates required.
-func (m *Mesh) ServerTLS() *tls.Config {
+func (m *Mesh) ServerTLS(id string) *tls.Config {
 	// Long enough to stay valid now when the mesh's CA clock is set in the past.
-	cert := m.SVID(GatewaySVID, 100*time.Hour)
+	cert := m.SVID(id, 100*time.Hour)
 	return &tls.Config{
 		Certificates: []tls.Certificate{cert},
 		ClientCAs:    m.Pool,
@@ -204,6 +206,14 @@ func NewExternal(t testing.TB, host string, h http.HandlerFunc) *External {
 	return e
 }
 
+// Roots is a pool holding the stand-in's CA, for clients that originate TLS to it themselves.
+func (e *External) Roots() *x509.CertPool {
+	pool := x509.NewCertPool()
+	pem, _ := os.ReadFile(e.CAFile)
+	pool.AppendCertsFromPEM(pem)
+	return pool
+}
+
 func (e *External) Addr() string { return e.Srv.Listener.Addr().String() }
 
 func (e *External) Requests() []*http.Request {
@@ -225,9 +235,36 @@ func (r StaticResolver) Resolve(_ context.Context, host string, _ resolve.Lookup
 // SeedConfig translates the example and the extra resources, and cuts cluster1's gateway config.
 func SeedConfig(t testing.TB, extra ...string) *proxyconfig.Gateway {
 	t.Helper()
+	return GatewayConfig(t, GatewayID, extra...)
+}
+
+// GatewayConfig cuts the config of gateway id from the example and the extra resources.
+func GatewayConfig(t testing.TB, id string, extra ...string) *proxyconfig.Gateway {
+	t.Helper()
+	cfg, err := proxyconfig.ForGateway(Plan(t, extra...), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+// SidecarConfig cuts the config of the workload namespace/name's sidecar, with gateway addresses.
+func SidecarConfig(t testing.TB, namespace, name string, addrs map[string]string, extra ...string) *proxyconfig.Sidecar {
+	t.Helper()
+	cfg, err := proxyconfig.ForSidecar(Plan(t, extra...), namespace, name, addrs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+// Plan translates the example and the extra resources (YAML documents), failing on any invalid one.
+func Plan(t testing.TB, extra ...string) *ir.Plan {
+	t.Helper()
 	paths := []string{Example}
+	dir := t.TempDir()
 	for i, y := range extra {
-		p := filepath.Join(t.TempDir(), "extra"+string(rune('a'+i))+".yaml")
+		p := filepath.Join(dir, fmt.Sprintf("extra%d.yaml", i))
 		if err := os.WriteFile(p, []byte(y), 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -241,11 +278,7 @@ func SeedConfig(t testing.TB, extra ...string) *proxyconfig.Gateway {
 	if res.Invalid() {
 		t.Fatalf("invalid input: %v", res.Problems())
 	}
-	cfg, err := proxyconfig.ForGateway(res.Plan, GatewayID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cfg
+	return res.Plan
 }
 
 // LockedBuffer collects access log lines from concurrent requests.
@@ -281,7 +314,7 @@ func StartGateway(t testing.TB, m *Mesh, cfg *proxyconfig.Gateway, ext *External
 	p := gateway.Params{
 		Address:       "127.0.0.1",
 		PortOverrides: map[uint32]uint32{8443: 0},
-		TLS:           m.ServerTLS(),
+		TLS:           m.ServerTLS(cfg.Gateway.Identity.String()),
 		Access:        accesslog.New(logs, accesslog.FormatJSON),
 		Log:           slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}

@@ -25,7 +25,8 @@ type Gateway struct {
 type Sidecar struct {
 	Version  string      `json:"version"`
 	Workload ir.Workload `json:"workload"`
-	// GatewayAddresses maps a gateway ID to the address (host:port of its listener) sidecars dial.
+	// GatewayAddresses says where gateways are reached: "ID:targetPort" → host:port of one listener, or
+	// "ID" → the gateway's host (each listener on its target port) or one host:port for every listener.
 	GatewayAddresses map[string]string `json:"gatewayAddresses,omitempty"`
 	Plan             ir.Plan           `json:"plan"`
 }
@@ -96,8 +97,10 @@ func ForSidecar(p *ir.Plan, namespace, name string, addresses map[string]string)
 	used := map[string]string{}
 	for _, r := range p.Routes {
 		for _, t := range r.Targets {
-			if a, ok := addresses[t.GatewayID]; ok {
-				used[t.GatewayID] = a
+			for _, k := range []string{t.GatewayID, fmt.Sprintf("%s:%d", t.GatewayID, t.TargetPort)} {
+				if a, ok := addresses[k]; ok {
+					used[k] = a
+				}
 			}
 		}
 	}

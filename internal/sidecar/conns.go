@@ -1,10 +1,8 @@
 package sidecar
 
 import (
-	"bytes"
 	"io"
 	"net"
-	"sync"
 	"time"
 )
 
@@ -25,7 +23,3 @@ func (c *streamConn) RemoteAddr() net.Addr             { return &net.TCPAddr{} }
 func (c *streamConn) SetDeadline(time.Time) error      { return nil }
 func (c *streamConn) SetReadDeadline(time.Time) error  { return nil }
 func (c *streamConn) SetWriteDeadline(time.Time) error { return nil }
-
-type syncOnce = sync.Once
-
-func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }

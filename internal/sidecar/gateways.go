@@ -34,7 +34,10 @@ func (s *Sidecar) gateway(addr string, id ir.SpiffeID) *gatewayConn {
 	}
 	conf := s.p.ClientTLS(id)
 	conf.NextProtos = []string{"h2"}
-	dialer := &net.Dialer{Timeout: s.p.Timeout}
+	// The sidecar's own connections use the Direct dialer too: in transparent mode it carries the bypass
+	// mark, without which the redirect would send them back to the sidecar.
+	dialer := *s.p.Direct
+	dialer.Timeout = s.p.Timeout
 	g := &gatewayConn{addr: addr, id: id, tr: &http2.Transport{
 		TLSClientConfig: conf,
 		DialTLSContext: func(ctx context.Context, network, _ string, cfg *tls.Config) (net.Conn, error) {
@@ -69,7 +72,7 @@ type target struct {
 func (s *Sidecar) targets(st *state, d ir.Decision) ([]target, error) {
 	var out []target
 	for _, t := range d.Targets {
-		if a, ok := st.cfg.GatewayAddresses[t.GatewayID]; ok {
+		if a, ok := gatewayAddress(st.cfg.GatewayAddresses, t); ok {
 			out = append(out, target{t: t, addr: a})
 		}
 	}
@@ -116,4 +119,20 @@ func (s *Sidecar) roundTrip(r *http.Request, ts []target) (*http.Response, targe
 		s.p.Log.Warn("gateway unreachable, failing over", "gateway", t.t.GatewayID, "address", t.addr, "err", err)
 	}
 	return nil, target{}, errors.Join(errs...)
+}
+
+// gatewayAddress finds where a gateway listener is reached: "ID:targetPort" names one listener's
+// address; "ID" names the gateway's host (its listeners on their target ports) or one host:port for all.
+func gatewayAddress(addrs map[string]string, t ir.GatewayTarget) (string, bool) {
+	if a, ok := addrs[fmt.Sprintf("%s:%d", t.GatewayID, t.TargetPort)]; ok {
+		return a, true
+	}
+	a, ok := addrs[t.GatewayID]
+	if !ok {
+		return "", false
+	}
+	if _, _, err := net.SplitHostPort(a); err != nil {
+		a = net.JoinHostPort(a, fmt.Sprint(t.TargetPort))
+	}
+	return a, true
 }

@@ -1,6 +1,7 @@
 package sidecar
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -8,6 +9,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strconv"
+	"sync"
 	"time"
 
 	"egret.dev/egret/internal/accesslog"
@@ -98,7 +100,7 @@ func (s *Sidecar) transparentConn(conn net.Conn, orig OriginalDst, httpConns *ch
 	var down net.Conn = sniff.PrefixConn(conn, head)
 	c.host, c.port = od.Addr().String(), uint32(od.Port())
 	if n > 0 && head[0] == 0x16 { // a TLS handshake record: route by SNI
-		hello, prefix, err := sniff.ClientHello(io.MultiReader(bytesReader(head), conn))
+		hello, prefix, err := sniff.ClientHello(io.MultiReader(bytes.NewReader(head), conn))
 		if err != nil {
 			c.entry.Reason, c.entry.ResponseFlags = "unreadable ClientHello: "+err.Error(), []accesslog.Flag{accesslog.FlagDownstreamProtocolError}
 			return
@@ -135,7 +137,7 @@ type chanListener struct {
 	addr net.Addr
 	ch   chan net.Conn
 	done chan struct{}
-	once syncOnce
+	once sync.Once
 }
 
 func (l *chanListener) Accept() (net.Conn, error) {
