@@ -19,6 +19,7 @@ import (
 	"egret.dev/egret/internal/gateway"
 	"egret.dev/egret/internal/identity"
 	"egret.dev/egret/internal/proxyconfig"
+	"egret.dev/egret/internal/proxymetrics"
 	"egret.dev/egret/internal/resolve"
 )
 
@@ -126,7 +127,7 @@ func runGateway(ctx context.Context, s streams, f gatewayFlags) error {
 		out = file
 	}
 	res := resolve.New(resolve.Options{Server: f.dnsServer})
-	metrics := gateway.NewMetrics()
+	metrics := proxymetrics.New("gateway")
 	if svid, err := src.GetX509SVID(); err == nil {
 		metrics.Certificate(svid.Certificates[0])
 	}

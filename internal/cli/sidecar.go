@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/netip"
 	"os"
 	"strconv"
@@ -29,6 +30,7 @@ type sidecarFlags struct {
 	transparent   bool
 	bypassMark    int
 	accessLogFile string
+	admin         string
 	id            identityFlags
 }
 
@@ -65,6 +67,7 @@ and the reason.`,
 	fl.BoolVar(&f.transparent, "transparent", false, "redirect this network namespace's outbound TCP to the sidecar with nftables (Linux, root)")
 	fl.IntVar(&f.bypassMark, "bypass-mark", int(intercept.DefaultBypassMark), "socket mark of the sidecar's own connections, exempt from the redirect")
 	fl.StringVar(&f.accessLogFile, "access-log", "-", "access log file (- for standard output)")
+	fl.StringVar(&f.admin, "admin", "", "admin address (/stats/prometheus, /config_dump, /healthz/ready), e.g. 127.0.0.1:15000; empty to disable")
 	f.id.register(cmd)
 	_ = cmd.MarkFlagRequired("config")
 	return cmd
@@ -170,6 +173,12 @@ func runSidecar(ctx context.Context, s streams, f sidecarFlags) error {
 		log.Info("sidecar started", "mode", "explicit", "listen", ln.Addr().String(), "identity", cfg.Workload.Identity.String(), "version", cfg.Version,
 			"hint", "HTTP_PROXY=http://"+ln.Addr().String())
 	}
+	admin := serveAdmin(log, map[string]http.Handler{f.admin: sc.AdminHandler()})
+	defer func() {
+		for _, srv := range admin {
+			srv.Close()
+		}
+	}()
 	select {
 	case <-ctx.Done():
 	case err := <-errc:

@@ -19,6 +19,7 @@ import (
 	"egret.dev/egret/internal/accesslog"
 	"egret.dev/egret/internal/ir"
 	"egret.dev/egret/internal/proxyconfig"
+	"egret.dev/egret/internal/proxymetrics"
 )
 
 // Params configure a gateway. Zero durations and sizes take the defaults below.
@@ -35,7 +36,7 @@ type Params struct {
 	Upstream *Upstream
 	Log      *slog.Logger
 	Access   *accesslog.Logger
-	Metrics  *Metrics
+	Metrics  *proxymetrics.Metrics
 
 	MaxHeaderBytes       int
 	ReadHeaderTimeout    time.Duration
@@ -77,7 +78,7 @@ func (p *Params) defaults() {
 		p.Log = slog.New(slog.DiscardHandler)
 	}
 	if p.Metrics == nil {
-		p.Metrics = NewMetrics()
+		p.Metrics = proxymetrics.New("gateway")
 	}
 }
 
@@ -248,9 +249,9 @@ func (g *Gateway) newServer(port uint32) *http.Server {
 		ConnState: func(c net.Conn, st http.ConnState) {
 			switch st {
 			case http.StateNew:
-				g.p.Metrics.connOpened()
+				g.p.Metrics.ConnOpened()
 			case http.StateClosed, http.StateHijacked:
-				g.p.Metrics.connClosed()
+				g.p.Metrics.ConnClosed()
 			}
 		},
 	}

@@ -57,7 +57,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if h.g.p.Access != nil {
 			_ = h.g.p.Access.Log(&rq.entry)
 		}
-		h.g.p.Metrics.request(&rq.entry)
+		h.g.p.Metrics.Request(&rq.entry)
 	}()
 
 	select {

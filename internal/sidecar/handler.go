@@ -59,6 +59,7 @@ func (s *Sidecar) finish(c *call) {
 	if s.p.Access != nil {
 		_ = s.p.Access.Log(&c.entry)
 	}
+	s.p.Metrics.Request(&c.entry)
 }
 
 // ServeHTTP is the explicit proxy (absolute-form requests and CONNECT) and, for requests that arrive

@@ -5,7 +5,9 @@ package sidecar
 import (
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -17,6 +19,7 @@ import (
 	"egret.dev/egret/internal/accesslog"
 	"egret.dev/egret/internal/ir"
 	"egret.dev/egret/internal/proxyconfig"
+	"egret.dev/egret/internal/proxymetrics"
 )
 
 // Params configure a sidecar.
@@ -29,6 +32,7 @@ type Params struct {
 	Direct  *net.Dialer
 	Log     *slog.Logger
 	Access  *accesslog.Logger
+	Metrics *proxymetrics.Metrics
 	Timeout time.Duration // dialing a gateway or a host; default 10 s
 }
 
@@ -67,6 +71,9 @@ func New(p Params, cfg *proxyconfig.Sidecar) (*Sidecar, error) {
 	if p.Log == nil {
 		p.Log = slog.New(slog.DiscardHandler)
 	}
+	if p.Metrics == nil {
+		p.Metrics = proxymetrics.New("sidecar")
+	}
 	s := &Sidecar{p: p, gateways: map[string]*gatewayConn{}}
 	s.apply(cfg)
 	return s, nil
@@ -75,6 +82,7 @@ func New(p Params, cfg *proxyconfig.Sidecar) (*Sidecar, error) {
 func (s *Sidecar) apply(cfg *proxyconfig.Sidecar) {
 	plan := cfg.Plan
 	s.cfg.Store(&state{cfg: cfg, plan: (&plan).Compile()})
+	s.p.Metrics.ConfigVersion(cfg.Version)
 }
 
 // Update swaps in a new config; calls in flight finish on the old one.
@@ -118,4 +126,18 @@ func (s *Sidecar) Close() error {
 		g.close()
 	}
 	return errors.Join(errs...)
+}
+
+// AdminHandler serves /stats/prometheus, /healthz/ready and /config_dump.
+func (s *Sidecar) AdminHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /stats/prometheus", s.p.Metrics.Handler())
+	mux.HandleFunc("GET /healthz/ready", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ready\n") })
+	mux.HandleFunc("GET /config_dump", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(s.cfg.Load().cfg)
+	})
+	return mux
 }

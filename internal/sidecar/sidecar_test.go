@@ -37,7 +37,7 @@ type runningSidecar struct {
 }
 
 // startSidecar runs the workload's sidecar with an SVID of workload from m.
-func startSidecar(t *testing.T, m *meshtest.Mesh, cfg *proxyconfig.Sidecar) *runningSidecar {
+func startSidecar(t testing.TB, m *meshtest.Mesh, cfg *proxyconfig.Sidecar) *runningSidecar {
 	t.Helper()
 	cert := m.SVID(cfg.Workload.Identity.String(), time.Hour)
 	logs := &meshtest.LockedBuffer{}
@@ -148,6 +148,13 @@ func TestRegistryOnlyBlocksAndSaysWhy(t *testing.T) {
 	l := lines(t, pp.log)
 	if len(l) != 2 {
 		t.Fatalf("%d log lines, want 2", len(l))
+	}
+	admin := httptest.NewServer(pp.sc.AdminHandler())
+	defer admin.Close()
+	metrics := meshtest.Fetch(t, admin.URL+"/stats/prometheus")
+	want := `egret_sidecar_requests_total{decision="deny",destination_host="www.example.org",response_flags="NR",source_identity="` + meshtest.Productpage + `",status="502"} 2` // the plain request and the CONNECT
+	if !strings.Contains(metrics, want) {
+		t.Errorf("metrics lack %s:\n%s", want, metrics)
 	}
 	for _, e := range l {
 		reason, _ := e["reason"].(string)

@@ -1,7 +1,10 @@
-package gateway
+// Package proxymetrics holds the Prometheus series that egret's gateway and sidecar both export, named
+// egret_<component>_*.
+package proxymetrics
 
 import (
 	"crypto/x509"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -13,7 +16,7 @@ import (
 	"egret.dev/egret/internal/accesslog"
 )
 
-// Metrics are the gateway's Prometheus series, on a registry of its own.
+// Metrics are one proxy's Prometheus series, on a registry of its own.
 type Metrics struct {
 	reg         *prometheus.Registry
 	requests    *prometheus.CounterVec
@@ -24,33 +27,34 @@ type Metrics struct {
 	certExpiry  prometheus.Gauge
 }
 
-// NewMetrics registers the gateway's series.
-func NewMetrics() *Metrics {
+// New registers the series of component ("gateway" or "sidecar").
+func New(component string) *Metrics {
+	n := func(s string) string { return "egret_" + component + "_" + s }
 	m := &Metrics{
 		reg: prometheus.NewRegistry(),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "egret_gateway_requests_total",
+			Name: n("requests_total"),
 			Help: "Requests (HTTP) and tunnels (CONNECT) by source identity, destination host, status and decision.",
 		}, []string{"source_identity", "destination_host", "status", "decision", "response_flags"}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "egret_gateway_request_duration_seconds",
+			Name:    n("request_duration_seconds"),
 			Help:    "Time from request start to the last byte, by destination host and decision.",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
 		}, []string{"destination_host", "decision"}),
 		active: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "egret_gateway_downstream_connections_active",
-			Help: "Open mTLS connections from sidecars.",
+			Name: n("downstream_connections_active"),
+			Help: "Open connections from clients.",
 		}),
 		connections: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "egret_gateway_downstream_connections_total",
-			Help: "mTLS connections accepted from sidecars.",
+			Name: n("downstream_connections_total"),
+			Help: "Connections accepted from clients.",
 		}),
 		config: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "egret_gateway_config_info",
+			Name: n("config_info"),
 			Help: "The applied config version (value 1).",
 		}, []string{"version"}),
 		certExpiry: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "egret_gateway_certificate_expiry_seconds",
+			Name: n("certificate_expiry_seconds"),
 			Help: "Unix time at which the gateway's SVID expires.",
 		}),
 	}
@@ -58,7 +62,8 @@ func NewMetrics() *Metrics {
 	return m
 }
 
-func (m *Metrics) request(e *accesslog.Entry) {
+// Request counts one request or connection from its access log entry.
+func (m *Metrics) Request(e *accesslog.Entry) {
 	flags := make([]string, len(e.ResponseFlags))
 	for i, f := range e.ResponseFlags {
 		flags[i] = string(f)
@@ -68,8 +73,9 @@ func (m *Metrics) request(e *accesslog.Entry) {
 	m.duration.WithLabelValues(host, string(e.Decision)).Observe(e.Duration.Seconds())
 }
 
-func (m *Metrics) connOpened() { m.active.Inc(); m.connections.Inc() }
-func (m *Metrics) connClosed() { m.active.Dec() }
+// ConnOpened and ConnClosed track client connections.
+func (m *Metrics) ConnOpened() { m.active.Inc(); m.connections.Inc() }
+func (m *Metrics) ConnClosed() { m.active.Dec() }
 
 // ConfigVersion records the applied config version.
 func (m *Metrics) ConfigVersion(v string) {
@@ -90,9 +96,8 @@ func (m *Metrics) Handler() http.Handler {
 }
 
 func hostOnly(authority string) string {
-	h, _, err := splitAuthority(authority, 0)
-	if err != nil {
-		return ""
+	if h, _, err := net.SplitHostPort(authority); err == nil {
+		return strings.ToLower(h)
 	}
-	return h
+	return strings.ToLower(authority)
 }
