@@ -21,6 +21,7 @@ import (
 	"egret.dev/egret/internal/proxyconfig"
 	"egret.dev/egret/internal/proxymetrics"
 	"egret.dev/egret/internal/resolve"
+	"egret.dev/egret/internal/xds"
 )
 
 // gatewayFlags are the flags of `egret gateway`.
@@ -61,7 +62,7 @@ SIGTERM or Ctrl-C drains: no new connections, requests in flight finish (up to -
 		RunE: func(cmd *cobra.Command, _ []string) error { return runGateway(cmd.Context(), s, f) },
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.config, "config", "", "gateway config file (from 'egret render gateway-config')")
+	fl.StringVar(&f.config, "config", "", "gateway config file (from 'egret render gateway-config'); omit with --control-plane to stream it")
 	fl.StringVar(&f.address, "address", "127.0.0.1", "IP address the listeners bind")
 	fl.StringArrayVar(&f.ports, "port", nil, "bind a listener's target port elsewhere, TARGET=PORT (repeatable; 0 = any free port)")
 	f.id.register(cmd)
@@ -75,22 +76,41 @@ SIGTERM or Ctrl-C drains: no new connections, requests in flight finish (up to -
 	fl.DurationVar(&f.drain, "drain-timeout", 20*time.Second, "how long shutdown waits for requests in flight")
 	fl.DurationVar(&f.upstreamTimeout, "upstream-timeout", 30*time.Second, "time limit for an upstream response's headers (504 past it)")
 	fl.IntVar(&f.maxInFlight, "max-in-flight", 10000, "requests and tunnels served at once; more get 503 with Retry-After")
-	_ = cmd.MarkFlagRequired("config")
+
 	return cmd
 }
 
 func runGateway(ctx context.Context, s streams, f gatewayFlags) error {
 	base := slog.New(slog.NewJSONHandler(s.err, nil))
 	log := base.With("component", "gateway")
-	cfg, err := proxyconfig.LoadGateway(f.config)
-	if err != nil {
-		return withCode(ExitError, err)
+	if f.config == "" && f.id.controlPlane == "" {
+		return withCode(ExitUsage, errors.New("name a config: --config FILE, or --control-plane ADDR to stream it"))
+	}
+	// A config file is read first, so that its problems are reported before anything else is tried.
+	var cfg *proxyconfig.Gateway
+	if f.config != "" {
+		var err error
+		if cfg, err = proxyconfig.LoadGateway(f.config); err != nil {
+			return withCode(ExitError, err)
+		}
 	}
 	src, closeSrc, err := f.id.source(ctx, base.With("proxy", "gateway"))
 	if err != nil {
 		return err
 	}
 	defer closeSrc()
+	var stream *configStream
+	if cfg == nil {
+		stream = startConfigStream(ctx, f.id.controlPlane, src, log)
+		m, err := stream.Wait(ctx)
+		if err != nil {
+			return withCode(ExitError, err)
+		}
+		if m.Gateway == nil {
+			return withCode(ExitError, fmt.Errorf("the control plane sent a %s config to a gateway", m.Kind))
+		}
+		cfg = m.Gateway
+	}
 	ports := map[uint32]uint32{}
 	for _, p := range f.ports {
 		t, b, ok := strings.Cut(p, "=")
@@ -148,6 +168,14 @@ func runGateway(ctx context.Context, s streams, f gatewayFlags) error {
 	}
 	if err := gw.Start(); err != nil {
 		return withCode(ExitError, err)
+	}
+	if stream != nil {
+		stream.OnUpdate(func(m xds.Message) error {
+			if m.Gateway == nil {
+				return fmt.Errorf("a %s config sent to a gateway", m.Kind)
+			}
+			return gw.Update(m.Gateway)
+		})
 	}
 	log.Info("gateway started", "gateway", cfg.Gateway.ID, "identity", cfg.Gateway.Identity.String(), "version", cfg.Version)
 	for _, l := range cfg.Gateway.Listeners {

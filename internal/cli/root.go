@@ -88,6 +88,9 @@ GatewayLifecycleManager, ...) plus egret's Mesh and Workload, in YAML or JSON fi
 		newRenderCmd(s),
 		newGatewayCmd(s),
 		newSidecarCmd(s),
+		newControlPlaneCmd(s),
+		newStatusCmd(s),
+		newUpCmd(s),
 	)
 	return root
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -22,6 +23,7 @@ import (
 	"egret.dev/egret/internal/ir"
 	"egret.dev/egret/internal/proxyconfig"
 	"egret.dev/egret/internal/sidecar"
+	"egret.dev/egret/internal/xds"
 )
 
 type sidecarFlags struct {
@@ -62,30 +64,49 @@ and the reason.`,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runSidecar(cmd.Context(), s, f) },
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.config, "config", "", "sidecar config file (from 'egret render sidecar-config')")
+	fl.StringVar(&f.config, "config", "", "sidecar config file (from 'egret render sidecar-config'); omit with --control-plane to stream it")
 	fl.StringVar(&f.listen, "listen", "", "proxy address (default: the Workload's sidecar.listen, else 127.0.0.1:15001)")
 	fl.BoolVar(&f.transparent, "transparent", false, "redirect this network namespace's outbound TCP to the sidecar with nftables (Linux, root)")
 	fl.IntVar(&f.bypassMark, "bypass-mark", int(intercept.DefaultBypassMark), "socket mark of the sidecar's own connections, exempt from the redirect")
 	fl.StringVar(&f.accessLogFile, "access-log", "-", "access log file (- for standard output)")
 	fl.StringVar(&f.admin, "admin", "", "admin address (/stats/prometheus, /config_dump, /healthz/ready), e.g. 127.0.0.1:15000; empty to disable")
 	f.id.register(cmd)
-	_ = cmd.MarkFlagRequired("config")
+
 	return cmd
 }
 
 func runSidecar(ctx context.Context, s streams, f sidecarFlags) error {
 	base := slog.New(slog.NewJSONHandler(s.err, nil))
 	log := base.With("component", "sidecar")
-	cfg, err := proxyconfig.LoadSidecar(f.config)
-	if err != nil {
-		return withCode(ExitError, err)
+	if f.config == "" && f.id.controlPlane == "" {
+		return withCode(ExitUsage, errors.New("name a config: --config FILE, or --control-plane ADDR to stream it"))
 	}
-	log = log.With("workload", cfg.Workload.Namespace+"/"+cfg.Workload.Name)
+	// A config file is read first, so that its problems are reported before anything else is tried.
+	var cfg *proxyconfig.Sidecar
+	if f.config != "" {
+		var err error
+		if cfg, err = proxyconfig.LoadSidecar(f.config); err != nil {
+			return withCode(ExitError, err)
+		}
+	}
 	src, closeSrc, err := f.id.source(ctx, base.With("proxy", "sidecar"))
 	if err != nil {
 		return err
 	}
 	defer closeSrc()
+	var stream *configStream
+	if cfg == nil {
+		stream = startConfigStream(ctx, f.id.controlPlane, src, log)
+		m, err := stream.Wait(ctx)
+		if err != nil {
+			return withCode(ExitError, err)
+		}
+		if m.Sidecar == nil {
+			return withCode(ExitError, fmt.Errorf("the control plane sent a %s config to a sidecar", m.Kind))
+		}
+		cfg = m.Sidecar
+	}
+	log = log.With("workload", cfg.Workload.Namespace+"/"+cfg.Workload.Name)
 	if svid, err := src.GetX509SVID(); err == nil && svid.ID.String() != cfg.Workload.Identity.String() {
 		return withCode(ExitError, fmt.Errorf("the SVID is %s but the config is for %s", svid.ID, cfg.Workload.Identity))
 	}
@@ -125,6 +146,15 @@ func runSidecar(ctx context.Context, s streams, f sidecarFlags) error {
 	}, cfg)
 	if err != nil {
 		return withCode(ExitError, err)
+	}
+	if stream != nil {
+		stream.OnUpdate(func(m xds.Message) error {
+			if m.Sidecar == nil {
+				return fmt.Errorf("a %s config sent to a sidecar", m.Kind)
+			}
+			sc.Update(m.Sidecar)
+			return nil
+		})
 	}
 	listen := f.listen
 	if listen == "" && cfg.Workload.Sidecar != nil {

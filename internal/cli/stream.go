@@ -1,0 +1,81 @@
+package cli
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+
+	"github.com/spiffe/go-spiffe/v2/spiffeid"
+
+	"egret.dev/egret/internal/ca/enrollproto"
+	"egret.dev/egret/internal/identity"
+	"egret.dev/egret/internal/xds"
+)
+
+// configStream follows a proxy's config stream from the control plane. The first config is handed to
+// Wait; later ones go to the apply function set with OnUpdate (an error NACKs the version).
+type configStream struct {
+	mu      sync.Mutex
+	first   chan xds.Message
+	gotOne  bool
+	onApply func(xds.Message) error
+	errc    chan error
+}
+
+// startConfigStream connects to the control plane with the proxy's SVID and keeps the stream open
+// until ctx ends.
+func startConfigStream(ctx context.Context, addr string, src identity.Source, log *slog.Logger) *configStream {
+	cs := &configStream{first: make(chan xds.Message, 1), errc: make(chan error, 1)}
+	go func() {
+		cs.errc <- xds.RunClient(ctx, xds.ClientParams{
+			Address: addr,
+			TLS:     identity.ClientTLSConfig(src, authorizeControlPlane, nil),
+			Apply:   cs.apply,
+			Log:     log.With("control_plane", addr),
+		})
+	}()
+	return cs
+}
+
+func (cs *configStream) apply(m xds.Message) error {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	if !cs.gotOne {
+		cs.gotOne = true
+		cs.first <- m
+		return nil
+	}
+	if cs.onApply == nil {
+		return errors.New("the proxy is still starting")
+	}
+	return cs.onApply(m)
+}
+
+// Wait returns the first config, or the reason none came.
+func (cs *configStream) Wait(ctx context.Context) (xds.Message, error) {
+	select {
+	case m := <-cs.first:
+		return m, nil
+	case <-ctx.Done():
+		return xds.Message{}, fmt.Errorf("stopped before the control plane sent a config")
+	}
+}
+
+// OnUpdate sets what to do with each later config.
+func (cs *configStream) OnUpdate(f func(xds.Message) error) {
+	cs.mu.Lock()
+	cs.onApply = f
+	cs.mu.Unlock()
+}
+
+// authorizeControlPlane accepts the control plane's certificate: spiffe://<any trust domain of the
+// mesh's one root>/egret/controlplane (the chain was verified against the bundle already).
+func authorizeControlPlane(id spiffeid.ID, _ [][]*x509.Certificate) error {
+	if id.Path() != enrollproto.ControlPlanePath {
+		return fmt.Errorf("%s is not the control plane", id)
+	}
+	return nil
+}

@@ -1,0 +1,259 @@
+// Package controlplane wires egret into a running control plane: the resource directory is watched,
+// every change is validated and translated, and each proxy is streamed its slice of the plan.
+package controlplane
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/spiffe/go-spiffe/v2/spiffeid"
+
+	"egret.dev/egret/internal/api"
+	"egret.dev/egret/internal/ca"
+	"egret.dev/egret/internal/ca/enrollproto"
+	"egret.dev/egret/internal/ir"
+	"egret.dev/egret/internal/proxyconfig"
+	"egret.dev/egret/internal/source/file"
+	"egret.dev/egret/internal/translate"
+	"egret.dev/egret/internal/xds"
+)
+
+// Params configure a control plane.
+type Params struct {
+	ConfigDir string
+	DataDir   string
+	// Listen is the TLS port proxies enroll on and stream configs from (15012).
+	Listen string
+	// Admin serves /status, /plan and /healthz/ready over plain HTTP; keep it on loopback.
+	Admin string
+	// TrustDomain names the control plane's own certificate, spiffe://<td>/egret/controlplane.
+	TrustDomain string
+	// GatewayAddresses tell sidecars where gateways are (see proxyconfig.Sidecar.GatewayAddresses).
+	GatewayAddresses map[string]string
+	// Poll is how often the directory is checked for changes (default 300 ms).
+	Poll time.Duration
+	Log  *slog.Logger
+}
+
+// ControlPlane serves one mesh.
+type ControlPlane struct {
+	p   Params
+	log *slog.Logger
+	ca  *ca.CA
+	xds *xds.Server
+
+	mu       sync.RWMutex
+	plan     *ir.Plan
+	result   *translate.Result
+	rejected []string // the problems of the newest change, when it was refused
+	applied  time.Time
+	stamp    string // the directory's fingerprint at the last load
+
+	tlsLn, adminLn net.Listener
+}
+
+// New loads the CA and the resources. An invalid initial configuration is reported, not fatal: the
+// control plane serves an empty plan until a valid one is written.
+func New(p Params) (*ControlPlane, error) {
+	if p.Poll == 0 {
+		p.Poll = 300 * time.Millisecond
+	}
+	if p.TrustDomain == "" {
+		p.TrustDomain = "cluster1"
+	}
+	if p.Log == nil {
+		p.Log = slog.New(slog.DiscardHandler)
+	}
+	c, err := ca.New(ca.Params{DataDir: p.DataDir, Logger: p.Log.With("component", "ca")})
+	if err != nil {
+		return nil, err
+	}
+	cp := &ControlPlane{p: p, log: p.Log.With("component", "controlplane"), ca: c, plan: (&ir.Plan{}).Compile()}
+	cp.xds = xds.NewServer(cp, cp.log)
+	cp.reload()
+	return cp, nil
+}
+
+// CA is the control plane's certificate authority (for join tokens).
+func (cp *ControlPlane) CA() *ca.CA { return cp.ca }
+
+// Token creates a join token for a proxy with SPIFFE ID id.
+func (cp *ControlPlane) Token(id string, ttl time.Duration) (string, error) {
+	sid, err := spiffeid.FromString(id)
+	if err != nil {
+		return "", err
+	}
+	tok, err := cp.ca.Tokens().Create(sid, ttl)
+	if err != nil {
+		return "", err
+	}
+	return tok.Encode(), nil
+}
+
+// SetGatewayAddresses changes where sidecars are told the gateways are, and pushes the change.
+func (cp *ControlPlane) SetGatewayAddresses(addrs map[string]string) {
+	cp.mu.Lock()
+	cp.p.GatewayAddresses = addrs
+	cp.mu.Unlock()
+	cp.xds.Push()
+}
+
+// Plan is the plan being served.
+func (cp *ControlPlane) Plan() *ir.Plan {
+	cp.mu.RLock()
+	defer cp.mu.RUnlock()
+	return cp.plan
+}
+
+// Start opens the TLS port and the admin port; Run watches the directory until ctx ends.
+func (cp *ControlPlane) Start() error {
+	tlsConf, err := cp.ca.ServerTLSConfig(ca.ServerTLSParams{TrustDomain: spiffeid.RequireTrustDomainFromString(cp.p.TrustDomain), Hosts: []string{hostOf(cp.p.Listen)}})
+	if err != nil {
+		return err
+	}
+	mux := http.NewServeMux()
+	enroll := ca.NewEnrollHandler(cp.ca)
+	mux.Handle(enrollproto.PathEnroll, enroll)
+	mux.Handle(enrollproto.PathRenew, enroll)
+	mux.Handle(xds.StreamPath, cp.xds.Handler())
+	mux.Handle(xds.AckPath, cp.xds.Handler())
+	ln, err := net.Listen("tcp", cp.p.Listen)
+	if err != nil {
+		return fmt.Errorf("control plane: %w", err)
+	}
+	cp.tlsLn = ln
+	srv := &http.Server{Handler: mux, TLSConfig: tlsConf, ReadHeaderTimeout: 10 * time.Second}
+	go srv.ServeTLS(ln, "", "")
+	if cp.p.Admin != "" {
+		aln, err := net.Listen("tcp", cp.p.Admin)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("control plane admin: %w", err)
+		}
+		cp.adminLn = aln
+		go (&http.Server{Handler: cp.adminHandler(), ReadHeaderTimeout: 10 * time.Second}).Serve(aln)
+	}
+	cp.log.Info("control plane listening", "address", ln.Addr().String(), "admin", cp.p.Admin, "config_dir", cp.p.ConfigDir)
+	return nil
+}
+
+// Addr is the TLS port's bound address.
+func (cp *ControlPlane) Addr() string { return cp.tlsLn.Addr().String() }
+
+// AdminAddr is the admin port's bound address, or "".
+func (cp *ControlPlane) AdminAddr() string {
+	if cp.adminLn == nil {
+		return ""
+	}
+	return cp.adminLn.Addr().String()
+}
+
+// Run watches the resource directory until ctx ends, applying every valid change.
+func (cp *ControlPlane) Run(ctx context.Context) error {
+	t := time.NewTicker(cp.p.Poll)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			if cp.tlsLn != nil {
+				cp.tlsLn.Close()
+			}
+			if cp.adminLn != nil {
+				cp.adminLn.Close()
+			}
+			return nil
+		case <-t.C:
+			if stamp := fingerprint(cp.p.ConfigDir); stamp != cp.currentStamp() {
+				cp.reload()
+			}
+		}
+	}
+}
+
+func (cp *ControlPlane) currentStamp() string {
+	cp.mu.RLock()
+	defer cp.mu.RUnlock()
+	return cp.stamp
+}
+
+// reload reads, validates and translates the directory. Only a change whose every resource is valid is
+// applied; otherwise the last good plan keeps being served and the problems are reported.
+func (cp *ControlPlane) reload() {
+	stamp := fingerprint(cp.p.ConfigDir)
+	snap, err := file.Load([]string{cp.p.ConfigDir}, file.Options{})
+	var problems api.Problems
+	if err != nil && !errors.As(err, &problems) {
+		cp.reject(stamp, []string{err.Error()})
+		return
+	}
+	res := translate.Translate(snap)
+	problems = append(problems, res.Problems()...)
+	if errs := problems.Errors(); len(errs) > 0 {
+		var lines []string
+		for _, p := range errs {
+			lines = append(lines, p.Error())
+		}
+		cp.reject(stamp, lines)
+		return
+	}
+	for _, p := range problems {
+		cp.log.Warn("resource warning", "problem", p.Error())
+	}
+	cp.mu.Lock()
+	cp.plan, cp.result, cp.rejected, cp.stamp, cp.applied = res.Plan, res, nil, stamp, time.Now()
+	cp.mu.Unlock()
+	cp.log.Info("configuration applied", "gateways", len(res.Plan.Gateways), "services", len(res.Plan.Services),
+		"routes", len(res.Plan.Routes), "policies", len(res.Plan.Policies), "workloads", len(res.Plan.Workloads))
+	cp.xds.Push()
+}
+
+func (cp *ControlPlane) reject(stamp string, problems []string) {
+	cp.mu.Lock()
+	cp.rejected, cp.stamp = problems, stamp
+	cp.mu.Unlock()
+	for _, p := range problems {
+		cp.log.Error("configuration change rejected; still serving the last good one", "problem", p)
+	}
+}
+
+// ConfigFor implements xds.Source: a gateway or a workload, found by its SPIFFE ID.
+func (cp *ControlPlane) ConfigFor(id string) (xds.Message, string, string, error) {
+	plan := cp.Plan()
+	for _, g := range plan.Gateways {
+		if g.Identity.String() == id {
+			cfg, err := proxyconfig.ForGateway(plan, g.ID)
+			if err != nil {
+				return xds.Message{}, "", "", err
+			}
+			return xds.Message{Kind: xds.KindGateway, Version: cfg.Version, Gateway: cfg}, g.ID, g.Cluster, nil
+		}
+	}
+	for _, w := range plan.Workloads {
+		if w.Identity.String() == id {
+			cp.mu.RLock()
+			addrs := cp.p.GatewayAddresses
+			cp.mu.RUnlock()
+			cfg, err := proxyconfig.ForSidecar(plan, w.Namespace, w.Name, addrs)
+			if err != nil {
+				return xds.Message{}, "", "", err
+			}
+			return xds.Message{Kind: xds.KindSidecar, Version: cfg.Version, Sidecar: cfg}, w.Namespace + "/" + w.Name, w.Cluster, nil
+		}
+	}
+	return xds.Message{}, "", "", fmt.Errorf("%s: %w", id, xds.ErrUnknownProxy)
+}
+
+var _ xds.Source = (*ControlPlane)(nil)
+
+func hostOf(addr string) string {
+	if h, _, err := net.SplitHostPort(addr); err == nil {
+		return h
+	}
+	return addr
+}
