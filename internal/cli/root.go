@@ -91,6 +91,7 @@ GatewayLifecycleManager, ...) plus egret's Mesh and Workload, in YAML or JSON fi
 		newControlPlaneCmd(s),
 		newStatusCmd(s),
 		newUpCmd(s),
+		newDemoCmd(s),
 	)
 	return root
 }

@@ -26,6 +26,8 @@ type upFlags struct {
 	dnsServer  string
 	upstreamCA string
 	overrides  []string
+	// gatewayNet and sidecarNet are the first three octets of the loopback addresses handed out.
+	gatewayNet, sidecarNet string
 }
 
 func newUpCmd(s streams) *cobra.Command {
@@ -64,8 +66,14 @@ Gateways and Workloads added while it runs get a config but no process: restart 
 	fl.StringVar(&f.dnsServer, "dns-server", "", "DNS server for the gateways (default: the system resolver)")
 	fl.StringVar(&f.upstreamCA, "upstream-ca", "", "CA bundle the gateways verify external hosts against when an ExternalService names none")
 	fl.StringArrayVar(&f.overrides, "resolve", nil, "HOST:PORT=ADDR sent to the gateways (repeatable)")
+	addNetFlags(cmd, &f)
 	_ = cmd.MarkFlagRequired("filename")
 	return cmd
+}
+
+func addNetFlags(cmd *cobra.Command, f *upFlags) {
+	cmd.Flags().StringVar(&f.gatewayNet, "gateway-net", "127.0.1", "gateways get loopback addresses NET.1, NET.2, ...")
+	cmd.Flags().StringVar(&f.sidecarNet, "sidecar-net", "127.0.2", "sidecars without sidecar.listen get NET.1:15001, NET.2:15001, ...")
 }
 
 // up is a running system.
@@ -108,7 +116,7 @@ func startUp(parent context.Context, s streams, f upFlags) (*up, error) {
 	gws := append(plan.Gateways[:0:0], plan.Gateways...)
 	sort.Slice(gws, func(i, j int) bool { return gws[i].ID < gws[j].ID })
 	for i, g := range gws {
-		ip := fmt.Sprintf("127.0.1.%d", i+1)
+		ip := fmt.Sprintf("%s.%d", f.gatewayNet, i+1)
 		addrs[g.ID] = ip
 		var ports []string
 		for _, l := range g.Listeners {
@@ -149,7 +157,7 @@ func startUp(parent context.Context, s streams, f upFlags) (*up, error) {
 			continue
 		}
 		n++
-		listen := fmt.Sprintf("127.0.2.%d:15001", n)
+		listen := fmt.Sprintf("%s.%d:15001", f.sidecarNet, n)
 		if w.Sidecar != nil && w.Sidecar.Listen != "" {
 			listen = w.Sidecar.Listen
 		}

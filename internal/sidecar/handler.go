@@ -107,7 +107,7 @@ func (s *Sidecar) decide(w http.ResponseWriter, c *call, r *http.Request, opaque
 	case ir.KindNotInRegistry:
 		// Istio's BlackHole answer: 502 with an empty body. The log line says who, where and why, which
 		// Istio's users have long asked for.
-		s.p.Log.Warn("blocked", "workload", c.entry.SourceIdentity, "host", net.JoinHostPort(c.host, strconv.Itoa(int(c.port))), "reason", d.Reason)
+		s.p.Log.Warn("blocked", "identity", c.entry.SourceIdentity, "host", net.JoinHostPort(c.host, strconv.Itoa(int(c.port))), "reason", d.Reason)
 		s.local(w, c, http.StatusBadGateway, accesslog.FlagNoRoute, d.Reason, "")
 		return false
 	case ir.KindDenied:

@@ -1,0 +1,29 @@
+package cli
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestDemoRunsTheSeedScenario runs `egret demo`, the README's first command, and checks that every
+// step of the guide gave its expected answer.
+func TestDemoRunsTheSeedScenario(t *testing.T) {
+	code, out, errw := run(t, "", "demo", "--gateway-net", "127.0.41", "--sidecar-net", "127.0.42")
+	if code != ExitOK {
+		t.Fatalf("exit %d:\n%s\n%s", code, out, errw)
+	}
+	for _, want := range []string{
+		"✓ reviews → http://www.google.com/                           502",
+		"✓ productpage → http://www.google.com/                       200",
+		"✓ reviews → http://www.google.com/                           403 RBAC: access denied",
+		"www.google.com:80 → cluster1/gloo-mesh-gateways/istio-egressgateway (listener 443→8443) → www.google.com:443 SIMPLE sni=www.google.com",
+		"All steps gave the expected answers.",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("demo output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "✗") {
+		t.Errorf("a step failed:\n%s", out)
+	}
+}
