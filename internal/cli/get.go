@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"slices"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 	"go.yaml.in/yaml/v3"
@@ -43,16 +45,17 @@ var getKinds = []string{"routes", "gateways", "services", "policies", "workloads
 
 func newGetCmd(s streams) *cobra.Command {
 	var in inputFlags
-	var output string
+	var output, admin string
 	cmd := &cobra.Command{
-		Use:   "get routes|gateways|services|policies|workloads -f PATH...",
+		Use:   "get routes|gateways|services|policies|workloads (-f PATH... | --control-plane-admin ADDR)",
 		Short: "Print a part of the translated plan",
 		Long: `get translates the resources as the control plane does and prints one part of the
 resulting plan: the egress routes (client host:port → gateway → upstream host:port and TLS),
 the gateway instances and their listeners, the external services, the compiled access
 policies or the workloads and their SPIFFE identities.`,
 		Example: `  egret get routes -f examples/bookinfo-egress
-  egret get gateways -f examples/bookinfo-egress -o yaml`,
+  egret get gateways -f examples/bookinfo-egress -o yaml
+  egret get routes --control-plane-admin 127.0.0.1:15014    # the plan a running control plane serves`,
 		Args:      cobra.ExactArgs(1),
 		ValidArgs: getKinds,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -63,7 +66,18 @@ policies or the workloads and their SPIFFE identities.`,
 			if !slices.Contains([]string{"table", "yaml", "json"}, output) {
 				return withCode(ExitUsage, fmt.Errorf("-o %q: want table, yaml or json", output))
 			}
-			plan, err := loadPlan(s, &in)
+			var plan *ir.Plan
+			var err error
+			switch {
+			case admin != "" && len(in.paths) > 0:
+				return withCode(ExitUsage, errors.New("read files (-f) or a control plane (--control-plane-admin), not both"))
+			case admin != "":
+				plan, err = fetchPlan(admin)
+			case len(in.paths) > 0:
+				plan, err = loadPlan(s, &in)
+			default:
+				return withCode(ExitUsage, errors.New("name resources with -f PATH, or a running control plane with --control-plane-admin ADDR"))
+			}
 			if err != nil {
 				return err
 			}
@@ -72,8 +86,23 @@ policies or the workloads and their SPIFFE identities.`,
 	}
 	in.register(cmd)
 	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table, yaml or json")
-	_ = cmd.MarkFlagRequired("filename")
+	cmd.Flags().StringVar(&admin, "control-plane-admin", "", "read the plan a running control plane serves (its --admin address)")
 	return cmd
+}
+
+// fetchPlan reads the plan a running control plane serves.
+func fetchPlan(admin string) (*ir.Plan, error) {
+	c := &http.Client{Timeout: 10 * time.Second}
+	resp, err := c.Get("http://" + admin + "/plan")
+	if err != nil {
+		return nil, withCode(ExitError, fmt.Errorf("control plane at %s: %w", admin, err))
+	}
+	defer resp.Body.Close()
+	var plan ir.Plan
+	if err := json.NewDecoder(resp.Body).Decode(&plan); err != nil {
+		return nil, withCode(ExitError, fmt.Errorf("control plane at %s: %w", admin, err))
+	}
+	return plan.Compile(), nil
 }
 
 func printPlanPart(w io.Writer, plan *ir.Plan, kind, output string) error {
