@@ -1,6 +1,7 @@
 package ca_test
 
 import (
+	"bytes"
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
@@ -192,5 +193,35 @@ func TestRestartKeepsRootAndOldCertificatesVerify(t *testing.T) {
 	}
 	if _, _, err := x509svid.Verify([]*x509.Certificate{old.Certificate}, bundle, x509svid.WithTime(clk.Now())); err != nil {
 		t.Fatalf("certificate issued before restart does not verify: %v", err)
+	}
+}
+
+func TestConcurrentStartsShareOneRoot(t *testing.T) {
+	dir := t.TempDir()
+	const n = 8
+	roots := make(chan []byte, n)
+	errs := make(chan error, n)
+	for i := 0; i < n; i++ {
+		go func() {
+			c, err := ca.New(ca.Params{DataDir: dir})
+			if err != nil {
+				errs <- err
+				return
+			}
+			roots <- c.Root().Raw
+		}()
+	}
+	var first []byte
+	for i := 0; i < n; i++ {
+		select {
+		case err := <-errs:
+			t.Fatalf("a concurrent start failed: %v", err)
+		case r := <-roots:
+			if first == nil {
+				first = r
+			} else if !bytes.Equal(first, r) {
+				t.Fatal("two starts on one data dir ended with different roots")
+			}
+		}
 	}
 }

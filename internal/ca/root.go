@@ -20,23 +20,36 @@ const (
 	rootCertFile = "root.crt"
 )
 
-// loadOrCreateRoot returns the root in dir, creating it when neither file exists yet.
+// loadOrCreateRoot returns the root in dir, creating it when neither file exists yet. Two processes
+// starting on one new data dir (a control plane and `egret token create`, say) may race to create it:
+// the files are written exclusively, so one wins, and the other loads what the winner wrote.
 func loadOrCreateRoot(dir string, now time.Time, ttl time.Duration) (*x509.Certificate, *ecdsa.PrivateKey, bool, error) {
 	keyPath := filepath.Join(dir, rootKeyFile)
 	certPath := filepath.Join(dir, rootCertFile)
-	_, kerr := os.Stat(keyPath)
-	_, cerr := os.Stat(certPath)
-	switch {
-	case errors.Is(kerr, fs.ErrNotExist) && errors.Is(cerr, fs.ErrNotExist):
-		cert, key, err := createRoot(dir, keyPath, certPath, now, ttl)
-		return cert, key, true, err
-	case kerr != nil:
-		return nil, nil, false, fmt.Errorf("ca: root key %s: %w", keyPath, kerr)
-	case cerr != nil:
-		return nil, nil, false, fmt.Errorf("ca: root certificate %s: %w", certPath, cerr)
+	var err error
+	for attempt := 0; attempt < 20; attempt++ {
+		_, kerr := os.Stat(keyPath)
+		_, cerr := os.Stat(certPath)
+		switch {
+		case errors.Is(kerr, fs.ErrNotExist) && errors.Is(cerr, fs.ErrNotExist):
+			cert, key, cerr := createRoot(dir, keyPath, certPath, now, ttl)
+			if !errors.Is(cerr, fs.ErrExist) {
+				return cert, key, true, cerr
+			}
+			err = cerr // another process is creating it
+		case kerr == nil && errors.Is(cerr, fs.ErrNotExist):
+			err = fmt.Errorf("ca: root key %s has no certificate %s beside it", keyPath, certPath) // being written?
+		case kerr != nil:
+			return nil, nil, false, fmt.Errorf("ca: root key %s: %w", keyPath, kerr)
+		case cerr != nil:
+			return nil, nil, false, fmt.Errorf("ca: root certificate %s: %w", certPath, cerr)
+		default:
+			cert, key, err := loadRoot(keyPath, certPath)
+			return cert, key, false, err
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
-	cert, key, err := loadRoot(keyPath, certPath)
-	return cert, key, false, err
+	return nil, nil, false, err
 }
 
 // CheckKeyFileMode refuses a private key file that group or others can read or write: a root key
@@ -137,10 +150,14 @@ func createRoot(dir, keyPath, certPath string, now time.Time, ttl time.Duration)
 
 // WriteFileExclusive creates path with mode perm (not widened by umask) and fails if it exists.
 func WriteFileExclusive(path string, data []byte, perm os.FileMode) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
+	// Write a temporary file, then link it into place: the link fails if path exists, and a reader
+	// never sees a half-written file.
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
 		return fmt.Errorf("ca: %w", err)
 	}
+	tmp := f.Name()
+	defer os.Remove(tmp)
 	if err := f.Chmod(perm); err != nil {
 		f.Close()
 		return fmt.Errorf("ca: %w", err)
@@ -153,5 +170,11 @@ func WriteFileExclusive(path string, data []byte, perm os.FileMode) error {
 		f.Close()
 		return fmt.Errorf("ca: %w", err)
 	}
-	return f.Close()
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("ca: %w", err)
+	}
+	if err := os.Link(tmp, path); err != nil {
+		return fmt.Errorf("ca: %w", err)
+	}
+	return nil
 }
