@@ -83,34 +83,18 @@ SIGTERM or Ctrl-C drains: no new connections, requests in flight finish (up to -
 func runGateway(ctx context.Context, s streams, f gatewayFlags) error {
 	base := slog.New(slog.NewJSONHandler(s.err, nil))
 	log := base.With("component", "gateway")
-	if f.config == "" && f.id.controlPlane == "" {
-		return withCode(ExitUsage, errors.New("name a config: --config FILE, or --control-plane ADDR to stream it"))
-	}
-	// A config file is read first, so that its problems are reported before anything else is tried.
-	var cfg *proxyconfig.Gateway
-	if f.config != "" {
-		var err error
-		if cfg, err = proxyconfig.LoadGateway(f.config); err != nil {
-			return withCode(ExitError, err)
+	ps, err := startProxy(ctx, xds.KindGateway, f.config, f.id, base, log, func(path string) (xds.Message, error) {
+		g, err := proxyconfig.LoadGateway(path)
+		if err != nil {
+			return xds.Message{}, err
 		}
-	}
-	src, closeSrc, err := f.id.source(ctx, base.With("proxy", "gateway"))
+		return xds.Message{Kind: xds.KindGateway, Version: g.Version, Gateway: g}, nil
+	})
 	if err != nil {
 		return err
 	}
-	defer closeSrc()
-	var stream *configStream
-	if cfg == nil {
-		stream = startConfigStream(ctx, f.id.controlPlane, src, log)
-		m, err := stream.Wait(ctx)
-		if err != nil {
-			return withCode(ExitError, err)
-		}
-		if m.Gateway == nil {
-			return withCode(ExitError, fmt.Errorf("the control plane sent a %s config to a gateway", m.Kind))
-		}
-		cfg = m.Gateway
-	}
+	defer ps.closeSrc()
+	src, cfg := ps.src, ps.first.Gateway
 	ports := map[uint32]uint32{}
 	for _, p := range f.ports {
 		t, b, ok := strings.Cut(p, "=")
@@ -169,14 +153,7 @@ func runGateway(ctx context.Context, s streams, f gatewayFlags) error {
 	if err := gw.Start(); err != nil {
 		return withCode(ExitError, err)
 	}
-	if stream != nil {
-		stream.OnUpdate(func(m xds.Message) error {
-			if m.Gateway == nil {
-				return fmt.Errorf("a %s config sent to a gateway", m.Kind)
-			}
-			return gw.Update(m.Gateway)
-		})
-	}
+	ps.onUpdate(xds.KindGateway, func(m xds.Message) error { return gw.Update(m.Gateway) })
 	log.Info("gateway started", "gateway", cfg.Gateway.ID, "identity", cfg.Gateway.Identity.String(), "version", cfg.Version)
 	for _, l := range cfg.Gateway.Listeners {
 		log.Info("listener", "port", l.Port, "target_port", l.TargetPort, "address", gw.Addr(l.TargetPort), "tls", l.TLSMode)

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -9,6 +8,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"egret.dev/egret/internal/meshtest"
 	"encoding/pem"
 	"fmt"
 	"io"
@@ -19,28 +19,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
-
-// lockedBuffer is written by the running command and read by the test.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // TestGatewayCommandServesTheSeedScenario runs what a user runs: certificates from `egret ca issue`,
 // the config from `egret render gateway-config`, and `egret gateway`, with a local HTTPS stand-in for
@@ -65,7 +46,7 @@ func TestGatewayCommandServesTheSeedScenario(t *testing.T) {
 	listen, ready := freePort(t), freePort(t)
 
 	ctx, cancel := context.WithCancel(context.Background())
-	var stdout, stderr lockedBuffer
+	var stdout, stderr meshtest.LockedBuffer
 	done := make(chan int)
 	go func() {
 		done <- Run(ctx, []string{"gateway", "--config", cfg,
@@ -181,7 +162,7 @@ func freePort(t *testing.T) string {
 	return fmt.Sprint(ln.Addr().(*net.TCPAddr).Port)
 }
 
-func waitReady(t *testing.T, url string, logs *lockedBuffer) {
+func waitReady(t *testing.T, url string, logs *meshtest.LockedBuffer) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {

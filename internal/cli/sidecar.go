@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -78,34 +77,18 @@ and the reason.`,
 func runSidecar(ctx context.Context, s streams, f sidecarFlags) error {
 	base := slog.New(slog.NewJSONHandler(s.err, nil))
 	log := base.With("component", "sidecar")
-	if f.config == "" && f.id.controlPlane == "" {
-		return withCode(ExitUsage, errors.New("name a config: --config FILE, or --control-plane ADDR to stream it"))
-	}
-	// A config file is read first, so that its problems are reported before anything else is tried.
-	var cfg *proxyconfig.Sidecar
-	if f.config != "" {
-		var err error
-		if cfg, err = proxyconfig.LoadSidecar(f.config); err != nil {
-			return withCode(ExitError, err)
+	ps, err := startProxy(ctx, xds.KindSidecar, f.config, f.id, base, log, func(path string) (xds.Message, error) {
+		c, err := proxyconfig.LoadSidecar(path)
+		if err != nil {
+			return xds.Message{}, err
 		}
-	}
-	src, closeSrc, err := f.id.source(ctx, base.With("proxy", "sidecar"))
+		return xds.Message{Kind: xds.KindSidecar, Version: c.Version, Sidecar: c}, nil
+	})
 	if err != nil {
 		return err
 	}
-	defer closeSrc()
-	var stream *configStream
-	if cfg == nil {
-		stream = startConfigStream(ctx, f.id.controlPlane, src, log)
-		m, err := stream.Wait(ctx)
-		if err != nil {
-			return withCode(ExitError, err)
-		}
-		if m.Sidecar == nil {
-			return withCode(ExitError, fmt.Errorf("the control plane sent a %s config to a sidecar", m.Kind))
-		}
-		cfg = m.Sidecar
-	}
+	defer ps.closeSrc()
+	src, cfg := ps.src, ps.first.Sidecar
 	log = log.With("workload", cfg.Workload.Namespace+"/"+cfg.Workload.Name)
 	if svid, err := src.GetX509SVID(); err == nil && svid.ID.String() != cfg.Workload.Identity.String() {
 		return withCode(ExitError, fmt.Errorf("the SVID is %s but the config is for %s", svid.ID, cfg.Workload.Identity))
@@ -147,15 +130,7 @@ func runSidecar(ctx context.Context, s streams, f sidecarFlags) error {
 	if err != nil {
 		return withCode(ExitError, err)
 	}
-	if stream != nil {
-		stream.OnUpdate(func(m xds.Message) error {
-			if m.Sidecar == nil {
-				return fmt.Errorf("a %s config sent to a sidecar", m.Kind)
-			}
-			sc.Update(m.Sidecar)
-			return nil
-		})
-	}
+	ps.onUpdate(xds.KindSidecar, func(m xds.Message) error { sc.Update(m.Sidecar); return nil })
 	listen := f.listen
 	if listen == "" && cfg.Workload.Sidecar != nil {
 		listen = cfg.Workload.Sidecar.Listen

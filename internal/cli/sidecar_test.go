@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"egret.dev/egret/internal/meshtest"
 	"io"
 	"net"
 	"net/http"
@@ -21,7 +22,7 @@ func TestJoinTokensToATrafficFlow(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	caAddr := "127.0.0.1:" + freePort(t)
-	var caErr lockedBuffer
+	var caErr meshtest.LockedBuffer
 	caDone := make(chan int, 1)
 	go func() {
 		caDone <- Run(ctx, []string{"ca", "serve", "--data-dir", data, "--listen", caAddr}, strings.NewReader(""), io.Discard, &caErr)
@@ -70,7 +71,7 @@ func TestJoinTokensToATrafficFlow(t *testing.T) {
 			t.Fatalf("%v: %s", args, errw)
 		}
 	}
-	var gwOut, gwErr, ppOut, ppErr, rvErr lockedBuffer
+	var gwOut, gwErr, ppOut, ppErr, rvErr meshtest.LockedBuffer
 	done := make(chan int, 3)
 	go func() {
 		done <- Run(ctx, []string{"gateway", "--config", gwCfg, "--control-plane", caAddr, "--token", gwToken,

@@ -79,3 +79,59 @@ func authorizeControlPlane(id spiffeid.ID, _ [][]*x509.Certificate) error {
 	}
 	return nil
 }
+
+// proxyStart is what a gateway or sidecar command starts from: its identity and its first config, read
+// from a file or streamed from the control plane (then stream delivers the later ones).
+type proxyStart struct {
+	src      identity.Source
+	closeSrc func() error
+	first    xds.Message
+	stream   *configStream
+}
+
+// startProxy reads the config file (first, so that its problems are reported before anything else is
+// tried) or opens the config stream, and the identity source. load parses a config file into a Message.
+func startProxy(ctx context.Context, kind, config string, id identityFlags, base, log *slog.Logger, load func(string) (xds.Message, error)) (*proxyStart, error) {
+	if config == "" && id.controlPlane == "" {
+		return nil, withCode(ExitUsage, errors.New("name a config: --config FILE, or --control-plane ADDR to stream it"))
+	}
+	ps := &proxyStart{}
+	if config != "" {
+		m, err := load(config)
+		if err != nil {
+			return nil, withCode(ExitError, err)
+		}
+		ps.first = m
+	}
+	src, closeSrc, err := id.source(ctx, base.With("proxy", kind))
+	if err != nil {
+		return nil, err
+	}
+	ps.src, ps.closeSrc = src, closeSrc
+	if config == "" {
+		ps.stream = startConfigStream(ctx, id.controlPlane, src, log)
+		m, err := ps.stream.Wait(ctx)
+		if err == nil && m.Kind != kind {
+			err = fmt.Errorf("the control plane sent a %s config to a %s", m.Kind, kind)
+		}
+		if err != nil {
+			closeSrc()
+			return nil, withCode(ExitError, err)
+		}
+		ps.first = m
+	}
+	return ps, nil
+}
+
+// onUpdate applies later configs from the stream, if there is one.
+func (ps *proxyStart) onUpdate(kind string, apply func(xds.Message) error) {
+	if ps.stream == nil {
+		return
+	}
+	ps.stream.OnUpdate(func(m xds.Message) error {
+		if m.Kind != kind {
+			return fmt.Errorf("a %s config sent to a %s", m.Kind, kind)
+		}
+		return apply(m)
+	})
+}

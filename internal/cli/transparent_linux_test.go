@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"egret.dev/egret/internal/meshtest"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -60,7 +61,7 @@ func TestTransparentSidecarInANetworkNamespace(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var gwOut, gwErr, scOut, scErr lockedBuffer
+	var gwOut, gwErr, scOut, scErr meshtest.LockedBuffer
 	gwDone, scDone := make(chan int, 1), make(chan int, 1)
 	go func() {
 		gwDone <- Run(ctx, []string{"gateway", "--config", gwCfg, "--cert", filepath.Join(dir, "gw", "svid.pem"), "--key", filepath.Join(dir, "gw", "key.pem"),

@@ -19,40 +19,13 @@ import (
 	"egret.dev/egret/internal/meshtest"
 )
 
-// tunnelResources expose *.example.com on a second listener (15443) for TLS the callers originate
-// themselves: the gateway sees only the CONNECT host and the ClientHello.
-const tunnelResources = `apiVersion: networking.gloo.solo.io/v2
-kind: VirtualGateway
-metadata: {name: tunnels, namespace: bookinfo}
-spec:
-  workloads: [{selector: {labels: {istio: egressgateway}}}]
-  listeners:
-  - port: {number: 15443}
-    tls: {mode: ISTIO_MUTUAL}
-    http: {}
-    exposedExternalServices: [{host: "*.example.com"}]
----
-apiVersion: networking.gloo.solo.io/v2
-kind: ExternalService
-metadata: {name: example, namespace: bookinfo}
-spec:
-  hosts: ["*.example.com"]
-  ports:
-  - name: tls
-    number: 443
-    protocol: HTTPS
-    egressGatewayRoutes:
-      portMatch: 443
-      virtualGatewayRefs: [{name: tunnels, cluster: cluster1}]
-`
-
 // StartTunnels runs the gateway with both listeners, the stand-in for *.example.com behind it.
 func StartTunnels(t testing.TB, m *meshtest.Mesh) (*meshtest.Gateway, *meshtest.External, string) {
 	t.Helper()
 	ext := meshtest.NewExternal(t, "*.example.com", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "hello %s", r.Host)
 	})
-	gw := meshtest.StartGateway(t, m, meshtest.SeedConfig(t, tunnelResources), nil, func(p *gateway.Params) {
+	gw := meshtest.StartGateway(t, m, meshtest.SeedConfig(t, meshtest.TunnelResources), nil, func(p *gateway.Params) {
 		p.PortOverrides[15443] = 0
 		p.Upstream = gateway.NewUpstream(gateway.UpstreamParams{Overrides: map[string]string{
 			"api.example.com:443": ext.Addr(), "www.example.com:443": ext.Addr(),

@@ -80,3 +80,30 @@ func Fetch(t testing.TB, url string) string {
 	b, _ := io.ReadAll(resp.Body)
 	return string(b)
 }
+
+// TunnelResources expose *.example.com on a second listener (15443) for TLS the callers originate
+// themselves: the gateway sees only the CONNECT host and the ClientHello.
+const TunnelResources = `apiVersion: networking.gloo.solo.io/v2
+kind: VirtualGateway
+metadata: {name: tunnels, namespace: bookinfo}
+spec:
+  workloads: [{selector: {labels: {istio: egressgateway}}}]
+  listeners:
+  - port: {number: 15443}
+    tls: {mode: ISTIO_MUTUAL}
+    http: {}
+    exposedExternalServices: [{host: "*.example.com"}]
+---
+apiVersion: networking.gloo.solo.io/v2
+kind: ExternalService
+metadata: {name: example, namespace: bookinfo}
+spec:
+  hosts: ["*.example.com"]
+  ports:
+  - name: tls
+    number: 443
+    protocol: HTTPS
+    egressGatewayRoutes:
+      portMatch: 443
+      virtualGatewayRefs: [{name: tunnels, cluster: cluster1}]
+`

@@ -240,42 +240,15 @@ func TestAGatewayWithTheWrongIdentityIsRefused(t *testing.T) {
 	}
 }
 
-// tunnelResources expose *.example.com on a second gateway listener (15443) for TLS the workload
-// originates itself: the sidecar carries it as a CONNECT stream.
-const tunnelResources = `apiVersion: networking.gloo.solo.io/v2
-kind: VirtualGateway
-metadata: {name: tunnels, namespace: bookinfo}
-spec:
-  workloads: [{selector: {labels: {istio: egressgateway}}}]
-  listeners:
-  - port: {number: 15443}
-    tls: {mode: ISTIO_MUTUAL}
-    http: {}
-    exposedExternalServices: [{host: "*.example.com"}]
----
-apiVersion: networking.gloo.solo.io/v2
-kind: ExternalService
-metadata: {name: example, namespace: bookinfo}
-spec:
-  hosts: ["*.example.com"]
-  ports:
-  - name: tls
-    number: 443
-    protocol: HTTPS
-    egressGatewayRoutes:
-      portMatch: 443
-      virtualGatewayRefs: [{name: tunnels, cluster: cluster1}]
-`
-
 func TestHTTPSThroughTheSidecarIsATunnelToTheGateway(t *testing.T) {
 	m := meshtest.NewMesh(t)
 	ext := meshtest.NewExternal(t, "*.example.com", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintf(w, "hi %s", r.Host) })
-	g := meshtest.StartGateway(t, m, meshtest.SeedConfig(t, tunnelResources), ext, func(p *gateway.Params) {
+	g := meshtest.StartGateway(t, m, meshtest.SeedConfig(t, meshtest.TunnelResources), ext, func(p *gateway.Params) {
 		p.PortOverrides[15443] = 0
 		p.Upstream = gateway.NewUpstream(gateway.UpstreamParams{Overrides: map[string]string{"api.example.com:443": ext.Addr()}})
 	})
 	sc := startSidecar(t, m, meshtest.SidecarConfig(t, "bookinfo", "productpage",
-		map[string]string{gw1 + ":8443": g.Addr, gw1 + ":15443": g.GW.Addr(15443)}, tunnelResources))
+		map[string]string{gw1 + ":8443": g.Addr, gw1 + ":15443": g.GW.Addr(15443)}, meshtest.TunnelResources))
 	c := viaProxy(sc.addr)
 	c.Transport.(*http.Transport).TLSClientConfig = &tls.Config{RootCAs: ext.Roots()}
 	status, body, err := get(t, c, "https://api.example.com/")

@@ -3,6 +3,7 @@ package arch
 
 import (
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -71,4 +72,39 @@ func goList(t *testing.T, args ...string) []string {
 		t.Fatalf("go list %v: %v\n%s", args, err, msg)
 	}
 	return strings.Fields(string(out))
+}
+
+// The shared proxy pieces import only the standard library (and resolve its DNS client), so they stay
+// small and reviewable and carry no egret package along.
+var stdlibOnly = map[string][]string{
+	"internal/sniff":       nil,
+	"internal/splice":      nil,
+	"internal/accesslog":   nil,
+	"internal/origination": nil,
+	"internal/resolve":     {"github.com/miekg/dns"},
+}
+
+func TestSharedProxyPiecesImportOnlyTheStandardLibrary(t *testing.T) {
+	for pkg, allowed := range stdlibOnly {
+		t.Run(pkg, func(t *testing.T) {
+			imports := goList(t, "-f", "{{join .Imports \" \"}}", module+pkg)
+			if len(imports) == 0 {
+				t.Fatalf("%s imports nothing; is the package there?", pkg)
+			}
+			for _, imp := range imports {
+				first, _, _ := strings.Cut(imp, "/")
+				if strings.Contains(first, ".") && !slices.Contains(allowed, imp) {
+					t.Errorf("%s imports %s: only the standard library is allowed here", pkg, imp)
+				}
+			}
+		})
+	}
+}
+
+// TestTheRuleCheckerCatchesAViolation makes sure the rules above can fail: the CLI does depend on api.
+func TestTheRuleCheckerCatchesAViolation(t *testing.T) {
+	deps := goList(t, "-deps", "-f", "{{.ImportPath}}", module+"internal/cli")
+	if !slices.Contains(deps, module+"internal/api") {
+		t.Fatal("go list did not report internal/cli's dependency on internal/api; the import rules would check nothing")
+	}
 }
