@@ -15,6 +15,7 @@ import (
 
 	"egret.dev/egret/internal/accesslog"
 	"egret.dev/egret/internal/ir"
+	"egret.dev/egret/internal/origination"
 	"egret.dev/egret/internal/sniff"
 	"egret.dev/egret/internal/splice"
 )
@@ -192,16 +193,83 @@ func (t sidecarTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 		return resp, err
 	}
 	c.entry.UpstreamHost = t.s.directAddr(c)
+	if c.decision.Kind == ir.KindDirect && c.decision.TLSMode != "" {
+		// A registered service reached directly whose port says clientsideTls: the sidecar originates
+		// TLS, as Istio's sidecar does (port 80 in the mesh, targetPort 443 outside).
+		tr, err := t.s.originating(c)
+		if err != nil {
+			return nil, err
+		}
+		r.URL.Scheme = "https"
+		return tr.RoundTrip(r)
+	}
 	return t.s.directTransport().RoundTrip(r)
+}
+
+// originating returns the pooled transport that originates TLS for a direct call's service port.
+func (s *Sidecar) originating(c *call) (*http.Transport, error) {
+	key := c.decision.Service + "|" + strconv.Itoa(int(c.decision.ServicePort)) + "|" + c.host
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if tr, ok := s.originators[key]; ok {
+		return tr, nil
+	}
+	var o *ir.Origination
+	for _, svc := range c.st.plan.Services {
+		if svc.ID != c.decision.Service {
+			continue
+		}
+		for _, p := range svc.Ports {
+			if p.Number == c.decision.ServicePort {
+				o = p.TLS
+			}
+		}
+	}
+	if o == nil {
+		return nil, fmt.Errorf("service %s port %d has no clientsideTls", c.decision.Service, c.decision.ServicePort)
+	}
+	conf, err := origination.ClientTLS(origination.Config{
+		Mode: origination.Mode(o.Mode), SNI: c.decision.SNI, CACertificates: o.CACertificates,
+		ClientCertificate: o.ClientCertificate, PrivateKey: o.PrivateKey,
+		SubjectAltNames: o.SubjectAltNames, InsecureSkipVerify: o.InsecureSkipVerify,
+	})
+	if err != nil {
+		return nil, err
+	}
+	tr := &http.Transport{
+		TLSClientConfig:   conf,
+		ForceAttemptHTTP2: true,
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			if cc, _ := ctx.Value(ctxKey{}).(*call); cc != nil {
+				addr = s.directAddr(cc)
+			}
+			return s.p.Direct.DialContext(ctx, network, addr)
+		},
+		IdleConnTimeout: 90 * time.Second,
+	}
+	if s.originators == nil {
+		s.originators = map[string]*http.Transport{}
+	}
+	s.originators[key] = tr
+	return tr, nil
 }
 
 // directAddr is where a call the sidecar makes itself goes: the original destination when it was
 // intercepted (the workload already resolved the name), else the host and port it named.
 func (s *Sidecar) directAddr(c *call) string {
-	if c.origDst.IsValid() {
-		return c.origDst.String()
+	port := c.port
+	if c.decision.Kind == ir.KindDirect && c.decision.Upstream != "" {
+		// The service's targetPort, which may differ from the port the workload called.
+		if _, p, err := net.SplitHostPort(c.decision.Upstream); err == nil {
+			if n, err := strconv.Atoi(p); err == nil {
+				port = uint32(n)
+			}
+		}
 	}
-	return net.JoinHostPort(c.host, strconv.Itoa(int(c.port)))
+	if c.origDst.IsValid() {
+		return netip.AddrPortFrom(c.origDst.Addr(), uint16(port)).String()
+	}
+	return net.JoinHostPort(c.host, strconv.Itoa(int(port)))
 }
 
 func (s *Sidecar) directTransport() *http.Transport {

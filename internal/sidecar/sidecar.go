@@ -41,14 +41,16 @@ type Sidecar struct {
 	p   Params
 	cfg atomic.Pointer[state]
 
-	mu        sync.Mutex
-	gateways  map[string]*gatewayConn // by address
-	next      atomic.Uint64           // round-robin among equally preferred gateways
-	direct    *http.Transport
-	proxyOnce sync.Once
-	rp        *httputil.ReverseProxy
-	servers   []*http.Server
-	closers   []func() error
+	mu       sync.Mutex
+	gateways map[string]*gatewayConn // by address
+	next     atomic.Uint64           // round-robin among equally preferred gateways
+	direct   *http.Transport
+	// originators are the transports of direct calls whose service originates TLS, by service and port.
+	originators map[string]*http.Transport
+	proxyOnce   sync.Once
+	rp          *httputil.ReverseProxy
+	servers     []*http.Server
+	closers     []func() error
 }
 
 // state is one applied config with its compiled plan.

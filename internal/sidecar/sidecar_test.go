@@ -262,3 +262,31 @@ func TestHTTPSThroughTheSidecarIsATunnelToTheGateway(t *testing.T) {
 		t.Errorf("gateway log: %v", gl)
 	}
 }
+
+func TestDirectServiceWithClientsideTLSIsOriginatedAtTheSidecar(t *testing.T) {
+	m := meshtest.NewMesh(t)
+	ext := meshtest.NewExternal(t, "localhost", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "tls=%v host=%s", r.TLS != nil, r.Host)
+	})
+	port := ext.Addr()[strings.LastIndex(ext.Addr(), ":")+1:]
+	direct := `apiVersion: networking.gloo.solo.io/v2
+kind: ExternalService
+metadata: {name: local-api, namespace: bookinfo}
+spec:
+  hosts: [localhost]
+  ports:
+  - name: http
+    number: 80
+    protocol: HTTP
+    targetPort: {number: ` + port + `}
+    clientsideTls: {caCertificates: ` + ext.CAFile + `}
+`
+	sc := startSidecar(t, m, meshtest.SidecarConfig(t, "bookinfo", "productpage", nil, direct))
+	status, body, err := get(t, viaProxy(sc.addr), "http://localhost/")
+	if err != nil || status != 200 || body != "tls=true host=localhost" {
+		t.Fatalf("got %d %q %v, want the service reached over TLS the sidecar originated", status, body, err)
+	}
+	if l := lines(t, sc.log); len(l) != 1 || l[0]["upstream_host"] != "localhost:"+port {
+		t.Errorf("log: %v", l)
+	}
+}
