@@ -262,7 +262,10 @@ func allSynced(t *testing.T, admin string, n int) controlplane.Status {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		st := status(t, admin)
+		st := controlplane.Status{}
+		if got := statusOrNil(admin); got != nil {
+			st = *got // else the control plane is still starting
+		}
 		synced := 0
 		for _, p := range st.Proxies {
 			if p.Connected && p.State() == "SYNCED" {
@@ -297,4 +300,19 @@ func up(t *testing.T, dir string, ext *meshtest.External) (*proc, string) {
 	p := start(t, "up", "-f", dir, "--listen", listen, "--admin", admin,
 		"--resolve", "www.google.com:443="+ext.Addr(), "--upstream-ca", ext.CAFile)
 	return p, admin
+}
+
+// statusOrNil is the control plane's status, or nil when its admin port does not answer.
+func statusOrNil(admin string) *controlplane.Status {
+	c := &http.Client{Timeout: 2 * time.Second}
+	resp, err := c.Get("http://" + admin + "/status")
+	if err != nil {
+		return nil
+	}
+	defer resp.Body.Close()
+	var st controlplane.Status
+	if json.NewDecoder(resp.Body).Decode(&st) != nil {
+		return nil
+	}
+	return &st
 }
