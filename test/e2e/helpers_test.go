@@ -316,3 +316,5 @@ func statusOrNil(admin string) *controlplane.Status {
 	}
 	return &st
 }
+
+func sleep() { time.Sleep(20 * time.Millisecond) }
