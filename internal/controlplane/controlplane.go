@@ -56,6 +56,7 @@ type ControlPlane struct {
 	stamp    string // the directory's fingerprint at the last load
 
 	tlsLn, adminLn net.Listener
+	servers        []*http.Server
 }
 
 // New loads the CA and the resources. An invalid initial configuration is reported, not fatal: the
@@ -129,6 +130,7 @@ func (cp *ControlPlane) Start() error {
 	}
 	cp.tlsLn = ln
 	srv := &http.Server{Handler: mux, TLSConfig: tlsConf, ReadHeaderTimeout: 10 * time.Second}
+	cp.servers = append(cp.servers, srv)
 	go srv.ServeTLS(ln, "", "")
 	if cp.p.Admin != "" {
 		aln, err := net.Listen("tcp", cp.p.Admin)
@@ -137,7 +139,9 @@ func (cp *ControlPlane) Start() error {
 			return fmt.Errorf("control plane admin: %w", err)
 		}
 		cp.adminLn = aln
-		go (&http.Server{Handler: cp.adminHandler(), ReadHeaderTimeout: 10 * time.Second}).Serve(aln)
+		asrv := &http.Server{Handler: cp.adminHandler(), ReadHeaderTimeout: 10 * time.Second}
+		cp.servers = append(cp.servers, asrv)
+		go asrv.Serve(aln)
 	}
 	cp.log.Info("control plane listening", "address", ln.Addr().String(), "admin", cp.p.Admin, "config_dir", cp.p.ConfigDir)
 	return nil
@@ -161,11 +165,11 @@ func (cp *ControlPlane) Run(ctx context.Context) error {
 	for {
 		select {
 		case <-ctx.Done():
-			if cp.tlsLn != nil {
-				cp.tlsLn.Close()
-			}
-			if cp.adminLn != nil {
-				cp.adminLn.Close()
+			// Closing the servers, not only the listeners, ends the open config streams: otherwise a
+			// stopped control plane keeps streaming (and heartbeating) to every connected proxy,
+			// which then never reconnects to its successor.
+			for _, srv := range cp.servers {
+				srv.Close()
 			}
 			return nil
 		case <-t.C:

@@ -1,0 +1,56 @@
+package e2e
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestUpAppliesAnAccessPolicyEditWithoutRestartOrFailedRequest is the issue's "done when": egret up on
+// a copy of the example; productpage is allowed and reviews denied through their sidecars; editing
+// the AccessPolicy file to allow reviews changes the answer while productpage's traffic keeps flowing.
+func TestUpAppliesAnAccessPolicyEditWithoutRestartOrFailedRequest(t *testing.T) {
+	ext := google(t)
+	dir := copyExample(t, nil)
+	p, admin := up(t, dir, ext)
+	logs := func() string { return p.out.String() + p.err.String() }
+	const pp, rv = "127.0.2.1:15001", "127.0.2.2:15001"
+
+	eventually(t, pp, "http://www.google.com/", 200, logs)
+	code, body, err := get(viaProxy(rv), "http://www.google.com/")
+	if err != nil || code != 403 || body != "RBAC: access denied" {
+		t.Fatalf("reviews before the edit: %d %q %v", code, body, err)
+	}
+	st := allSynced(t, admin, 4)
+	out := p.out.String()
+	for _, want := range []string{"127.0.1.1", "127.0.1.2", gw1, gw2, "HTTP_PROXY=http://" + pp, "HTTP_PROXY=http://" + rv} {
+		if !strings.Contains(out, want) {
+			t.Errorf("up did not print %q:\n%s", want, out)
+		}
+	}
+	for _, line := range strings.Split(strings.TrimSpace(p.err.String()), "\n") {
+		if strings.HasPrefix(line, "{") && !strings.Contains(line, `"component":`) {
+			t.Errorf("a log line without a component: %s", line)
+			break
+		}
+	}
+
+	l := startLoad(pp, "http://www.google.com/")
+	edit(t, dir, policy, allowOne, allowBoth)
+	took := eventually(t, rv, "http://www.google.com/", 200, logs)
+	after := allSynced(t, admin, 4)
+	l.stop(t)
+	t.Logf("reviews allowed %v after the edit was written", took)
+	if acked(after, gw1) == acked(st, gw1) {
+		t.Errorf("the cluster1 gateway still acknowledges version %s", acked(st, gw1))
+	}
+	for _, name := range []string{"bookinfo/productpage", "bookinfo/reviews"} {
+		if acked(after, name) != acked(st, name) {
+			t.Errorf("sidecar %s was sent a new config for a policy edit", name)
+		}
+	}
+
+	// And back: reviews is denied again.
+	edit(t, dir, policy, allowBoth, allowOne)
+	eventually(t, rv, "http://www.google.com/", 403, logs)
+	p.stop(t)
+}
