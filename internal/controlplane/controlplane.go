@@ -54,6 +54,7 @@ type ControlPlane struct {
 	rejected []string // the problems of the newest change, when it was refused
 	applied  time.Time
 	stamp    string // the directory's fingerprint at the last load
+	cuts     *cuts  // the proxy configs of plan, cut on demand
 
 	tlsLn, adminLn net.Listener
 	servers        []*http.Server
@@ -101,6 +102,7 @@ func (cp *ControlPlane) Token(id string, ttl time.Duration) (string, error) {
 func (cp *ControlPlane) SetGatewayAddresses(addrs map[string]string) {
 	cp.mu.Lock()
 	cp.p.GatewayAddresses = addrs
+	cp.cuts = nil
 	cp.mu.Unlock()
 	cp.xds.Push()
 }
@@ -226,31 +228,64 @@ func (cp *ControlPlane) reject(stamp string, problems []string) {
 	}
 }
 
-// ConfigFor implements xds.Source: a gateway or a workload, found by its SPIFFE ID.
+// ConfigFor implements xds.Source: a gateway or a workload, found by its SPIFFE ID. Answers are cut once
+// per plan and kept until the plan or the gateway addresses change, so a push to many proxies cuts each
+// config once (and the sidecars' shared registry once for all of them).
 func (cp *ControlPlane) ConfigFor(id string) (xds.Message, string, string, error) {
-	plan := cp.Plan()
-	for _, g := range plan.Gateways {
+	cp.mu.Lock()
+	defer cp.mu.Unlock()
+	if cp.cuts == nil || cp.cuts.plan != cp.plan {
+		cp.cuts = newCuts(cp.plan, cp.p.GatewayAddresses)
+	}
+	return cp.cuts.configFor(id)
+}
+
+// cuts are the proxy configs of one plan, cut on first request.
+type cuts struct {
+	plan     *ir.Plan
+	sidecars *proxyconfig.SidecarCutter
+	byID     map[string]cut
+}
+
+type cut struct {
+	msg           xds.Message
+	name, cluster string
+	err           error
+}
+
+func newCuts(plan *ir.Plan, addrs map[string]string) *cuts {
+	return &cuts{plan: plan, sidecars: proxyconfig.NewSidecarCutter(plan, addrs), byID: map[string]cut{}}
+}
+
+func (c *cuts) configFor(id string) (xds.Message, string, string, error) {
+	if k, ok := c.byID[id]; ok {
+		return k.msg, k.name, k.cluster, k.err
+	}
+	k := cut{err: fmt.Errorf("%s: %w", id, xds.ErrUnknownProxy)}
+	for _, g := range c.plan.Gateways {
 		if g.Identity.String() == id {
-			cfg, err := proxyconfig.ForGateway(plan, g.ID)
-			if err != nil {
-				return xds.Message{}, "", "", err
+			cfg, err := proxyconfig.ForGateway(c.plan, g.ID)
+			k = cut{msg: xds.Message{Kind: xds.KindGateway, Gateway: cfg}, name: g.ID, cluster: g.Cluster, err: err}
+			if err == nil {
+				k.msg.Version = cfg.Version
 			}
-			return xds.Message{Kind: xds.KindGateway, Version: cfg.Version, Gateway: cfg}, g.ID, g.Cluster, nil
+			break
 		}
 	}
-	for _, w := range plan.Workloads {
-		if w.Identity.String() == id {
-			cp.mu.RLock()
-			addrs := cp.p.GatewayAddresses
-			cp.mu.RUnlock()
-			cfg, err := proxyconfig.ForSidecar(plan, w.Namespace, w.Name, addrs)
-			if err != nil {
-				return xds.Message{}, "", "", err
+	if k.name == "" {
+		for _, w := range c.plan.Workloads {
+			if w.Identity.String() == id {
+				cfg, err := c.sidecars.For(w.Namespace, w.Name)
+				k = cut{msg: xds.Message{Kind: xds.KindSidecar, Sidecar: cfg}, name: w.Namespace + "/" + w.Name, cluster: w.Cluster, err: err}
+				if err == nil {
+					k.msg.Version = cfg.Version
+				}
+				break
 			}
-			return xds.Message{Kind: xds.KindSidecar, Version: cfg.Version, Sidecar: cfg}, w.Namespace + "/" + w.Name, w.Cluster, nil
 		}
 	}
-	return xds.Message{}, "", "", fmt.Errorf("%s: %w", id, xds.ErrUnknownProxy)
+	c.byID[id] = k
+	return k.msg, k.name, k.cluster, k.err
 }
 
 var _ xds.Source = (*ControlPlane)(nil)

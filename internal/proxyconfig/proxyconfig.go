@@ -29,6 +29,8 @@ type Sidecar struct {
 	// "ID" → the gateway's host (each listener on its target port) or one host:port for every listener.
 	GatewayAddresses map[string]string `json:"gatewayAddresses,omitempty"`
 	Plan             ir.Plan           `json:"plan"`
+
+	planJSON []byte // Plan, encoded once for every sidecar of a plan (see SidecarCutter)
 }
 
 // ForGateway cuts the config of gateway id (cluster/namespace/name) from a plan: the routes that target it,
@@ -81,32 +83,91 @@ func ForGateway(p *ir.Plan, id string) (*Gateway, error) {
 // mesh (a sidecar must know the whole registry to apply REGISTRY_ONLY), no policies (the gateway enforces
 // them), and the addresses of the gateways its routes use.
 func ForSidecar(p *ir.Plan, namespace, name string, addresses map[string]string) (*Sidecar, error) {
-	var self *ir.Workload
+	return NewSidecarCutter(p, addresses).For(namespace, name)
+}
+
+// SidecarCutter cuts the sidecar configs of one plan. Every sidecar gets the same registry (services,
+// routes, clusters), so the cutter builds it, encodes it and hashes it once: with many sidecars and a
+// large registry, a change then costs one encoding, not one per sidecar.
+type SidecarCutter struct {
+	workloads  map[string]*ir.Workload
+	shared     ir.Plan
+	sharedJSON []byte
+	sharedHash [sha256.Size]byte
+	addresses  map[string]string
+}
+
+// NewSidecarCutter prepares the shared part of p's sidecar configs.
+func NewSidecarCutter(p *ir.Plan, addresses map[string]string) *SidecarCutter {
+	c := &SidecarCutter{
+		workloads: map[string]*ir.Workload{},
+		shared: ir.Plan{
+			Outbound: p.Outbound, AccessLogEncoding: p.AccessLogEncoding, Clusters: p.Clusters,
+			Services: p.Services, Routes: p.Routes,
+		},
+		addresses: map[string]string{},
+	}
 	for i := range p.Workloads {
-		if w := &p.Workloads[i]; w.Namespace == namespace && w.Name == name {
-			self = w
-		}
+		w := &p.Workloads[i]
+		c.workloads[w.Namespace+"/"+w.Name] = w
 	}
-	if self == nil {
-		return nil, fmt.Errorf("no workload %s/%s in the plan", namespace, name)
-	}
-	slice := ir.Plan{
-		Outbound: p.Outbound, AccessLogEncoding: p.AccessLogEncoding, Clusters: p.Clusters,
-		Services: p.Services, Routes: p.Routes, Workloads: []ir.Workload{*self},
-	}
-	used := map[string]string{}
 	for _, r := range p.Routes {
 		for _, t := range r.Targets {
 			for _, k := range []string{t.GatewayID, fmt.Sprintf("%s:%d", t.GatewayID, t.TargetPort)} {
 				if a, ok := addresses[k]; ok {
-					used[k] = a
+					c.addresses[k] = a
 				}
 			}
 		}
 	}
-	s := &Sidecar{Workload: *self, GatewayAddresses: used, Plan: slice}
-	s.Version = version(s)
+	b, err := json.Marshal(&c.shared)
+	if err != nil {
+		panic(fmt.Sprintf("proxyconfig: marshal: %v", err)) // plain data; cannot fail
+	}
+	c.sharedJSON, c.sharedHash = b, sha256.Sum256(b)
+	return c
+}
+
+// For returns the config of the sidecar of workload namespace/name.
+func (c *SidecarCutter) For(namespace, name string) (*Sidecar, error) {
+	w, ok := c.workloads[namespace+"/"+name]
+	if !ok {
+		return nil, fmt.Errorf("no workload %s/%s in the plan", namespace, name)
+	}
+	s := &Sidecar{Workload: *w, GatewayAddresses: c.addresses, Plan: c.shared, planJSON: c.sharedJSON}
+	own, err := json.Marshal(struct {
+		W ir.Workload
+		A map[string]string
+	}{s.Workload, s.GatewayAddresses})
+	if err != nil {
+		return nil, err
+	}
+	h := sha256.New()
+	h.Write(c.sharedHash[:])
+	h.Write(own)
+	s.Version = hex.EncodeToString(h.Sum(nil)[:8])
 	return s, nil
+}
+
+// MarshalJSON writes the shared registry as encoded once by the cutter, when there is one.
+func (s *Sidecar) MarshalJSON() ([]byte, error) {
+	type plain Sidecar // without this method
+	if s.planJSON == nil {
+		return json.Marshal((*plain)(s))
+	}
+	head, err := json.Marshal(struct {
+		Version          string            `json:"version"`
+		Workload         ir.Workload       `json:"workload"`
+		GatewayAddresses map[string]string `json:"gatewayAddresses,omitempty"`
+	}{s.Version, s.Workload, s.GatewayAddresses})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]byte, 0, len(head)+len(s.planJSON)+16)
+	out = append(out, head[:len(head)-1]...) // drop the closing brace
+	out = append(out, `,"plan":`...)
+	out = append(out, s.planJSON...)
+	return append(out, '}'), nil
 }
 
 // version is a content hash: an unchanged input yields the same version, so nothing is pushed.

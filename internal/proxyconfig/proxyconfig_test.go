@@ -1,6 +1,7 @@
 package proxyconfig_test
 
 import (
+	"encoding/json"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -71,5 +72,38 @@ func TestForSidecarKeepsTheRegistryAndGatewayAddresses(t *testing.T) {
 func TestLoadRefusesAFileOfTheWrongKind(t *testing.T) {
 	if _, err := proxyconfig.LoadGateway(filepath.Join("..", "..", "examples", "bookinfo-egress", "05-workloads.yaml")); err == nil {
 		t.Error("a YAML resource file loaded as a gateway config")
+	}
+}
+
+func TestASidecarConfigRoundTripsThroughItsSharedEncoding(t *testing.T) {
+	p := plan(t)
+	cut := proxyconfig.NewSidecarCutter(p, map[string]string{"cluster1/gloo-mesh-gateways/istio-egressgateway": "127.0.1.1"})
+	pp, err := cut.For("bookinfo", "productpage")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rv, _ := cut.For("bookinfo", "reviews")
+	if pp.Version == rv.Version {
+		t.Error("two workloads' configs have one version")
+	}
+	b, err := json.Marshal(pp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back proxyconfig.Sidecar
+	if err := json.Unmarshal(b, &back); err != nil {
+		t.Fatalf("%v\n%s", err, b)
+	}
+	if back.Version != pp.Version || back.Workload.Identity != pp.Workload.Identity ||
+		len(back.Plan.Services) != len(pp.Plan.Services) || len(back.Plan.Routes) != 1 ||
+		back.GatewayAddresses["cluster1/gloo-mesh-gateways/istio-egressgateway"] != "127.0.1.1" {
+		t.Errorf("round trip lost something:\n%s", b)
+	}
+	if d := back.Plan.Compile().Decide(ir.Request{Source: back.Workload.Identity, Host: "www.google.com", Port: 80}); d.Kind != ir.KindRouted {
+		t.Errorf("the decoded config decides %s for www.google.com:80, want Routed", d.Kind)
+	}
+	again, _ := proxyconfig.NewSidecarCutter(plan(t), map[string]string{"cluster1/gloo-mesh-gateways/istio-egressgateway": "127.0.1.1"}).For("bookinfo", "productpage")
+	if again.Version != pp.Version {
+		t.Error("the same input gave another version")
 	}
 }
