@@ -2,6 +2,8 @@ package cli
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -35,5 +37,16 @@ func TestGetAndStatusReadARunningControlPlane(t *testing.T) {
 	code, _, errw = run(t, "", "status", "--admin", "127.0.0.1:1")
 	if code != ExitError || !strings.Contains(errw, "control plane at 127.0.0.1:1") {
 		t.Errorf("status of nothing: exit %d, %s", code, errw)
+	}
+}
+
+func TestUpRefusesAnInvalidDirectory(t *testing.T) {
+	dir := copyExample(t)
+	if err := os.WriteFile(filepath.Join(dir, "bad.yaml"), []byte("apiVersion: egret.dev/v1alpha1\nkind: Workload\nmetadata: {name: x}\nspec: {serviceAccount: a, clustr: c}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errw := run(t, "", "up", "-f", dir, "--data-dir", t.TempDir(), "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0")
+	if code != ExitError || !strings.Contains(errw, `bad.yaml:4: Workload x: spec.clustr: unknown field "clustr" (did you mean "cluster"?)`) {
+		t.Errorf("exit %d, stderr:\n%s", code, errw)
 	}
 }

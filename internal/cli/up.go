@@ -111,6 +111,11 @@ func startUp(parent context.Context, s streams, f upFlags) (*up, error) {
 		return nil, withCode(ExitError, err)
 	}
 	u.cp = cp
+	if st := cp.Status(); len(st.Rejected) > 0 {
+		// up starts the proxies the plan names; from an invalid directory it would start none, silently.
+		cancel()
+		return nil, withCode(ExitError, fmt.Errorf("the resources under %s are invalid:\n  %s", f.dir, strings.Join(st.Rejected, "\n  ")))
+	}
 	plan := cp.Plan()
 	addrs := map[string]string{}
 	gws := append(plan.Gateways[:0:0], plan.Gateways...)

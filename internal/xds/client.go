@@ -115,6 +115,12 @@ func stream(ctx context.Context, tr *http2.Transport, p ClientParams) (got bool,
 		if err != nil {
 			return got, fmt.Errorf("ack: %w", err)
 		}
+		if aresp.StatusCode >= 300 {
+			// The control plane did not record the answer; reconnecting makes it send the version again.
+			b, _ := io.ReadAll(io.LimitReader(aresp.Body, 1024))
+			aresp.Body.Close()
+			return got, fmt.Errorf("ack of %s refused: %d %s", m.Version, aresp.StatusCode, bytes.TrimSpace(b))
+		}
 		aresp.Body.Close()
 	}
 }

@@ -110,6 +110,12 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
 		CertExpiry: r.TLS.PeerCertificates[0].NotAfter,
 	}}
 	s.mu.Lock()
+	// A proxy that reconnects replaces its old, disconnected rows: status shows proxies, not history.
+	for k, old := range s.proxies {
+		if old.status.Identity == p.status.Identity && !old.status.Connected {
+			delete(s.proxies, k)
+		}
+	}
 	s.proxies[key] = p
 	s.mu.Unlock()
 	defer func() {
