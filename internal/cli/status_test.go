@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"egret.dev/egret/internal/meshtest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -41,7 +42,7 @@ func TestGetAndStatusReadARunningControlPlane(t *testing.T) {
 }
 
 func TestUpRefusesAnInvalidDirectory(t *testing.T) {
-	dir := copyExample(t)
+	dir := meshtest.CopyExample(t, nil)
 	if err := os.WriteFile(filepath.Join(dir, "bad.yaml"), []byte("apiVersion: egret.dev/v1alpha1\nkind: Workload\nmetadata: {name: x}\nspec: {serviceAccount: a, clustr: c}\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}

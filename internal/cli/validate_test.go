@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"egret.dev/egret/internal/meshtest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -41,7 +42,7 @@ func TestValidateRejectsABrokenCopyOfEachKind(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.file, func(t *testing.T) {
-			dir := copyExample(t)
+			dir := meshtest.CopyExample(t, nil)
 			path := filepath.Join(dir, tc.file)
 			data, err := os.ReadFile(path)
 			if err != nil {
@@ -78,23 +79,4 @@ func TestValidateWithoutInputIsAUsageError(t *testing.T) {
 	if code != ExitUsage || !strings.Contains(errw, `required flag(s) "filename" not set`) {
 		t.Errorf("exit %d, stderr %q", code, errw)
 	}
-}
-
-func copyExample(t *testing.T) string {
-	t.Helper()
-	dir := t.TempDir()
-	entries, err := os.ReadDir(example)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range entries {
-		data, err := os.ReadFile(filepath.Join(example, e.Name()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, e.Name()), data, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return dir
 }

@@ -27,42 +27,6 @@ const (
 
 var everyProxy = []string{gw1ID, gw2ID, ppID, rvID}
 
-// copyExample copies the seed scenario's resources into a directory the test may edit.
-func copyExample(t *testing.T) string {
-	t.Helper()
-	dir := t.TempDir()
-	entries, err := os.ReadDir(meshtest.Example)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range entries {
-		data, err := os.ReadFile(filepath.Join(meshtest.Example, e.Name()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, e.Name()), data, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return dir
-}
-
-// edit rewrites a resource file with old replaced by new.
-func edit(t *testing.T, dir, file, old, new string) {
-	t.Helper()
-	p := filepath.Join(dir, file)
-	data, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !strings.Contains(string(data), old) {
-		t.Fatalf("%s has no %q", file, old)
-	}
-	if err := os.WriteFile(p, []byte(strings.Replace(string(data), old, new, 1)), 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // startCP runs a control plane on dir with a fast poll, stopped at the end of the test.
 func startCP(t *testing.T, dir string) *ControlPlane {
 	t.Helper()
@@ -164,7 +128,7 @@ func synced(t *testing.T, cp *ControlPlane) {
 }
 
 func TestTheInitialLoadServesEveryProxyItsSlice(t *testing.T) {
-	cp := startCP(t, copyExample(t))
+	cp := startCP(t, meshtest.CopyExample(t, nil))
 	if st := cp.Status(); len(st.Rejected) != 0 {
 		t.Fatalf("the example was rejected: %v", st.Rejected)
 	}
@@ -207,7 +171,7 @@ func TestTheInitialLoadServesEveryProxyItsSlice(t *testing.T) {
 }
 
 func TestAFileEditReachesTheAffectedProxiesOnly(t *testing.T) {
-	dir := copyExample(t)
+	dir := meshtest.CopyExample(t, nil)
 	cp := startCP(t, dir)
 	proxies := map[string]*proxy{}
 	for _, id := range everyProxy {
@@ -217,7 +181,7 @@ func TestAFileEditReachesTheAffectedProxiesOnly(t *testing.T) {
 	before := versions(t, cp)
 
 	// Allow reviews too: the policy changes for the gateways that enforce it.
-	edit(t, dir, policy, "      - serviceAccountSelector:\n          name: bookinfo-productpage\n",
+	meshtest.Edit(t, dir, policy, "      - serviceAccountSelector:\n          name: bookinfo-productpage\n",
 		"      - serviceAccountSelector:\n          name: bookinfo-productpage\n      - serviceAccountSelector:\n          name: bookinfo-reviews\n")
 	meshtest.WaitFor(t, func() bool { return versions(t, cp)[gw1ID] != before[gw1ID] })
 	synced(t, cp)
@@ -257,7 +221,7 @@ func TestAnInvalidChangeIsReportedAndChangesNothing(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			dir := copyExample(t)
+			dir := meshtest.CopyExample(t, nil)
 			cp := startCP(t, dir)
 			proxies := map[string]*proxy{}
 			for _, id := range everyProxy {
@@ -268,7 +232,7 @@ func TestAnInvalidChangeIsReportedAndChangesNothing(t *testing.T) {
 			applied := cp.Status().Applied
 
 			orig, _ := os.ReadFile(filepath.Join(dir, tc.file))
-			edit(t, dir, tc.file, tc.old, tc.new)
+			meshtest.Edit(t, dir, tc.file, tc.old, tc.new)
 			meshtest.WaitFor(t, func() bool { return len(cp.Status().Rejected) > 0 })
 			st := cp.Status()
 			if tc.want != "" && !strings.Contains(strings.Join(st.Rejected, "\n"), tc.want) {
@@ -299,16 +263,16 @@ func TestAnInvalidChangeIsReportedAndChangesNothing(t *testing.T) {
 }
 
 func TestFixingARejectedChangeAppliesIt(t *testing.T) {
-	dir := copyExample(t)
+	dir := meshtest.CopyExample(t, nil)
 	cp := startCP(t, dir)
 	pp := connect(t, cp, ppID)
 	gw := connect(t, cp, gw1ID)
 	meshtest.WaitFor(t, func() bool { return len(pp.applied()) == 1 && len(gw.applied()) == 1 })
 	before := versions(t, cp)
 
-	edit(t, dir, policy, "name: bookinfo-productpage", "name: [bookinfo-reviews")
+	meshtest.Edit(t, dir, policy, "name: bookinfo-productpage", "name: [bookinfo-reviews")
 	meshtest.WaitFor(t, func() bool { return len(cp.Status().Rejected) > 0 })
-	edit(t, dir, policy, "name: [bookinfo-reviews", "name: bookinfo-reviews")
+	meshtest.Edit(t, dir, policy, "name: [bookinfo-reviews", "name: bookinfo-reviews")
 	meshtest.WaitFor(t, func() bool { return len(cp.Status().Rejected) == 0 && versions(t, cp)[gw1ID] != before[gw1ID] })
 	after := versions(t, cp)
 	meshtest.WaitFor(t, func() bool {
@@ -321,7 +285,7 @@ func TestFixingARejectedChangeAppliesIt(t *testing.T) {
 }
 
 func TestConfigForAnUnknownIdentityIsAnError(t *testing.T) {
-	cp := startCP(t, copyExample(t))
+	cp := startCP(t, meshtest.CopyExample(t, nil))
 	for _, id := range []string{
 		"spiffe://cluster1/ns/bookinfo/sa/ratings",
 		"spiffe://cluster3/ns/gloo-mesh-gateways/sa/istio-egressgateway",

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"egret.dev/egret/internal/meshtest"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -13,7 +14,7 @@ import (
 // it is reconnected to by every proxy, which converge on the edited configuration.
 func TestTrafficSurvivesAControlPlaneRestart(t *testing.T) {
 	ext := google(t)
-	dir := copyExample(t, nil)
+	dir := meshtest.CopyExample(t, nil)
 	data := filepath.Join(t.TempDir(), "data")
 	listen, admin, gwAddr, ready := freeAddr(t), freeAddr(t), freeAddr(t), freeAddr(t)
 	pp, rv := freeAddr(t), freeAddr(t)
@@ -67,7 +68,7 @@ func TestTrafficSurvivesAControlPlaneRestart(t *testing.T) {
 	if err != nil || code != 403 || body != "RBAC: access denied" {
 		t.Errorf("reviews while the control plane is down: %d %q %v", code, body, err)
 	}
-	edit(t, dir, policy, allowOne, allowBoth)
+	meshtest.Edit(t, dir, policy, allowOne, allowBoth)
 
 	cp2 := start(t, cpArgs...)
 	cp = cp2

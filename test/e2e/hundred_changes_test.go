@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"egret.dev/egret/internal/meshtest"
 	"testing"
 	"time"
 )
@@ -12,7 +13,7 @@ func TestAHundredPolicyChangesUnderLoadFailNoRequest(t *testing.T) {
 		t.Skip("100 changes take about a minute")
 	}
 	ext := google(t)
-	dir := copyExample(t, nil)
+	dir := meshtest.CopyExample(t, nil)
 	p, admin := up(t, dir, ext)
 	logs := func() string { return p.out.String() + p.err.String() }
 	const pp, rv = "127.0.2.1:15001", "127.0.2.2:15001"
@@ -23,7 +24,7 @@ func TestAHundredPolicyChangesUnderLoadFailNoRequest(t *testing.T) {
 	from, to := allowOne, allowBoth
 	begin := time.Now()
 	for i := 0; i < 100; i++ {
-		edit(t, dir, policy, from, to)
+		meshtest.Edit(t, dir, policy, from, to)
 		from, to = to, from
 		deadline := time.Now().Add(20 * time.Second)
 		for {

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"egret.dev/egret/internal/meshtest"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -22,7 +23,7 @@ spec:
 // identity.
 func TestEachClusterUsesItsOwnGateway(t *testing.T) {
 	ext := google(t)
-	dir := copyExample(t, map[string]string{"06-cluster2.yaml": ratings2})
+	dir := meshtest.CopyExample(t, map[string]string{"06-cluster2.yaml": ratings2})
 	p, admin := up(t, dir, ext)
 	logs := func() string { return p.out.String() + p.err.String() }
 	// Sidecars in namespace/name order: bookinfo/productpage, bookinfo/ratings, bookinfo/reviews.

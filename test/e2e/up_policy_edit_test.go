@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"egret.dev/egret/internal/meshtest"
 	"strings"
 	"testing"
 )
@@ -10,7 +11,7 @@ import (
 // the AccessPolicy file to allow reviews changes the answer while productpage's traffic keeps flowing.
 func TestUpAppliesAnAccessPolicyEditWithoutRestartOrFailedRequest(t *testing.T) {
 	ext := google(t)
-	dir := copyExample(t, nil)
+	dir := meshtest.CopyExample(t, nil)
 	p, admin := up(t, dir, ext)
 	logs := func() string { return p.out.String() + p.err.String() }
 	const pp, rv = "127.0.2.1:15001", "127.0.2.2:15001"
@@ -35,7 +36,7 @@ func TestUpAppliesAnAccessPolicyEditWithoutRestartOrFailedRequest(t *testing.T) 
 	}
 
 	l := startLoad(pp, "http://www.google.com/")
-	edit(t, dir, policy, allowOne, allowBoth)
+	meshtest.Edit(t, dir, policy, allowOne, allowBoth)
 	took := eventually(t, rv, "http://www.google.com/", 200, logs)
 	after := allSynced(t, admin, 4)
 	l.stop(t)
@@ -50,7 +51,7 @@ func TestUpAppliesAnAccessPolicyEditWithoutRestartOrFailedRequest(t *testing.T) 
 	}
 
 	// And back: reviews is denied again.
-	edit(t, dir, policy, allowBoth, allowOne)
+	meshtest.Edit(t, dir, policy, allowBoth, allowOne)
 	eventually(t, rv, "http://www.google.com/", 403, logs)
 	p.stop(t)
 }
