@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -15,7 +14,6 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spiffe/go-spiffe/v2/spiffetls/tlsconfig"
 
-	"egret.dev/egret/internal/accesslog"
 	"egret.dev/egret/internal/gateway"
 	"egret.dev/egret/internal/identity"
 	"egret.dev/egret/internal/proxyconfig"
@@ -113,23 +111,11 @@ func runGateway(ctx context.Context, s streams, f gatewayFlags) error {
 		}
 		overrides[k] = v
 	}
-	format := f.accessLog
-	if format == "" {
-		format = cfg.Plan.AccessLogEncoding
-	}
-	lf, err := accesslog.ParseFormat(format)
+	access, closeLog, err := accessLog(s, f.accessLogFile, f.accessLog, cfg.Plan.AccessLogEncoding)
 	if err != nil {
-		return withCode(ExitUsage, err)
+		return err
 	}
-	out := s.out
-	if f.accessLogFile != "-" {
-		file, err := os.OpenFile(f.accessLogFile, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o640)
-		if err != nil {
-			return withCode(ExitError, err)
-		}
-		defer file.Close()
-		out = file
-	}
+	defer closeLog()
 	res := resolve.New(resolve.Options{Server: f.dnsServer})
 	metrics := proxymetrics.New("gateway")
 	if svid, err := src.GetX509SVID(); err == nil {
@@ -141,7 +127,7 @@ func runGateway(ctx context.Context, s streams, f gatewayFlags) error {
 		TLS:             identity.ServerTLSConfig(src, tlsconfig.AuthorizeAny(), nil),
 		Upstream:        gateway.NewUpstream(gateway.UpstreamParams{Resolver: res, Overrides: overrides, ExtraRootsFile: f.upstreamCA}),
 		Log:             log,
-		Access:          accesslog.New(out, lf),
+		Access:          access,
 		Metrics:         metrics,
 		DrainTimeout:    f.drain,
 		UpstreamTimeout: f.upstreamTimeout,

@@ -9,14 +9,12 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
-	"os"
 	"strconv"
 
 	"github.com/spf13/cobra"
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 	"github.com/spiffe/go-spiffe/v2/spiffetls/tlsconfig"
 
-	"egret.dev/egret/internal/accesslog"
 	"egret.dev/egret/internal/identity"
 	"egret.dev/egret/internal/intercept"
 	"egret.dev/egret/internal/ir"
@@ -93,23 +91,11 @@ func runSidecar(ctx context.Context, s streams, f sidecarFlags) error {
 	if svid, err := src.GetX509SVID(); err == nil && svid.ID.String() != cfg.Workload.Identity.String() {
 		return withCode(ExitError, fmt.Errorf("the SVID is %s but the config is for %s", svid.ID, cfg.Workload.Identity))
 	}
-	format := cfg.Plan.AccessLogEncoding
-	if format == "" {
-		format = "JSON"
-	}
-	lf, err := accesslog.ParseFormat(format)
+	access, closeLog, err := accessLog(s, f.accessLogFile, "", cfg.Plan.AccessLogEncoding)
 	if err != nil {
-		return withCode(ExitError, err)
+		return err
 	}
-	out := s.out
-	if f.accessLogFile != "-" {
-		file, err := os.OpenFile(f.accessLogFile, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o640)
-		if err != nil {
-			return withCode(ExitError, err)
-		}
-		defer file.Close()
-		out = file
-	}
+	defer closeLog()
 	direct := &net.Dialer{}
 	if f.transparent {
 		direct = intercept.BypassDialer(f.bypassMark)
@@ -125,7 +111,7 @@ func runSidecar(ctx context.Context, s streams, f sidecarFlags) error {
 		},
 		Direct: direct,
 		Log:    log,
-		Access: accesslog.New(out, lf),
+		Access: access,
 	}, cfg)
 	if err != nil {
 		return withCode(ExitError, err)

@@ -6,10 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"sync"
 
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 
+	"egret.dev/egret/internal/accesslog"
 	"egret.dev/egret/internal/ca/enrollproto"
 	"egret.dev/egret/internal/identity"
 	"egret.dev/egret/internal/xds"
@@ -134,4 +136,27 @@ func (ps *proxyStart) onUpdate(kind string, apply func(xds.Message) error) {
 		}
 		return apply(m)
 	})
+}
+
+// accessLog opens a proxy's access log: path "-" is standard output; format "" is the mesh's encoding
+// (planEncoding), else JSON. Close the returned closer when the proxy stops.
+func accessLog(s streams, path, format, planEncoding string) (*accesslog.Logger, func() error, error) {
+	if format == "" {
+		format = planEncoding
+	}
+	if format == "" {
+		format = "JSON"
+	}
+	lf, err := accesslog.ParseFormat(format)
+	if err != nil {
+		return nil, nil, withCode(ExitUsage, err)
+	}
+	if path == "-" || path == "" {
+		return accesslog.New(s.out, lf), func() error { return nil }, nil
+	}
+	file, err := os.OpenFile(path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o640)
+	if err != nil {
+		return nil, nil, withCode(ExitError, err)
+	}
+	return accesslog.New(file, lf), file.Close, nil
 }
