@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -118,7 +119,7 @@ func BenchmarkTunnel(b *testing.B) {
 
 // BenchmarkIdleConnectionMemory opens idle HTTP/2 mTLS connections from sidecars, held by a child
 // process so that only the gateway's side is in this process, and reports the heap the gateway holds
-// per connection.
+// per connection. EGRET_HEAP_PROFILE=FILE writes a heap profile at the moment of measurement.
 func BenchmarkIdleConnectionMemory(b *testing.B) {
 	const n = 1000
 	m := meshtest.NewMesh(b)
@@ -145,6 +146,11 @@ func BenchmarkIdleConnectionMemory(b *testing.B) {
 	}
 	time.Sleep(300 * time.Millisecond) // let the server finish each connection's HTTP/2 setup
 	after := heapInUse()
+	if f := os.Getenv("EGRET_HEAP_PROFILE"); f != "" {
+		out, _ := os.Create(f)
+		_ = pprof.WriteHeapProfile(out)
+		out.Close()
+	}
 	b.ReportMetric(float64(after-before)/n, "B/idle-conn")
 	stdin.Close()
 	_ = cmd.Wait()
