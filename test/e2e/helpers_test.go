@@ -250,12 +250,14 @@ func acked(st controlplane.Status, name string) string {
 }
 
 // up runs `egret up` on dir with the stand-in for www.google.com; it returns the process and the
-// control plane's admin address.
+// control plane's admin address. Gateways get 127.0.61.N and sidecars 127.0.62.N:15001, apart from the
+// defaults, so the tests do not collide with an `egret up` a developer is running.
 func up(t *testing.T, dir string, ext *meshtest.External) (*proc, string) {
 	t.Helper()
 	listen, admin := freeAddr(t), freeAddr(t)
 	p := start(t, "up", "-f", dir, "--listen", listen, "--admin", admin,
-		"--resolve", "www.google.com:443="+ext.Addr(), "--upstream-ca", ext.CAFile)
+		"--resolve", "www.google.com:443="+ext.Addr(), "--upstream-ca", ext.CAFile,
+		"--gateway-net", "127.0.61", "--sidecar-net", "127.0.62")
 	return p, admin
 }
 
