@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -118,9 +119,12 @@ func runGateway(ctx context.Context, s streams, f gatewayFlags) error {
 	defer closeLog()
 	res := resolve.New(resolve.Options{Server: f.dnsServer})
 	metrics := proxymetrics.New("gateway")
-	if svid, err := src.GetX509SVID(); err == nil {
-		metrics.Certificate(svid.Certificates[0])
-	}
+	metrics.Certificate(func() *x509.Certificate {
+		if svid, err := src.GetX509SVID(); err == nil {
+			return svid.Certificates[0]
+		}
+		return nil
+	})
 	gw, err := gateway.New(gateway.Params{
 		Address:         f.address,
 		PortOverrides:   ports,

@@ -19,6 +19,7 @@ import (
 	"egret.dev/egret/internal/intercept"
 	"egret.dev/egret/internal/ir"
 	"egret.dev/egret/internal/proxyconfig"
+	"egret.dev/egret/internal/proxymetrics"
 	"egret.dev/egret/internal/sidecar"
 	"egret.dev/egret/internal/xds"
 )
@@ -100,6 +101,13 @@ func runSidecar(ctx context.Context, s streams, f sidecarFlags) error {
 	if f.transparent {
 		direct = intercept.BypassDialer(f.bypassMark)
 	}
+	metrics := proxymetrics.New("sidecar")
+	metrics.Certificate(func() *x509.Certificate {
+		if svid, err := src.GetX509SVID(); err == nil {
+			return svid.Certificates[0]
+		}
+		return nil
+	})
 	sc, err := sidecar.New(sidecar.Params{
 		ClientTLS: func(gw ir.SpiffeID) *tls.Config {
 			id, err := spiffeid.FromString(gw.String())
@@ -109,9 +117,10 @@ func runSidecar(ctx context.Context, s streams, f sidecarFlags) error {
 			}
 			return identity.ClientTLSConfig(src, authz, nil)
 		},
-		Direct: direct,
-		Log:    log,
-		Access: access,
+		Direct:  direct,
+		Log:     log,
+		Access:  access,
+		Metrics: metrics,
 	}, cfg)
 	if err != nil {
 		return withCode(ExitError, err)

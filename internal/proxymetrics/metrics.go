@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -24,7 +25,9 @@ type Metrics struct {
 	active      prometheus.Gauge
 	connections prometheus.Counter
 	config      *prometheus.GaugeVec
-	certExpiry  prometheus.Gauge
+	certExpiry  prometheus.GaugeFunc
+	// leaf returns the certificate the proxy presents now; read at each scrape, so rotation shows.
+	leaf atomic.Pointer[func() *x509.Certificate]
 }
 
 // New registers the series of component ("gateway" or "sidecar").
@@ -53,11 +56,18 @@ func New(component string) *Metrics {
 			Name: n("config_info"),
 			Help: "The applied config version (value 1).",
 		}, []string{"version"}),
-		certExpiry: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: n("certificate_expiry_seconds"),
-			Help: "Unix time at which the gateway's SVID expires.",
-		}),
 	}
+	m.certExpiry = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: n("certificate_expiry_seconds"),
+		Help: "Unix time at which the SVID the proxy presents now expires (0 when unknown).",
+	}, func() float64 {
+		if f := m.leaf.Load(); f != nil {
+			if c := (*f)(); c != nil {
+				return float64(c.NotAfter.Unix())
+			}
+		}
+		return 0
+	})
 	m.reg.MustRegister(m.requests, m.duration, m.active, m.connections, m.config, m.certExpiry)
 	return m
 }
@@ -83,11 +93,10 @@ func (m *Metrics) ConfigVersion(v string) {
 	m.config.WithLabelValues(v).Set(1)
 }
 
-// Certificate records the expiry of the certificate the gateway presents.
-func (m *Metrics) Certificate(c *x509.Certificate) {
-	if c != nil {
-		m.certExpiry.Set(float64(c.NotAfter.Unix()))
-	}
+// Certificate tells the metrics where the proxy's current certificate is; its expiry is read at
+// each scrape, so a rotated SVID shows at once.
+func (m *Metrics) Certificate(current func() *x509.Certificate) {
+	m.leaf.Store(&current)
 }
 
 // Handler serves the series in Prometheus' text format.
