@@ -47,13 +47,14 @@ func (h *handler) serveConnect(w http.ResponseWriter, r *http.Request, rq *reque
 	defer upConn.Close()
 	rq.entry.UpstreamHost = upConn.RemoteAddr().String()
 
-	down, err := h.openTunnel(w, r)
+	down, untrack, err := h.openTunnel(w, r)
 	if err != nil {
 		rq.entry.Status, rq.entry.ResponseFlags, rq.entry.Reason = http.StatusBadGateway, []accesslog.Flag{accesslog.FlagDownstreamTermination}, err.Error()
 		return
 	}
 	rq.entry.Status = http.StatusOK
 	defer down.Close()
+	defer untrack()
 
 	if isTLSProtocol(up.port.Protocol) {
 		hello, prefix, err := sniff.ClientHello(io.LimitReader(down, 64<<10))
@@ -86,30 +87,36 @@ func (h *handler) serveConnect(w http.ResponseWriter, r *http.Request, rq *reque
 func isTLSProtocol(p string) bool { return p == "TLS" || p == "HTTPS" }
 
 // openTunnel answers 200 to the CONNECT and returns the stream: the HTTP/2 stream itself, or for
-// HTTP/1.1 the hijacked connection.
-func (h *handler) openTunnel(w http.ResponseWriter, r *http.Request) (net.Conn, error) {
+// HTTP/1.1 the hijacked connection. The tunnel is tracked for drain before the 200 goes out, so a
+// Shutdown that follows the client's seeing it always waits for it; call untrack when it ends.
+func (h *handler) openTunnel(w http.ResponseWriter, r *http.Request) (conn net.Conn, untrack func(), err error) {
 	if r.ProtoMajor == 2 {
-		w.WriteHeader(http.StatusOK)
 		rc := http.NewResponseController(w)
+		sc := &streamConn{r: r.Body, w: w, rc: rc, local: h.g.Addr(h.port), remote: r.RemoteAddr}
+		untrack = h.g.trackTunnel(sc)
+		w.WriteHeader(http.StatusOK)
 		if err := rc.Flush(); err != nil {
-			return nil, err
+			untrack()
+			return nil, nil, err
 		}
-		return &streamConn{r: r.Body, w: w, rc: rc, local: h.g.Addr(h.port), remote: r.RemoteAddr}, nil
+		return sc, untrack, nil
 	}
-	conn, brw, err := http.NewResponseController(w).Hijack()
+	raw, brw, err := http.NewResponseController(w).Hijack()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	_ = conn.SetDeadline(time.Time{})
-	if _, err := io.WriteString(conn, "HTTP/1.1 200 OK\r\n\r\n"); err != nil {
-		conn.Close()
-		return nil, err
+	_ = raw.SetDeadline(time.Time{})
+	untrack = h.g.trackTunnel(raw)
+	if _, err := io.WriteString(raw, "HTTP/1.1 200 OK\r\n\r\n"); err != nil {
+		untrack()
+		raw.Close()
+		return nil, nil, err
 	}
 	if n := brw.Reader.Buffered(); n > 0 {
 		prefix, _ := brw.Reader.Peek(n)
-		return sniff.PrefixConn(conn, append([]byte(nil), prefix...)), nil
+		return sniff.PrefixConn(raw, append([]byte(nil), prefix...)), untrack, nil
 	}
-	return conn, nil
+	return raw, untrack, nil
 }
 
 // streamConn is an HTTP/2 CONNECT stream seen as a net.Conn.

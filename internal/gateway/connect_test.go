@@ -2,6 +2,7 @@ package gateway_test
 
 import (
 	"bufio"
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
@@ -169,3 +170,28 @@ type bufConn struct {
 }
 
 func (b *bufConn) Read(p []byte) (int, error) { return b.r.Read(p) }
+
+func TestShutdownWaitsForHTTP1TunnelsAndClosesThemAtTheDeadline(t *testing.T) {
+	m := meshtest.NewMesh(t)
+	ext := meshtest.NewExternal(t, "*.example.com", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "hi") })
+	gw := meshtest.StartGateway(t, m, meshtest.SeedConfig(t, meshtest.TunnelResources), nil, func(p *gateway.Params) {
+		p.PortOverrides[15443] = 0
+		p.DrainTimeout = 500 * time.Millisecond
+		p.Upstream = gateway.NewUpstream(gateway.UpstreamParams{Overrides: map[string]string{"api.example.com:443": ext.Addr()}})
+	})
+	conn := meshtest.DialTLS(t, m, gw.GW.Addr(15443), meshtest.Productpage, "http/1.1")
+	fmt.Fprint(conn, "CONNECT api.example.com:443 HTTP/1.1\r\nHost: api.example.com:443\r\n\r\n")
+	br := bufio.NewReader(conn)
+	if resp, err := http.ReadResponse(br, &http.Request{Method: http.MethodConnect}); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("CONNECT: %v %v", resp, err)
+	}
+	// The tunnel stays open (the client says nothing); Shutdown must wait for it, then close it.
+	err := gw.GW.Shutdown(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "closed 1 tunnel(s) still open") {
+		t.Errorf("Shutdown: %v, want it to wait for the tunnel and close it at the drain deadline", err)
+	}
+	_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := br.ReadByte(); err == nil || strings.Contains(err.Error(), "timeout") {
+		t.Errorf("the tunnel was not closed: %v", err)
+	}
+}

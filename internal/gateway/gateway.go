@@ -92,9 +92,14 @@ type Gateway struct {
 	servers   map[uint32]*listener // by target port
 	proxyOnce sync.Once
 	rp        *httputil.ReverseProxy
-	ready     atomic.Bool
-	closed    bool
-	serveErrs chan error
+
+	// tunnels are the open CONNECT streams: HTTP/1.1 ones are hijacked from their server, so Shutdown
+	// waits for them (and closes them at the drain deadline) itself.
+	tunnelMu   sync.Mutex
+	openTunnel map[net.Conn]struct{}
+	ready      atomic.Bool
+	closed     bool
+	serveErrs  chan error
 }
 
 // state is one applied config: requests load it once and finish on it even if a new one arrives.
@@ -284,6 +289,44 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 		}()
 	}
 	wg.Wait()
+	// The servers no longer accept, so no tunnel starts now; wait for the open ones.
+	for tick := time.NewTicker(20 * time.Millisecond); g.tunnelCount() > 0; {
+		select {
+		case <-tick.C:
+			continue
+		case <-ctx.Done():
+		}
+		g.tunnelMu.Lock()
+		n := len(g.openTunnel)
+		for c := range g.openTunnel {
+			c.Close()
+		}
+		g.tunnelMu.Unlock()
+		errs = append(errs, fmt.Errorf("gateway: drain deadline: closed %d tunnel(s) still open", n))
+		tick.Stop()
+		break
+	}
 	g.p.Upstream.CloseIdle()
 	return errors.Join(errs...)
+}
+
+func (g *Gateway) tunnelCount() int {
+	g.tunnelMu.Lock()
+	defer g.tunnelMu.Unlock()
+	return len(g.openTunnel)
+}
+
+// trackTunnel records an open tunnel until the returned func is called.
+func (g *Gateway) trackTunnel(c net.Conn) func() {
+	g.tunnelMu.Lock()
+	if g.openTunnel == nil {
+		g.openTunnel = map[net.Conn]struct{}{}
+	}
+	g.openTunnel[c] = struct{}{}
+	g.tunnelMu.Unlock()
+	return func() {
+		g.tunnelMu.Lock()
+		delete(g.openTunnel, c)
+		g.tunnelMu.Unlock()
+	}
 }
