@@ -193,6 +193,9 @@ func (t sidecarTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 		return resp, err
 	}
 	c.entry.UpstreamHost = t.s.directAddr(c)
+	// Pool connections by where they really go (in transparent mode two original destinations may share
+	// a Host header); the Host header itself stays the workload's.
+	r.URL.Host = c.entry.UpstreamHost
 	if c.decision.Kind == ir.KindDirect && c.decision.TLSMode != "" {
 		// A registered service reached directly whose port says clientsideTls: the sidecar originates
 		// TLS, as Istio's sidecar does (port 80 in the mesh, targetPort 443 outside).
