@@ -78,7 +78,7 @@ func New(p Params) (*ControlPlane, error) {
 	}
 	cp := &ControlPlane{p: p, log: p.Log.With("component", "controlplane"), ca: c, plan: (&ir.Plan{}).Compile()}
 	cp.xds = xds.NewServer(cp, cp.log)
-	cp.reload()
+	cp.reload(fingerprint(p.ConfigDir))
 	return cp, nil
 }
 
@@ -176,7 +176,7 @@ func (cp *ControlPlane) Run(ctx context.Context) error {
 			return nil
 		case <-t.C:
 			if stamp := fingerprint(cp.p.ConfigDir); stamp != cp.currentStamp() {
-				cp.reload()
+				cp.reload(stamp)
 			}
 		}
 	}
@@ -190,8 +190,7 @@ func (cp *ControlPlane) currentStamp() string {
 
 // reload reads, validates and translates the directory. Only a change whose every resource is valid is
 // applied; otherwise the last good plan keeps being served and the problems are reported.
-func (cp *ControlPlane) reload() {
-	stamp := fingerprint(cp.p.ConfigDir)
+func (cp *ControlPlane) reload(stamp string) {
 	snap, err := file.Load([]string{cp.p.ConfigDir}, file.Options{})
 	var problems api.Problems
 	if err != nil && !errors.As(err, &problems) {

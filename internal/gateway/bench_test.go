@@ -37,23 +37,7 @@ func BenchmarkHTTPOrigination(b *testing.B) {
 	ext := meshtest.NewExternal(b, "www.google.com", hello)
 	gw := meshtest.StartGateway(b, m, meshtest.SeedConfig(b), ext, nil)
 	c := m.Client(meshtest.Productpage, gw.Addr)
-	warm(b, c, "https://www.google.com/")
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			resp, err := c.Get("https://www.google.com/")
-			if err != nil {
-				b.Error(err)
-				return
-			}
-			io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode != 200 {
-				b.Errorf("status %d", resp.StatusCode)
-				return
-			}
-		}
-	})
+	meshtest.GetInParallel(b, c, "https://www.google.com/")
 }
 
 func BenchmarkDirect(b *testing.B) {
@@ -69,19 +53,7 @@ func BenchmarkDirect(b *testing.B) {
 			return d.DialContext(ctx, network, ext.Addr())
 		},
 	}}
-	warm(b, c, "https://www.google.com/")
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			resp, err := c.Get("https://www.google.com/")
-			if err != nil {
-				b.Error(err)
-				return
-			}
-			io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-		}
-	})
+	meshtest.GetInParallel(b, c, "https://www.google.com/")
 }
 
 // BenchmarkTunnel is the opaque path: one CONNECT stream, the caller's own TLS handshake with the host
@@ -211,7 +183,7 @@ func BenchmarkConcurrentStreams(b *testing.B) {
 	clients := make([]*http.Client, conns)
 	for i := range clients {
 		clients[i] = m.Client(meshtest.Productpage, gw.Addr)
-		warm(b, clients[i], "https://www.google.com/")
+		meshtest.Warm(b, clients[i], "https://www.google.com/")
 	}
 	mu.Lock()
 	release = make(chan struct{})
@@ -259,17 +231,6 @@ func heapInUse() uint64 {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	return ms.HeapInuse + ms.StackInuse
-}
-
-func warm(b *testing.B, c *http.Client, url string) {
-	for i := 0; i < 10; i++ {
-		resp, err := c.Get(url)
-		if err != nil {
-			b.Fatal(err)
-		}
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-	}
 }
 
 func hello(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "hello") }

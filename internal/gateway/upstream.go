@@ -42,7 +42,7 @@ type UpstreamParams struct {
 type Upstream struct {
 	p UpstreamParams
 
-	mu    sync.Mutex
+	mu    sync.RWMutex
 	cache map[upstreamKey]*upstreamService
 }
 
@@ -86,12 +86,19 @@ func (u *Upstream) forService(st *state, d ir.Decision) (*upstreamService, error
 		return nil, fmt.Errorf("service %s has no port %d", d.Service, d.ServicePort)
 	}
 	key := upstreamKey{version: st.cfg.Version, service: svc.ID, port: port.Number, host: d.Host}
+	// Every request looks its upstream up; only the first for a key builds it.
+	u.mu.RLock()
+	us, ok := u.cache[key]
+	u.mu.RUnlock()
+	if ok {
+		return us, nil
+	}
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	if us, ok := u.cache[key]; ok {
 		return us, nil
 	}
-	us := &upstreamService{port: *port}
+	us = &upstreamService{port: *port}
 	if t := port.TLS; t != nil && t.Mode != "DISABLE" {
 		cas := t.CACertificates
 		if cas == "" {

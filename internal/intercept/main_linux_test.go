@@ -2,6 +2,7 @@ package intercept
 
 import (
 	"bufio"
+	"egret.dev/egret/internal/netnstest"
 	"errors"
 	"fmt"
 	"io"
@@ -60,33 +61,14 @@ func helper(mode string) int {
 	return 0
 }
 
-// asUser builds a command that runs this test binary in helper mode as uid/gid. The binary is copied
-// where that user can read it, because go test's build directory is private to root.
+// asUser builds a command that runs this test binary in helper mode as uid/gid, from a copy that user
+// can read.
 func asUser(t *testing.T, uid uint32, mode string) *exec.Cmd {
 	t.Helper()
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir, err := os.MkdirTemp("", "egret-intercept-helper-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	bin := filepath.Join(dir, "helper")
-	data, err := os.ReadFile(self)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(bin, data, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	bin := netnstest.TestBinaryForOthers(t)
 	cmd := exec.Command(bin)
 	cmd.Env = []string{helperEnv + "=" + mode}
-	cmd.Dir = dir
+	cmd.Dir = filepath.Dir(bin)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uid, Gid: uid}}
 	return cmd
 }

@@ -3,6 +3,7 @@ package meshtest
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -151,4 +152,44 @@ func Edit(t testing.TB, dir, file, old, new string) {
 	if err := os.WriteFile(p, []byte(strings.Replace(string(data), old, new, 1)), 0o644); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// GetInParallel is a benchmark's measured loop: c GETs url from every benchmark goroutine, each answer
+// must be 200, bodies are read whole. A few warm-up requests run first, untimed, so that the figures are
+// of pooled connections, not of handshakes.
+func GetInParallel(b *testing.B, c *http.Client, url string) {
+	b.Helper()
+	Warm(b, c, url)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if err := getOK(c, url); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
+
+// Warm sends a few requests, untimed, so that c's connections (and those behind it) are pooled.
+func Warm(b *testing.B, c *http.Client, url string) {
+	b.Helper()
+	for i := 0; i < 10; i++ {
+		if err := getOK(c, url); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func getOK(c *http.Client, url string) error {
+	resp, err := c.Get(url)
+	if err != nil {
+		return err
+	}
+	_, err = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: status %d", url, resp.StatusCode)
+	}
+	return err
 }

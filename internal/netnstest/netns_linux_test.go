@@ -218,7 +218,7 @@ func TestRequireRoot(t *testing.T) {
 		return
 	}
 	RequireRoot(t) // running the probe as another user needs root itself
-	bin := copyForOthers(t)
+	bin := TestBinaryForOthers(t)
 	for _, tc := range []struct {
 		name    string
 		ci      string
@@ -244,29 +244,4 @@ func TestRequireRoot(t *testing.T) {
 			}
 		})
 	}
-}
-
-func copyForOthers(t *testing.T) string {
-	t.Helper()
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir, err := os.MkdirTemp("", "egret-netnstest-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	data, err := os.ReadFile(self)
-	if err != nil {
-		t.Fatal(err)
-	}
-	bin := filepath.Join(dir, "netnstest.test")
-	if err := os.WriteFile(bin, data, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return bin
 }

@@ -20,20 +20,5 @@ func BenchmarkThroughSidecar(b *testing.B) {
 	sc := startSidecar(b, m, meshtest.SidecarConfig(b, "bookinfo", "productpage", map[string]string{gw1: g.Addr}))
 	c := viaProxy(sc.addr)
 	c.Transport.(*http.Transport).MaxIdleConnsPerHost = 64
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			resp, err := c.Get("http://www.google.com/")
-			if err != nil {
-				b.Error(err)
-				return
-			}
-			io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode != 200 {
-				b.Errorf("status %d", resp.StatusCode)
-				return
-			}
-		}
-	})
+	meshtest.GetInParallel(b, c, "http://www.google.com/")
 }
