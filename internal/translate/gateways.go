@@ -17,6 +17,13 @@ var istioEgressPorts = []ir.GatewayPort{
 	{Name: "https", Port: 443, TargetPort: 8443},
 }
 
+// istioEgressLabels are the labels Istio's egress gateway chart puts on every egress gateway, whatever its
+// name; a component's `label` map is merged over them (a repeated key overrides), as the chart's values are.
+var istioEgressLabels = map[string]string{
+	"app":   "istio-egressgateway",
+	"istio": "egressgateway",
+}
+
 // gateways creates one gateway instance per GatewayLifecycleManager installation, cluster and enabled egress gateway component.
 func (t *translator) gateways() {
 	for _, glm := range t.snap.GatewayLifecycleManagers {
@@ -41,7 +48,7 @@ func (t *translator) gateways() {
 						Cluster:   c.Name,
 						Revision:  inst.GatewayRevision,
 						Active:    c.ActiveGateway,
-						Labels:    maps.Clone(g.Label),
+						Labels:    gatewayLabels(g.Label),
 						// The gateway runs as a service account named after it, as Istio's chart does.
 						Identity:     ir.NewSpiffeID(t.trustDomain(c.Name), ns, g.Name),
 						ServicePorts: servicePorts(g),
@@ -51,6 +58,13 @@ func (t *translator) gateways() {
 			}
 		}
 	}
+}
+
+// gatewayLabels are the labels a gateway carries: Istio's chart defaults with the component's own merged over them.
+func gatewayLabels(own map[string]string) map[string]string {
+	out := maps.Clone(istioEgressLabels)
+	maps.Copy(out, own)
+	return out
 }
 
 func servicePorts(g api.GatewaySpec) []ir.GatewayPort {
