@@ -29,11 +29,16 @@ func Validate(s *Snapshot) Problems {
 			v.mesh(o)
 		case *Workload:
 			v.workload(o)
+		case *Workspace:
+			v.workspace(o)
+		case *WorkspaceSettings:
+			v.workspaceSettings(o)
 		}
 	}
 	v.duplicates(s)
 	v.references(s)
 	v.meshSettings(s)
+	v.workspaceRules(s)
 	sort.SliceStable(v.problems, func(i, j int) bool {
 		a, b := v.problems[i].Source, v.problems[j].Source
 		if a.File != b.File {
