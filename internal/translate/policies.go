@@ -59,6 +59,12 @@ func (t *translator) policyTargets(ap *api.AccessPolicy) []ir.PolicyTarget {
 		if !t.valid(es) {
 			continue
 		}
+		if !t.sees(ap, es) {
+			if !all && selectedByAny(dests, es) {
+				t.warn(ap, "spec.applyToDestinations", "ExternalService %s is not visible in %s, so this policy does not apply to it", serviceID(es), t.workspaceText(ap))
+			}
+			continue
+		}
 		if all {
 			add(ir.PolicyTarget{ServiceID: serviceID(es)})
 			continue
