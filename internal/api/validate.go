@@ -129,7 +129,7 @@ func (v *validator) selector(path string, s *ObjectSelector) {
 		}
 	}
 	if s.Workspace != "" {
-		v.warnf(path+".workspace", "egret has no workspaces; the selector matches in every namespace")
+		v.warnf(path+".workspace", "egret does not read selector.workspace yet: a client selector with it allows no one, other selectors match in every workspace")
 	}
 }
 

@@ -208,3 +208,25 @@ func TestInvalidWorkspaceFailsClosed(t *testing.T) {
 		t.Errorf("with its only Workspace invalid the mesh went back to one tenant: %s: %s", d.Kind, d.Reason)
 	}
 }
+
+// selector.workspace is not read yet; in a client selector, ignoring it would allow every workspace.
+func TestClientSelectorWorkspaceAllowsNoOne(t *testing.T) {
+	res := Translate(workspacesSnapshot(t, `apiVersion: security.policy.gloo.solo.io/v2
+kind: AccessPolicy
+metadata:
+  name: by-workspace
+  namespace: app
+spec:
+  applyToDestinations:
+  - kind: EXTERNAL_SERVICE
+    selector: {name: direct}
+  config:
+    authz:
+      allowedClients:
+      - serviceAccountSelector: {workspace: web}
+`))
+	d := res.Plan.Decide(ir.Request{Source: id(frontend), Host: "direct.example.com", Port: 8443, Opaque: true})
+	if d.Allow || d.Policy != "app/by-workspace" {
+		t.Errorf("a client selector by workspace allowed a caller: %s %s", d.Kind, d.Reason)
+	}
+}
