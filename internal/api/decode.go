@@ -29,6 +29,8 @@ var kinds = map[string]kindInfo{
 	KindIstioLifecycleManager:   {AdminV2, func() Object { return &IstioLifecycleManager{} }},
 	KindMesh:                    {EgretV1, func() Object { return &Mesh{} }},
 	KindWorkload:                {EgretV1, func() Object { return &Workload{} }},
+	KindWorkspace:               {AdminV2, func() Object { return &Workspace{} }},
+	KindWorkspaceSettings:       {AdminV2, func() Object { return &WorkspaceSettings{} }},
 }
 
 // KnownKinds lists the kinds the decoder accepts, sorted.

@@ -45,6 +45,8 @@ type Snapshot struct {
 	IstioLifecycleManagers   []*IstioLifecycleManager
 	Meshes                   []*Mesh
 	Workloads                []*Workload
+	Workspaces               []*Workspace
+	WorkspaceSettings        []*WorkspaceSettings
 }
 
 // Objects lists every object of the snapshot, kind by kind.
@@ -72,6 +74,12 @@ func (s *Snapshot) Objects() []Object {
 		out = append(out, o)
 	}
 	for _, o := range s.Workloads {
+		out = append(out, o)
+	}
+	for _, o := range s.Workspaces {
+		out = append(out, o)
+	}
+	for _, o := range s.WorkspaceSettings {
 		out = append(out, o)
 	}
 	return out

@@ -19,5 +19,9 @@ func (s *Snapshot) Add(obj Object) {
 		s.Meshes = append(s.Meshes, o)
 	case *Workload:
 		s.Workloads = append(s.Workloads, o)
+	case *Workspace:
+		s.Workspaces = append(s.Workspaces, o)
+	case *WorkspaceSettings:
+		s.WorkspaceSettings = append(s.WorkspaceSettings, o)
 	}
 }

@@ -29,11 +29,16 @@ func Validate(s *Snapshot) Problems {
 			v.mesh(o)
 		case *Workload:
 			v.workload(o)
+		case *Workspace:
+			v.workspace(o)
+		case *WorkspaceSettings:
+			v.workspaceSettings(o)
 		}
 	}
 	v.duplicates(s)
 	v.references(s)
 	v.meshSettings(s)
+	v.workspaceRules(s)
 	sort.SliceStable(v.problems, func(i, j int) bool {
 		a, b := v.problems[i].Source, v.problems[j].Source
 		if a.File != b.File {
@@ -124,7 +129,7 @@ func (v *validator) selector(path string, s *ObjectSelector) {
 		}
 	}
 	if s.Workspace != "" {
-		v.warnf(path+".workspace", "egret has no workspaces; the selector matches in every namespace")
+		v.warnf(path+".workspace", "egret does not read selector.workspace yet: a client selector with it allows no one, other selectors match in every workspace")
 	}
 }
 

@@ -236,6 +236,9 @@ func printDecision(w io.Writer, r ir.Request, d ir.Decision) {
 	if d.Service != "" {
 		line("service", fmt.Sprintf("ExternalService %s port %d", d.Service, d.ServicePort))
 	}
+	if d.Visibility != "" {
+		line("workspace", d.Visibility)
+	}
 	if !d.Allow {
 		line("answer", answer(d, r.Opaque))
 	}

@@ -27,7 +27,14 @@ func (p *Plan) Decide(r Request) Decision {
 		}
 	}
 
-	pe, entry, hostKnown := ix.lookup(host, r.Port, d.Cluster)
+	vw := p.viewerFor(r.Source, d.Cluster)
+	d.Workspace = vw.workspace
+	pe, entry, hostKnown := ix.lookup(host, r.Port, d.Cluster, &vw)
+	if vw.refuses(entry) {
+		vw.refuse(&d, hostPort)
+		return d
+	}
+	vw.explain(&d, entry)
 	if entry == nil {
 		d.Upstream = hostPort
 		what := hostPort + " is not in the registry"

@@ -66,4 +66,8 @@ type Decision struct {
 	DryRunDeny   bool   `json:"dryRunDeny,omitempty"`
 	DryRunReason string `json:"dryRunReason,omitempty"`
 	DryRunPolicy string `json:"dryRunPolicy,omitempty"`
+	// Workspace is the caller's workspace and Visibility the workspace rule that showed or hid the
+	// service, when the plan has workspaces.
+	Workspace  string `json:"workspace,omitempty"`
+	Visibility string `json:"visibility,omitempty"`
 }

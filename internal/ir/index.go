@@ -131,10 +131,14 @@ func (p *Plan) build() *index {
 
 // lookup finds the most specific host entry that has the port, for a caller in cluster ("" = any cluster).
 // hostKnown reports whether some entry matched the host on another port.
-func (ix *index) lookup(host string, port uint32, cluster string) (pe portEntry, e *hostEntry, hostKnown bool) {
+// Entries the viewer may not see are skipped.
+func (ix *index) lookup(host string, port uint32, cluster string, v *viewer) (pe portEntry, e *hostEntry, hostKnown bool) {
 	try := func(entries []*hostEntry) bool {
 		for _, cand := range entries {
 			if cand.svc.Cluster != "" && cluster != "" && cand.svc.Cluster != cluster {
+				continue
+			}
+			if v.skips(cand, port) {
 				continue
 			}
 			hostKnown = true

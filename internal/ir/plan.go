@@ -22,6 +22,8 @@ type Plan struct {
 	Routes            []Route           `json:"routes,omitempty" yaml:"routes,omitempty"`
 	Policies          []Policy          `json:"policies,omitempty" yaml:"policies,omitempty"`
 	Workloads         []Workload        `json:"workloads,omitempty" yaml:"workloads,omitempty"`
+	// Workspaces, when there are any, limit which services each workload sees (see workspace.go).
+	Workspaces []Workspace `json:"workspaces,omitempty" yaml:"workspaces,omitempty"`
 
 	compiled *index
 }
@@ -87,6 +89,8 @@ type ExternalService struct {
 	Addresses []string          `json:"addresses,omitempty" yaml:"addresses,omitempty"`
 	Ports     []ServicePort     `json:"ports" yaml:"ports"`
 	Endpoints []Endpoint        `json:"endpoints,omitempty" yaml:"endpoints,omitempty"`
+	// Visibility lists the workspaces whose workloads see the service, when the plan has workspaces.
+	Visibility []Visibility `json:"visibility,omitempty" yaml:"visibility,omitempty"`
 }
 
 // ServicePort is one port of an ExternalService.

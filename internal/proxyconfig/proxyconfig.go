@@ -46,6 +46,8 @@ func ForGateway(p *ir.Plan, id string) (*Gateway, error) {
 		return nil, fmt.Errorf("no gateway %q in the plan (gateways: %v)", id, gatewayIDs(p))
 	}
 	slice := ir.Plan{Outbound: p.Outbound, AccessLogEncoding: p.AccessLogEncoding, Clusters: p.Clusters, Gateways: []ir.Gateway{*self}}
+	// The gateway decides visibility by its caller's workspace, as the sidecar does.
+	slice.Workspaces = p.Workspaces
 	services := map[string]bool{}
 	for _, r := range p.Routes {
 		var targets []ir.GatewayTarget
@@ -103,7 +105,7 @@ func NewSidecarCutter(p *ir.Plan, addresses map[string]string) *SidecarCutter {
 		workloads: map[string]*ir.Workload{},
 		shared: ir.Plan{
 			Outbound: p.Outbound, AccessLogEncoding: p.AccessLogEncoding, Clusters: p.Clusters,
-			Services: p.Services, Routes: p.Routes,
+			Services: p.Services, Routes: p.Routes, Workspaces: p.Workspaces,
 		},
 		addresses: map[string]string{},
 	}

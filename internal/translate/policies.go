@@ -59,6 +59,12 @@ func (t *translator) policyTargets(ap *api.AccessPolicy) []ir.PolicyTarget {
 		if !t.valid(es) {
 			continue
 		}
+		if !t.sees(ap, es) {
+			if !all && selectedByAny(dests, es) {
+				t.warn(ap, "spec.applyToDestinations", "ExternalService %s is not visible in %s, so this policy does not apply to it", serviceID(es), t.workspaceText(ap))
+			}
+			continue
+		}
 		if all {
 			add(ir.PolicyTarget{ServiceID: serviceID(es)})
 			continue
@@ -95,6 +101,9 @@ func (t *translator) rule(ap *api.AccessPolicy, path string, a api.Authorization
 			never = append(never, fmt.Sprintf("allowedClients[%d].externalWorkloadSelector", i))
 		case c.RequestIdentityMatcher != nil:
 			never = append(never, fmt.Sprintf("allowedClients[%d].requestIdentityMatcher", i))
+		case c.ServiceAccountSelector != nil && c.ServiceAccountSelector.Workspace != "":
+			// Not read yet: ignoring it would allow callers of every workspace.
+			never = append(never, fmt.Sprintf("allowedClients[%d].serviceAccountSelector.workspace", i))
 		default:
 			r.Clients = append(r.Clients, t.clientMatch(c.ServiceAccountSelector))
 		}

@@ -34,6 +34,7 @@ func (t *translator) services() {
 			Addresses: append([]string(nil), es.Spec.Addresses...),
 			Endpoints: t.endpoints(es),
 		}
+		s.Visibility = t.visibility(es)
 		for hi, h := range es.Spec.Hosts {
 			hp, err := ir.ParseHostPattern(h)
 			if err != nil {
@@ -92,7 +93,7 @@ func (t *translator) routeTargets(es *api.ExternalService, pi int, host ir.HostP
 	for ri, ref := range es.Spec.Ports[pi].EgressGatewayRoutes.VirtualGatewayRefs {
 		ns := cmpOr(ref.Namespace, es.Metadata.Namespace)
 		vgID := ns + "/" + ref.Name
-		found := 0
+		found, unseen := 0, ""
 		for gi := range t.plan.Gateways {
 			gw := &t.plan.Gateways[gi]
 			if ref.Cluster != "" && gw.Cluster != ref.Cluster {
@@ -106,6 +107,10 @@ func (t *translator) routeTargets(es *api.ExternalService, pi int, host ir.HostP
 				if l.VirtualGateway != vgID || !exposes(al.l, al.vg.Metadata.Namespace, es, host) {
 					continue
 				}
+				if !t.sees(al.vg, es) {
+					unseen = t.workspaceText(al.vg)
+					continue
+				}
 				found++
 				key := fmt.Sprintf("%s:%d", gw.ID, l.Port)
 				if !seen[key] {
@@ -116,6 +121,11 @@ func (t *translator) routeTargets(es *api.ExternalService, pi int, host ir.HostP
 				}
 				break // one listener per gateway is enough to carry the route
 			}
+		}
+		if found == 0 && unseen != "" {
+			t.warn(es, fmt.Sprintf("spec.ports[%d].egressGatewayRoutes.virtualGatewayRefs[%d]", pi, ri),
+				"VirtualGateway %s is in %s, which does not see this service (export it to that workspace, and import it there)", vgID, unseen)
+			continue
 		}
 		if found == 0 {
 			where := ""

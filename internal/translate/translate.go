@@ -60,6 +60,8 @@ type translator struct {
 	// esByName and esIndex index the ExternalServices by name and input position, built on first use.
 	esByName map[string][]*api.ExternalService
 	esIndex  map[*api.ExternalService]int
+	// tenancy is nil when there is no Workspace (one tenant).
+	tenancy *tenancy
 }
 
 // Translate validates the snapshot and translates its valid objects into a compiled plan. It does no I/O
@@ -95,6 +97,7 @@ func Translate(s *api.Snapshot) *Result {
 	t.clusters()
 	t.gateways()
 	t.workloads()
+	t.workspaces()
 	t.listeners()
 	t.services()
 	t.policies()
