@@ -29,6 +29,7 @@ var kinds = map[string]kindInfo{
 	KindIstioLifecycleManager:   {AdminV2, func() Object { return &IstioLifecycleManager{} }},
 	KindMesh:                    {EgretV1, func() Object { return &Mesh{} }},
 	KindWorkload:                {EgretV1, func() Object { return &Workload{} }},
+	KindRouteTable:              {NetworkingV2, func() Object { return &RouteTable{} }},
 }
 
 // KnownKinds lists the kinds the decoder accepts, sorted.
@@ -116,6 +117,10 @@ func (d *decoder) document(n *yaml.Node) []Object {
 	}
 	d.object = objectRef(n, kind)
 	info, ok := kinds[kind]
+	if !ok && unsupportedKind(kind, apiVersion) {
+		// A Gloo kind egret does not implement: kept, so that it is reported on itself and the rest runs.
+		info, ok = kindInfo{apiVersion, func() Object { return &Unsupported{} }}, true
+	}
 	switch {
 	case kind == "":
 		d.fail(n, "kind", "missing: every resource needs a kind (one of %s)", strings.Join(KnownKinds(), ", "))

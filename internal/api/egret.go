@@ -45,6 +45,9 @@ type Snapshot struct {
 	IstioLifecycleManagers   []*IstioLifecycleManager
 	Meshes                   []*Mesh
 	Workloads                []*Workload
+	RouteTables              []*RouteTable
+	// Unsupported are Gloo objects of kinds egret does not implement: reported, then ignored.
+	Unsupported []*Unsupported
 }
 
 // Objects lists every object of the snapshot, kind by kind.
@@ -72,6 +75,12 @@ func (s *Snapshot) Objects() []Object {
 		out = append(out, o)
 	}
 	for _, o := range s.Workloads {
+		out = append(out, o)
+	}
+	for _, o := range s.RouteTables {
+		out = append(out, o)
+	}
+	for _, o := range s.Unsupported {
 		out = append(out, o)
 	}
 	return out

@@ -19,5 +19,9 @@ func (s *Snapshot) Add(obj Object) {
 		s.Meshes = append(s.Meshes, o)
 	case *Workload:
 		s.Workloads = append(s.Workloads, o)
+	case *RouteTable:
+		s.RouteTables = append(s.RouteTables, o)
+	case *Unsupported:
+		s.Unsupported = append(s.Unsupported, o)
 	}
 }

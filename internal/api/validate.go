@@ -29,10 +29,15 @@ func Validate(s *Snapshot) Problems {
 			v.mesh(o)
 		case *Workload:
 			v.workload(o)
+		case *RouteTable:
+			v.routeTable(o)
+		case *Unsupported:
+			v.unsupported(o)
 		}
 	}
 	v.duplicates(s)
 	v.references(s)
+	v.routeTableReferences(s)
 	v.meshSettings(s)
 	sort.SliceStable(v.problems, func(i, j int) bool {
 		a, b := v.problems[i].Source, v.problems[j].Source
