@@ -27,7 +27,22 @@ func (p *Plan) Decide(r Request) Decision {
 		}
 	}
 
+	// A RouteTable that claims the host decides which service the request goes to (httproute.go).
+	var via *routed
+	if !r.Opaque {
+		var done bool
+		if via, done = ix.routeTables(r, host, &d); done {
+			return d
+		}
+	}
+	if via != nil {
+		host, r.Port, d.Host, d.Port = via.host, via.port, via.host, via.port
+		hostPort = net.JoinHostPort(host, strconv.FormatUint(uint64(r.Port), 10))
+	}
 	pe, entry, hostKnown := ix.lookup(host, r.Port, d.Cluster)
+	if via != nil && via.gateway != nil {
+		pe, entry = portEntry{port: via.dest.port, route: via.gateway}, via.dest.entry
+	}
 	if entry == nil {
 		d.Upstream = hostPort
 		what := hostPort + " is not in the registry"

@@ -22,6 +22,8 @@ type Plan struct {
 	Routes            []Route           `json:"routes,omitempty" yaml:"routes,omitempty"`
 	Policies          []Policy          `json:"policies,omitempty" yaml:"policies,omitempty"`
 	Workloads         []Workload        `json:"workloads,omitempty" yaml:"workloads,omitempty"`
+	// RouteTables are the HTTP routes of RouteTables, in input order (see httproute.go).
+	RouteTables []RouteTable `json:"routeTables,omitempty" yaml:"routeTables,omitempty"`
 
 	compiled *index
 }
