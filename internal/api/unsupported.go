@@ -14,7 +14,8 @@ type Unsupported struct {
 	Status *Raw `json:"status,omitempty"`
 }
 
-// unsupportedKinds are Gloo Mesh 2.x kinds egret does not implement, by kind, with their API group.
+// unsupportedKinds are Gloo Mesh 2.x kinds egret does not implement, by kind, with their usual API group
+// (documentation: any Gloo group is accepted).
 // Kinds egret implements are in the decoder's kinds table, which is looked up first.
 var unsupportedKinds = map[string]string{
 	// networking
@@ -80,14 +81,14 @@ func UnsupportedKinds() []string {
 }
 
 // unsupportedKind reports whether kind under apiVersion is a known Gloo kind egret does not implement.
-// Any version of the kind's group is accepted: the object is ignored, so its schema does not matter.
+// Any version of any Gloo group is accepted (kinds have moved between groups across releases): the
+// object is ignored, so its schema does not matter; the kind name under another group stays unknown.
 func unsupportedKind(kind, apiVersion string) bool {
-	group, ok := unsupportedKinds[kind]
-	if !ok {
+	if _, ok := unsupportedKinds[kind]; !ok {
 		return false
 	}
 	g, _, _ := strings.Cut(apiVersion, "/")
-	return g == group
+	return g == "gloo.solo.io" || strings.HasSuffix(g, ".gloo.solo.io")
 }
 
 func (v *validator) unsupported(o *Unsupported) {

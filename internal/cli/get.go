@@ -212,6 +212,7 @@ func routesTable(w io.Writer, plan *ir.Plan) {
 			}
 		}
 	}
+	routeTableLines(w, plan)
 }
 
 func findPort(plan *ir.Plan, serviceID string, number uint32) *ir.ServicePort {
