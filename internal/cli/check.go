@@ -275,6 +275,8 @@ func answer(d ir.Decision, opaque bool) string {
 		return "502 (empty body)"
 	case ir.KindNoRoute:
 		return "503"
+	case ir.KindRouteNotFound:
+		return "404"
 	}
 	return "403 " + ir.DeniedBody
 }
