@@ -31,6 +31,7 @@ var kinds = map[string]kindInfo{
 	KindWorkload:                {EgretV1, func() Object { return &Workload{} }},
 	KindWorkspace:               {AdminV2, func() Object { return &Workspace{} }},
 	KindWorkspaceSettings:       {AdminV2, func() Object { return &WorkspaceSettings{} }},
+	KindRouteTable:              {NetworkingV2, func() Object { return &RouteTable{} }},
 }
 
 // KnownKinds lists the kinds the decoder accepts, sorted.
@@ -118,6 +119,10 @@ func (d *decoder) document(n *yaml.Node) []Object {
 	}
 	d.object = objectRef(n, kind)
 	info, ok := kinds[kind]
+	if !ok && unsupportedKind(kind, apiVersion) {
+		// A Gloo kind egret does not implement: kept, so that it is reported on itself and the rest runs.
+		info, ok = kindInfo{apiVersion, func() Object { return &Unsupported{} }}, true
+	}
 	switch {
 	case kind == "":
 		d.fail(n, "kind", "missing: every resource needs a kind (one of %s)", strings.Join(KnownKinds(), ", "))

@@ -28,8 +28,8 @@ func TestDecodeErrorsNameFileLineObjectAndField(t *testing.T) {
 		},
 		{
 			name: "unknown kind",
-			yaml: "apiVersion: networking.gloo.solo.io/v2\nkind: RouteTable\nmetadata:\n  name: r\n",
-			want: []string{`f.yaml:2: RouteTable r: kind: unknown kind "RouteTable" (egret reads AccessPolicy, ExternalEndpoint, ExternalService, GatewayLifecycleManager, IstioLifecycleManager, Mesh, VirtualGateway, Workload, Workspace, WorkspaceSettings)`},
+			yaml: "apiVersion: example.com/v1\nkind: Frobnicator\nmetadata:\n  name: r\n",
+			want: []string{`f.yaml:2: Frobnicator r: kind: unknown kind "Frobnicator" (egret reads AccessPolicy, ExternalEndpoint, ExternalService, GatewayLifecycleManager, IstioLifecycleManager, Mesh, RouteTable, VirtualGateway, Workload, Workspace, WorkspaceSettings)`},
 		},
 		{
 			name: "wrong apiVersion",
@@ -74,7 +74,7 @@ func TestDecodeErrorsNameFileLineObjectAndField(t *testing.T) {
 		{
 			name: "missing kind",
 			yaml: "apiVersion: egret.dev/v1alpha1\nmetadata:\n  name: w\n",
-			want: []string{`f.yaml:1: object w: kind: missing: every resource needs a kind (one of AccessPolicy, ExternalEndpoint, ExternalService, GatewayLifecycleManager, IstioLifecycleManager, Mesh, VirtualGateway, Workload, Workspace, WorkspaceSettings)`},
+			want: []string{`f.yaml:1: object w: kind: missing: every resource needs a kind (one of AccessPolicy, ExternalEndpoint, ExternalService, GatewayLifecycleManager, IstioLifecycleManager, Mesh, RouteTable, VirtualGateway, Workload, Workspace, WorkspaceSettings)`},
 		},
 		{
 			name: "every problem of a file at once",

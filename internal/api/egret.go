@@ -47,6 +47,9 @@ type Snapshot struct {
 	Workloads                []*Workload
 	Workspaces               []*Workspace
 	WorkspaceSettings        []*WorkspaceSettings
+	RouteTables              []*RouteTable
+	// Unsupported are Gloo objects of kinds egret does not implement: reported, then ignored.
+	Unsupported []*Unsupported
 }
 
 // Objects lists every object of the snapshot, kind by kind.
@@ -80,6 +83,12 @@ func (s *Snapshot) Objects() []Object {
 		out = append(out, o)
 	}
 	for _, o := range s.WorkspaceSettings {
+		out = append(out, o)
+	}
+	for _, o := range s.RouteTables {
+		out = append(out, o)
+	}
+	for _, o := range s.Unsupported {
 		out = append(out, o)
 	}
 	return out

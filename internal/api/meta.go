@@ -21,6 +21,7 @@ const (
 	KindIstioLifecycleManager   = "IstioLifecycleManager"
 	KindMesh                    = "Mesh"
 	KindWorkload                = "Workload"
+	KindRouteTable              = "RouteTable"
 )
 
 // ObjectMeta is the subset of Kubernetes object metadata that egret reads.

@@ -23,5 +23,9 @@ func (s *Snapshot) Add(obj Object) {
 		s.Workspaces = append(s.Workspaces, o)
 	case *WorkspaceSettings:
 		s.WorkspaceSettings = append(s.WorkspaceSettings, o)
+	case *RouteTable:
+		s.RouteTables = append(s.RouteTables, o)
+	case *Unsupported:
+		s.Unsupported = append(s.Unsupported, o)
 	}
 }

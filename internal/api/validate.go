@@ -33,10 +33,15 @@ func Validate(s *Snapshot) Problems {
 			v.workspace(o)
 		case *WorkspaceSettings:
 			v.workspaceSettings(o)
+		case *RouteTable:
+			v.routeTable(o)
+		case *Unsupported:
+			v.unsupported(o)
 		}
 	}
 	v.duplicates(s)
 	v.references(s)
+	v.routeTableReferences(s)
 	v.meshSettings(s)
 	v.workspaceRules(s)
 	sort.SliceStable(v.problems, func(i, j int) bool {

@@ -102,6 +102,10 @@ func runCheck(s streams, f *checkFlags) error {
 	}
 	var dec decider = plan
 	d := dec.Decide(req)
+	if gd, ok := atGateway(dec, req, d); ok {
+		// A gateway RouteTable: the sidecar only forwards; what happens is the gateway's decision.
+		d = gd
+	}
 	if f.output == "json" {
 		enc := json.NewEncoder(s.out)
 		enc.SetIndent("", "  ")
@@ -216,6 +220,9 @@ func printDecision(w io.Writer, r ir.Request, d ir.Decision) {
 	line := func(k, v string) { fmt.Fprintf(w, "%-9s %s\n", k+":", v) }
 	line("decision", fmt.Sprintf("%s (%s)", verdict, d.Kind))
 	what := fmt.Sprintf("%s:%d", d.Host, d.Port)
+	if d.RoutedFrom != "" {
+		what = d.RoutedFrom // what the caller asked for; "routed" says where the RouteTable sent it
+	}
 	if r.Opaque {
 		what = "TLS/TCP " + what
 	} else {
@@ -230,6 +237,7 @@ func printDecision(w io.Writer, r ir.Request, d ir.Decision) {
 	}
 	line("request", what+" from "+from)
 	line("reason", d.Reason)
+	printRouteTable(w, d)
 	if d.Policy != "" {
 		line("policy", d.Policy)
 	}
@@ -270,6 +278,8 @@ func answer(d ir.Decision, opaque bool) string {
 		return "502 (empty body)"
 	case ir.KindNoRoute:
 		return "503"
+	case ir.KindRouteNotFound:
+		return "404"
 	}
 	return "403 " + ir.DeniedBody
 }

@@ -35,7 +35,8 @@ func loadPlan(s streams, in *inputFlags) (*ir.Plan, error) {
 	for _, p := range res.Problems() {
 		fmt.Fprintln(s.err, p.Error())
 	}
-	if len(decode.Errors()) > 0 || res.Invalid() {
+	// Objects of Gloo kinds egret does not implement are errors on themselves, and ignored: they block nothing.
+	if len(decode.Blocking()) > 0 || len(api.Problems(res.Problems()).Blocking()) > 0 {
 		return nil, withCode(ExitError, errors.New("invalid input: fix the errors above"))
 	}
 	return res.Plan, nil
@@ -211,6 +212,7 @@ func routesTable(w io.Writer, plan *ir.Plan) {
 			}
 		}
 	}
+	routeTableLines(w, plan)
 }
 
 func findPort(plan *ir.Plan, serviceID string, number uint32) *ir.ServicePort {

@@ -105,7 +105,7 @@ func translateInputs(s streams, in *inputFlags) (*translate.Result, error) {
 	}
 	res := translate.Translate(snap)
 	problems = append(problems, res.Problems()...)
-	if errs := problems.Errors(); len(errs) > 0 {
+	if errs := problems.Blocking(); len(errs) > 0 {
 		return nil, withCode(ExitError, errs)
 	}
 	return res, nil

@@ -199,7 +199,8 @@ func (cp *ControlPlane) reload(stamp string) {
 	}
 	res := translate.Translate(snap)
 	problems = append(problems, res.Problems()...)
-	if errs := problems.Errors(); len(errs) > 0 {
+	// Errors on objects of kinds egret does not implement are reported and do not block the rest.
+	if errs := problems.Blocking(); len(errs) > 0 {
 		var lines []string
 		for _, p := range errs {
 			lines = append(lines, p.Error())
@@ -208,7 +209,7 @@ func (cp *ControlPlane) reload(stamp string) {
 		return
 	}
 	for _, p := range problems {
-		cp.log.Warn("resource warning", "problem", p.Error())
+		cp.log.Warn("resource warning", "problem", p.Error()) // includes the ignored unsupported kinds
 	}
 	cp.mu.Lock()
 	cp.plan, cp.result, cp.rejected, cp.stamp, cp.applied = res.Plan, res, nil, stamp, time.Now()

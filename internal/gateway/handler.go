@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	mrand "math/rand/v2"
 	"net"
 	"net/http"
 	"strconv"
@@ -103,8 +104,14 @@ func (h *handler) route(w http.ResponseWriter, r *http.Request, rq *request, aut
 		Path:    r.URL.Path,
 		Headers: r.Header.Values,
 		Opaque:  opaque,
+		Gateway: rq.st.cfg.Gateway.ID,
+		Pick:    mrand.Uint32(), // the gateway's own draw for a weighted route; no header can set it
 	})
 	rq.decision = d
+	if d.RouteTable != "" {
+		// A gateway RouteTable chose the service: it is where the request goes and the host it sees.
+		rq.host, rq.entry.RouteName = d.Host, d.RouteTable
+	}
 	rq.entry.Decision = accesslog.DecisionDeny
 	rq.entry.Reason = d.Reason
 	rq.entry.Policy = d.Policy
@@ -114,6 +121,9 @@ func (h *handler) route(w http.ResponseWriter, r *http.Request, rq *request, aut
 	switch {
 	case d.Kind == ir.KindDenied:
 		h.answer(w, rq, http.StatusForbidden, accesslog.FlagPolicyDenied, d.Reason, ir.DeniedBody)
+		return false
+	case d.Kind == ir.KindRouteNotFound:
+		h.answer(w, rq, http.StatusNotFound, accesslog.FlagNoRoute, d.Reason, "")
 		return false
 	case d.Kind != ir.KindRouted || !h.servesHere(rq.st, d):
 		reason := fmt.Sprintf("%s:%d is not exposed on this gateway's listener %d", host, port, h.port)

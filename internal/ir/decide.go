@@ -29,7 +29,28 @@ func (p *Plan) Decide(r Request) Decision {
 
 	vw := p.viewerFor(r.Source, d.Cluster)
 	d.Workspace = vw.workspace
+	// A RouteTable that claims the host decides which service the request goes to (httproute.go); at a
+	// sidecar, only the tables of the caller's own workspace apply.
+	var via *routed
+	if !r.Opaque {
+		var done bool
+		inScope := func(t *RouteTable) bool { return r.Gateway != "" || p.tableInWorkspace(t, d.Cluster, &vw) }
+		if via, done = ix.routeTables(r, host, &d, inScope); done {
+			return d
+		}
+	}
+	if via != nil {
+		host, r.Port, d.Host, d.Port = via.host, via.port, via.host, via.port
+		hostPort = net.JoinHostPort(host, strconv.FormatUint(uint64(r.Port), 10))
+	}
 	pe, entry, hostKnown := ix.lookup(host, r.Port, d.Cluster, &vw)
+	if via != nil && via.gateway != nil {
+		// A gateway route names its service itself: the caller must still be able to see it.
+		pe, entry = portEntry{port: via.dest.port, route: via.gateway}, via.dest.entry
+		if vw.on && vw.visibleIn(entry.svc) == nil {
+			vw.hidden, vw.hiddenPort = entry, pe
+		}
+	}
 	if vw.refuses(entry) {
 		vw.refuse(&d, hostPort)
 		return d

@@ -20,6 +20,8 @@ const (
 	KindDenied Kind = "Denied"
 	// KindNoRoute: the call would be routed through gateways but no gateway listener serves the host.
 	KindNoRoute Kind = "NoRoute"
+	// KindRouteNotFound: a RouteTable claims the host and none of its routes matches (404, as in Gloo).
+	KindRouteNotFound Kind = "RouteNotFound"
 )
 
 // Headers returns the values of a request header (case-insensitive name); http.Header.Values fits.
@@ -38,6 +40,11 @@ type Request struct {
 	Headers Headers
 	// Opaque marks a TLS or TCP stream, which has no method, path or headers to match.
 	Opaque bool
+	// Gateway is the ID of the gateway deciding; empty at a sidecar (and in `egret check` asking as one).
+	// It says which RouteTables apply: mesh tables at sidecars, gateway tables at their gateways.
+	Gateway string
+	// Pick chooses among a route's weighted destinations (Pick % 100); proxies draw it at random per request.
+	Pick uint32
 }
 
 // Decision is the answer to a Request, with everything a proxy needs to act on it and log it.
@@ -70,4 +77,9 @@ type Decision struct {
 	// service, when the plan has workspaces.
 	Workspace  string `json:"workspace,omitempty"`
 	Visibility string `json:"visibility,omitempty"`
+	// RouteTable is the RouteTable and route ("ns/name route[i] name") that chose the destination; Host,
+	// Port then describe the chosen service, and RoutedFrom the host:port the caller asked for.
+	RouteTable string       `json:"routeTable,omitempty"`
+	RoutedFrom string       `json:"routedFrom,omitempty"`
+	Split      []RouteSplit `json:"split,omitempty"`
 }

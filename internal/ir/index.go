@@ -10,6 +10,7 @@ type index struct {
 	// wild is keyed by a wildcard pattern's suffix ("google.com" for "*.google.com", "" for "*").
 	wild     map[string][]*hostEntry
 	policies map[string][]policyTarget
+	tables   []*compiledTable
 }
 
 // hostEntry is one host pattern of one service and the ports callable on it.
@@ -106,6 +107,7 @@ func (p *Plan) build() *index {
 			}
 		}
 	}
+	ix.compileRouteTables(p)
 	for i := range p.Policies {
 		cp := &compiledPolicy{p: &p.Policies[i]}
 		for j := range cp.p.Rules {

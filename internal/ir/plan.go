@@ -24,6 +24,8 @@ type Plan struct {
 	Workloads         []Workload        `json:"workloads,omitempty" yaml:"workloads,omitempty"`
 	// Workspaces, when there are any, limit which services each workload sees (see workspace.go).
 	Workspaces []Workspace `json:"workspaces,omitempty" yaml:"workspaces,omitempty"`
+	// RouteTables are the HTTP routes of RouteTables, in input order (see httproute.go).
+	RouteTables []RouteTable `json:"routeTables,omitempty" yaml:"routeTables,omitempty"`
 
 	compiled *index
 }

@@ -176,3 +176,14 @@ func orNone(ws string) string {
 	}
 	return ws
 }
+
+// tableInWorkspace reports whether a RouteTable applies to the viewer's calls: without workspaces every
+// table does; with them, only the tables whose namespace is in the caller's own workspace (a table another
+// tenant wrote never steers this caller's requests; imported route tables are not applied yet).
+func (p *Plan) tableInWorkspace(t *RouteTable, cluster string, v *viewer) bool {
+	if !v.on {
+		return true
+	}
+	ns, _, _ := strings.Cut(t.ID, "/")
+	return v.workspace != "" && p.WorkspaceOf(cluster, ns) == v.workspace
+}

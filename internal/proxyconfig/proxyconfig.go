@@ -63,6 +63,16 @@ func ForGateway(p *ir.Plan, id string) (*Gateway, error) {
 		slice.Routes = append(slice.Routes, r)
 		services[r.ServiceID] = true
 	}
+	for _, rt := range p.RouteTables {
+		if t, ok := gatewayRouteTable(rt, id); ok {
+			slice.RouteTables = append(slice.RouteTables, t)
+			for _, r := range t.Routes {
+				for _, d := range r.Destinations {
+					services[d.ServiceID] = true
+				}
+			}
+		}
+	}
 	for _, s := range p.Services {
 		if services[s.ID] {
 			slice.Services = append(slice.Services, s)
@@ -105,7 +115,7 @@ func NewSidecarCutter(p *ir.Plan, addresses map[string]string) *SidecarCutter {
 		workloads: map[string]*ir.Workload{},
 		shared: ir.Plan{
 			Outbound: p.Outbound, AccessLogEncoding: p.AccessLogEncoding, Clusters: p.Clusters,
-			Services: p.Services, Routes: p.Routes, Workspaces: p.Workspaces,
+			Services: p.Services, Routes: p.Routes, Workspaces: p.Workspaces, RouteTables: p.RouteTables,
 		},
 		addresses: map[string]string{},
 	}
@@ -115,6 +125,15 @@ func NewSidecarCutter(p *ir.Plan, addresses map[string]string) *SidecarCutter {
 	}
 	for _, r := range p.Routes {
 		for _, t := range r.Targets {
+			for _, k := range []string{t.GatewayID, fmt.Sprintf("%s:%d", t.GatewayID, t.TargetPort)} {
+				if a, ok := addresses[k]; ok {
+					c.addresses[k] = a
+				}
+			}
+		}
+	}
+	for _, rt := range p.RouteTables {
+		for _, t := range rt.Gateways {
 			for _, k := range []string{t.GatewayID, fmt.Sprintf("%s:%d", t.GatewayID, t.TargetPort)} {
 				if a, ok := addresses[k]; ok {
 					c.addresses[k] = a
@@ -224,4 +243,20 @@ func load(path string, v any) error {
 		return fmt.Errorf("%s: %w", path, err)
 	}
 	return nil
+}
+
+// gatewayRouteTable is the part of a gateway route table that gateway id applies: the table with only
+// its own listeners, or false when the table is not applied there. Mesh tables are the sidecars' alone.
+func gatewayRouteTable(rt ir.RouteTable, id string) (ir.RouteTable, bool) {
+	var own []ir.GatewayTarget
+	for _, t := range rt.Gateways {
+		if t.GatewayID == id {
+			own = append(own, t)
+		}
+	}
+	if len(own) == 0 {
+		return ir.RouteTable{}, false
+	}
+	rt.Gateways, rt.Mesh, rt.AllCallers, rt.Callers = own, false, false, nil
+	return rt, true
 }

@@ -104,7 +104,18 @@ func (s *Sidecar) decide(w http.ResponseWriter, c *call, r *http.Request, opaque
 	c.decision = d
 	c.entry.Reason, c.entry.Policy = d.Reason, d.Policy
 	c.entry.Decision = accesslog.DecisionDeny
+	if d.RouteTable != "" {
+		c.entry.RouteName = d.RouteTable
+	}
+	if d.RoutedFrom != "" {
+		// A mesh RouteTable chose the service: the call goes on as if the workload had called it, so the
+		// original destination a transparent redirect saw (the name the workload resolved) no longer applies.
+		c.host, c.port, c.origDst = d.Host, d.Port, netip.AddrPort{}
+	}
 	switch d.Kind {
+	case ir.KindRouteNotFound:
+		s.local(w, c, http.StatusNotFound, accesslog.FlagNoRoute, d.Reason, "")
+		return false
 	case ir.KindNotInRegistry:
 		// Istio's BlackHole answer: 502 with an empty body. The log line says who, where and why, which
 		// Istio's users have long asked for.

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -104,6 +105,7 @@ func (st *state) decide(host string, port uint32, r *http.Request, opaque bool) 
 		Host:    host,
 		Port:    port,
 		Opaque:  opaque,
+		Pick:    rand.Uint32(), // picks among a mesh route's weighted destinations
 	}
 	if r != nil {
 		req.Method, req.Path, req.Headers = r.Method, r.URL.Path, r.Header.Values

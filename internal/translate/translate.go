@@ -101,6 +101,7 @@ func Translate(s *api.Snapshot) *Result {
 	t.listeners()
 	t.services()
 	t.policies()
+	t.routeTables()
 	t.plan.Compile()
 
 	res := &Result{Plan: t.plan}
