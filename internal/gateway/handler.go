@@ -140,16 +140,9 @@ func (h *handler) servesHere(st *state, d ir.Decision) bool {
 
 // answer writes a local reply and records it in the log entry. The public body never carries the reason.
 func (h *handler) answer(w http.ResponseWriter, rq *request, status int, flag accesslog.Flag, reason, body string) {
-	rq.entry.Status = status
-	rq.entry.ResponseFlags = []accesslog.Flag{flag}
-	if flag == accesslog.FlagPolicyDenied {
-		rq.entry.ResponseCodeDetails = accesslog.RBACDetails(rq.entry.Policy)
-	}
+	rq.entry.LocalReply(status, flag)
 	if rq.entry.Reason == "" || status != http.StatusForbidden {
 		rq.entry.Reason = reason
-	}
-	if rq.entry.Decision == "" || status == http.StatusForbidden {
-		rq.entry.Decision = accesslog.DecisionDeny
 	}
 	if body != "" {
 		w.Header().Set("Content-Type", "text/plain")

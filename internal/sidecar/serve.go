@@ -117,8 +117,7 @@ func (s *Sidecar) transparentConn(conn net.Conn, orig OriginalDst, httpConns *ch
 	}
 	up, err := s.openUpstream(context.Background(), c)
 	if err != nil {
-		c.entry.Decision, c.entry.Reason = accesslog.DecisionDeny, err.Error()
-		c.entry.ResponseFlags = []accesslog.Flag{accesslog.FlagUpstreamConnFailure}
+		s.local(nil, c, 0, accesslog.UpstreamFailure(err), err.Error(), "") // still allowed: UF/URX
 		return
 	}
 	defer up.Close()
