@@ -14,6 +14,7 @@ import (
 
 	"egret.dev/egret/internal/accesslog"
 	"egret.dev/egret/internal/ir"
+	"egret.dev/egret/internal/proxymetrics"
 )
 
 // handler serves one listener: CONNECT streams take the opaque path, everything else the HTTP path.
@@ -57,7 +58,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if h.g.p.Access != nil {
 			_ = h.g.p.Access.Log(&rq.entry)
 		}
-		h.g.p.Metrics.Request(&rq.entry)
+		h.g.p.Metrics.Request(&rq.entry, proxymetrics.Labels{Service: rq.decision.Service, Gateway: rq.st.cfg.Gateway.ID})
 	}()
 
 	select {

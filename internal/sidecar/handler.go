@@ -16,6 +16,7 @@ import (
 	"egret.dev/egret/internal/accesslog"
 	"egret.dev/egret/internal/ir"
 	"egret.dev/egret/internal/origination"
+	"egret.dev/egret/internal/proxymetrics"
 	"egret.dev/egret/internal/sniff"
 	"egret.dev/egret/internal/splice"
 )
@@ -60,7 +61,11 @@ func (s *Sidecar) finish(c *call) {
 	if s.p.Access != nil {
 		_ = s.p.Access.Log(&c.entry)
 	}
-	s.p.Metrics.Request(&c.entry)
+	l := proxymetrics.Labels{Service: c.decision.Service}
+	if c.decision.Kind == ir.KindRouted {
+		l.Gateway = c.entry.UpstreamCluster // the gateway's ID, from config
+	}
+	s.p.Metrics.Request(&c.entry, l)
 }
 
 // ServeHTTP is the explicit proxy (absolute-form requests and CONNECT) and, for requests that arrive
