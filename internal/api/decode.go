@@ -238,8 +238,7 @@ func (d *decoder) value(n *yaml.Node, v reflect.Value, path string) {
 			}
 			return
 		}
-		if m := unexpanded.FindString(n.Value); m != "" {
-			d.fail(n, path, "%q looks like an unexpanded shell variable (%s): substitute it first (envsubst, or egret's --expand-env)", n.Value, m)
+		if d.unexpandedVar(n, path) {
 			return
 		}
 		if v.Type().Implements(enumType) {
@@ -252,12 +251,18 @@ func (d *decoder) value(n *yaml.Node, v reflect.Value, path string) {
 		v.SetString(n.Value)
 	case reflect.Bool:
 		if n.Kind != yaml.ScalarNode || n.Tag != "!!bool" {
+			if d.unexpandedVar(n, path) {
+				return
+			}
 			d.fail(n, path, "must be true or false, got %s", describe(n))
 			return
 		}
 		v.SetBool(n.Value == "true" || n.Value == "True" || n.Value == "TRUE")
 	case reflect.Uint32, reflect.Uint16, reflect.Int, reflect.Int32, reflect.Int64:
 		if n.Kind != yaml.ScalarNode || n.Tag != "!!int" {
+			if d.unexpandedVar(n, path) {
+				return
+			}
 			d.fail(n, path, "must be a whole number, got %s", describe(n))
 			return
 		}
@@ -286,6 +291,20 @@ func (d *decoder) value(n *yaml.Node, v reflect.Value, path string) {
 
 // unexpanded finds $VAR or ${VAR}, as left by copying a manifest that expects envsubst.
 var unexpanded = regexp.MustCompile(`\$\{[A-Za-z_][A-Za-z0-9_]*\}|^\$[A-Za-z_][A-Za-z0-9_]*$`)
+
+// unexpandedVar reports (as the problem of n) a scalar holding $VAR or ${VAR}: in a string, a number or
+// a boolean field alike, the fix is to substitute it, not to change its type.
+func (d *decoder) unexpandedVar(n *yaml.Node, path string) bool {
+	if n.Kind != yaml.ScalarNode {
+		return false
+	}
+	m := unexpanded.FindString(n.Value)
+	if m == "" {
+		return false
+	}
+	d.fail(n, path, "%q looks like an unexpanded shell variable (%s): substitute it first (envsubst, or egret's --expand-env)", n.Value, m)
+	return true
+}
 
 // fieldInfo is one decodable field of a struct, possibly inside an inline (embedded) struct.
 type fieldInfo struct {

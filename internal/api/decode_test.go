@@ -47,6 +47,21 @@ func TestDecodeErrorsNameFileLineObjectAndField(t *testing.T) {
 			want: []string{`f.yaml:7: Workload w: spec.cluster: "$REMOTE_CLUSTER1" looks like an unexpanded shell variable ($REMOTE_CLUSTER1): substitute it first (envsubst, or egret's --expand-env)`},
 		},
 		{
+			name: "an unexpanded variable in a number field",
+			yaml: "apiVersion: networking.gloo.solo.io/v2\nkind: ExternalService\nmetadata:\n  name: g\nspec:\n  hosts: [a.com]\n  ports:\n  - number: ${PORT}\n    protocol: HTTPS\n",
+			want: []string{`f.yaml:8: ExternalService g: spec.ports[0].number: "${PORT}" looks like an unexpanded shell variable (${PORT}): substitute it first (envsubst, or egret's --expand-env)`},
+		},
+		{
+			name: "an unexpanded bare variable in a number field",
+			yaml: "apiVersion: networking.gloo.solo.io/v2\nkind: ExternalService\nmetadata:\n  name: g\nspec:\n  hosts: [a.com]\n  ports:\n  - number: $PORT\n    protocol: HTTPS\n",
+			want: []string{`f.yaml:8: ExternalService g: spec.ports[0].number: "$PORT" looks like an unexpanded shell variable ($PORT): substitute it first (envsubst, or egret's --expand-env)`},
+		},
+		{
+			name: "an unexpanded variable in a boolean field",
+			yaml: "apiVersion: networking.gloo.solo.io/v2\nkind: ExternalService\nmetadata:\n  name: g\nspec:\n  hosts: [a.com]\n  ports:\n  - number: 443\n    protocol: HTTPS\n    clientsideTls: {insecureSkipVerify: \"${SKIP}\"}\n",
+			want: []string{`f.yaml:10: ExternalService g: spec.ports[0].clientsideTls.insecureSkipVerify: "${SKIP}" looks like an unexpanded shell variable (${SKIP}): substitute it first (envsubst, or egret's --expand-env)`},
+		},
+		{
 			name: "duplicate field",
 			yaml: "apiVersion: egret.dev/v1alpha1\nkind: Workload\nmetadata:\n  name: w\nspec:\n  serviceAccount: a\n  serviceAccount: b\n  cluster: c\n",
 			want: []string{`f.yaml:7: Workload w: spec.serviceAccount: duplicate field`},

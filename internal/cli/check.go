@@ -113,7 +113,7 @@ func runCheck(s streams, f *checkFlags) error {
 			return withCode(ExitError, err)
 		}
 	} else {
-		printDecision(s.out, req, d)
+		printDecision(s.out, req, d, plan)
 	}
 	if !d.Allow {
 		return withCode(ExitDenied, nil)
@@ -212,7 +212,7 @@ func findWorkload(plan *ir.Plan, ns, name string) *ir.Workload {
 }
 
 // printDecision writes the decision as aligned "field: value" lines.
-func printDecision(w io.Writer, r ir.Request, d ir.Decision) {
+func printDecision(w io.Writer, r ir.Request, d ir.Decision, plan *ir.Plan) {
 	verdict := "DENY"
 	if d.Allow {
 		verdict = "ALLOW"
@@ -257,6 +257,8 @@ func printDecision(w io.Writer, r ir.Request, d ir.Decision) {
 		line("upstream", d.Upstream)
 		if d.TLSMode != "" {
 			line("tls", d.TLSMode+" sni="+d.SNI)
+		} else if passthrough(findPort(plan, d.Service, d.ServicePort)) {
+			line("tls", "passthrough (the caller's own TLS, end to end to the upstream)")
 		} else {
 			line("tls", "none (plaintext to the upstream)")
 		}

@@ -156,11 +156,20 @@ func runGateway(ctx context.Context, s streams, f gatewayFlags) error {
 		}
 	}
 	servers := serveAdmin(log, map[string]http.Handler{f.admin: gw.AdminHandler(), f.ready: gw.ReadyHandler()})
-	<-ctx.Done()
+	var died error
+	select {
+	case <-ctx.Done():
+	case died = <-gw.Failed():
+		// A gateway missing a listener must not keep running (and reporting ready) as if it served.
+		log.Error("a listener died; stopping", "err", died)
+	}
 	log.Info("draining", "timeout", f.drain.String())
 	err = gw.Shutdown(context.Background())
 	for _, srv := range servers {
 		_ = srv.Close()
+	}
+	if died != nil {
+		return withCode(ExitError, died)
 	}
 	if err != nil {
 		return withCode(ExitError, fmt.Errorf("drain: %w", err))

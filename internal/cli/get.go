@@ -240,9 +240,13 @@ func upstreamPort(sp *ir.ServicePort) uint32 {
 	return sp.TargetPort
 }
 
-// tlsText describes TLS origination: "SIMPLE sni=www.google.com", or "plaintext".
+// tlsText describes TLS origination: "SIMPLE sni=www.google.com", "passthrough (caller's TLS)" or
+// "plaintext".
 func tlsText(sp *ir.ServicePort, host ir.HostPattern) string {
 	if sp == nil || sp.TLS == nil || sp.TLS.Mode == "DISABLE" {
+		if passthrough(sp) {
+			return "passthrough (caller's TLS)"
+		}
 		return "plaintext"
 	}
 	sni := sp.TLS.SNI
@@ -254,6 +258,13 @@ func tlsText(sp *ir.ServicePort, host ir.HostPattern) string {
 		}
 	}
 	return sp.TLS.Mode + " sni=" + sni
+}
+
+// passthrough says a port carries the caller's own TLS untouched: a TLS or HTTPS port for which no
+// proxy originates TLS (CONNECT tunnels, SNI routing). It is not plaintext: the bytes are encrypted end to
+// end between the workload and the external host.
+func passthrough(sp *ir.ServicePort) bool {
+	return sp != nil && (sp.TLS == nil || sp.TLS.Mode == "DISABLE") && (sp.Protocol == "TLS" || sp.Protocol == "HTTPS")
 }
 
 func listenerText(l ir.Listener) string {

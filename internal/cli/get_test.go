@@ -77,7 +77,7 @@ spec:
   ports: [{name: tls, number: 443, protocol: TLS}]
 `
 		code, out, errs := run(t, in, "get", "routes", "-f", "-")
-		want := "*.example.com:443 → direct → *.example.com:443 plaintext\n"
+		want := "*.example.com:443 → direct → *.example.com:443 passthrough (caller's TLS)\n"
 		if code != ExitOK || out != want {
 			t.Fatalf("exit %d\n got %q\nwant %q\n%s", code, out, want, errs)
 		}

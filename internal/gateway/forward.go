@@ -133,7 +133,7 @@ func upstreamFailure(err error) (int, accesslog.Flag) {
 	case isTimeout(err):
 		return http.StatusGatewayTimeout, accesslog.FlagUpstreamTimeout
 	}
-	return http.StatusServiceUnavailable, accesslog.FlagUpstreamConnFailure
+	return http.StatusServiceUnavailable, accesslog.UpstreamFailure(err)
 }
 
 func isTimeout(err error) bool {

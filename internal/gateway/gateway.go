@@ -47,6 +47,8 @@ type Params struct {
 	MaxInFlight int
 	// DrainTimeout bounds how long Shutdown waits for requests in flight.
 	DrainTimeout time.Duration
+	// Listen opens a listener; nil is net.Listen. Tests inject one to kill a listener under the gateway.
+	Listen func(network, address string) (net.Listener, error)
 }
 
 func (p *Params) defaults() {
@@ -80,6 +82,9 @@ func (p *Params) defaults() {
 	if p.Metrics == nil {
 		p.Metrics = proxymetrics.New("gateway")
 	}
+	if p.Listen == nil {
+		p.Listen = net.Listen
+	}
 }
 
 // Gateway serves the listeners of one gateway config and swaps configs atomically.
@@ -98,6 +103,7 @@ type Gateway struct {
 	tunnelMu   sync.Mutex
 	openTunnel map[net.Conn]struct{}
 	ready      atomic.Bool
+	dead       atomic.Bool // a listener stopped on its own
 	closed     bool
 	serveErrs  chan error
 }
@@ -190,8 +196,23 @@ func (g *Gateway) Version() string { return g.cfg.Load().cfg.Version }
 // Config is the applied config.
 func (g *Gateway) Config() *proxyconfig.Gateway { return g.cfg.Load().cfg }
 
-// Ready reports whether the gateway serves traffic (started and not draining).
-func (g *Gateway) Ready() bool { return g.ready.Load() }
+// Ready reports whether the gateway serves traffic (started, not draining, and no listener died).
+func (g *Gateway) Ready() bool { return g.ready.Load() && !g.dead.Load() }
+
+// Failed delivers the error of a listener that stopped on its own (not by Shutdown or a config that
+// removed it). The gateway reports not-ready from then on; its owner should shut it down and exit
+// non-zero, since callers of that port get nothing.
+func (g *Gateway) Failed() <-chan error { return g.serveErrs }
+
+// fail records a dead listener: not ready, and the error for Failed.
+func (g *Gateway) fail(err error) {
+	g.dead.Store(true)
+	g.p.Log.Error("listener stopped", "err", err)
+	select {
+	case g.serveErrs <- err:
+	default: // the owner already has errors to act on
+	}
+}
 
 // Addr returns the bound address of the listener for a target port (e.g. 8443), or "".
 func (g *Gateway) Addr(targetPort uint32) string {
@@ -213,7 +234,7 @@ func (g *Gateway) syncListeners(s *state) error {
 		if o, ok := g.p.PortOverrides[port]; ok {
 			bind = o
 		}
-		ln, err := net.Listen("tcp", net.JoinHostPort(g.p.Address, strconv.FormatUint(uint64(bind), 10)))
+		ln, err := g.p.Listen("tcp", net.JoinHostPort(g.p.Address, strconv.FormatUint(uint64(bind), 10)))
 		if err != nil {
 			return fmt.Errorf("gateway: listener %d: %w", port, err)
 		}
@@ -221,7 +242,7 @@ func (g *Gateway) syncListeners(s *state) error {
 		g.servers[port] = &listener{ln: ln, srv: srv}
 		go func() {
 			if err := srv.ServeTLS(ln, "", ""); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				g.p.Log.Error("listener stopped", "port", port, "err", err)
+				g.fail(fmt.Errorf("gateway: listener %d stopped: %w", port, err))
 			}
 		}()
 		g.p.Log.Info("listening", "port", port, "address", ln.Addr().String())

@@ -422,7 +422,7 @@ func TestAdminEndpoints(t *testing.T) {
 	defer admin.Close()
 
 	body := meshtest.Fetch(t, admin.URL+"/stats/prometheus")
-	want := `egret_gateway_requests_total{decision="deny",destination_host="www.google.com",response_flags="RBAC",source_identity="` + meshtest.Reviews + `",status="403"} 1`
+	want := `egret_gateway_requests_total{decision="deny",destination_service="bookinfo/google",gateway="cluster1/gloo-mesh-gateways/istio-egressgateway",policy="bookinfo/egress-access-productpage",response_flags="RBAC",source_identity="` + meshtest.Reviews + `",status="403"} 1`
 	if !strings.Contains(body, want) {
 		t.Errorf("metrics lack %s:\n%s", want, body)
 	}

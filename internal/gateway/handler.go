@@ -15,6 +15,7 @@ import (
 
 	"egret.dev/egret/internal/accesslog"
 	"egret.dev/egret/internal/ir"
+	"egret.dev/egret/internal/proxymetrics"
 )
 
 // handler serves one listener: CONNECT streams take the opaque path, everything else the HTTP path.
@@ -58,7 +59,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if h.g.p.Access != nil {
 			_ = h.g.p.Access.Log(&rq.entry)
 		}
-		h.g.p.Metrics.Request(&rq.entry)
+		h.g.p.Metrics.Request(&rq.entry, proxymetrics.Labels{Service: rq.decision.Service, Gateway: rq.st.cfg.Gateway.ID})
 	}()
 
 	select {
@@ -150,16 +151,9 @@ func (h *handler) servesHere(st *state, d ir.Decision) bool {
 
 // answer writes a local reply and records it in the log entry. The public body never carries the reason.
 func (h *handler) answer(w http.ResponseWriter, rq *request, status int, flag accesslog.Flag, reason, body string) {
-	rq.entry.Status = status
-	rq.entry.ResponseFlags = []accesslog.Flag{flag}
-	if flag == accesslog.FlagPolicyDenied {
-		rq.entry.ResponseCodeDetails = accesslog.RBACDetails(rq.entry.Policy)
-	}
+	rq.entry.LocalReply(status, flag)
 	if rq.entry.Reason == "" || status != http.StatusForbidden {
 		rq.entry.Reason = reason
-	}
-	if rq.entry.Decision == "" || status == http.StatusForbidden {
-		rq.entry.Decision = accesslog.DecisionDeny
 	}
 	if body != "" {
 		w.Header().Set("Content-Type", "text/plain")

@@ -4,7 +4,6 @@ package proxymetrics
 
 import (
 	"crypto/x509"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -37,13 +36,13 @@ func New(component string) *Metrics {
 		reg: prometheus.NewRegistry(),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: n("requests_total"),
-			Help: "Requests (HTTP) and tunnels (CONNECT) by source identity, destination host, status and decision.",
-		}, []string{"source_identity", "destination_host", "status", "decision", "response_flags"}),
+			Help: "Requests (HTTP) and tunnels (CONNECT) by source identity, destination service, gateway, policy, status and decision.",
+		}, []string{"source_identity", "destination_service", "gateway", "policy", "status", "decision", "response_flags"}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    n("request_duration_seconds"),
-			Help:    "Time from request start to the last byte, by destination host and decision.",
+			Help:    "Time from request start to the last byte, by destination service and decision.",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
-		}, []string{"destination_host", "decision"}),
+		}, []string{"destination_service", "decision"}),
 		active: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: n("downstream_connections_active"),
 			Help: "Open connections from clients.",
@@ -72,15 +71,34 @@ func New(component string) *Metrics {
 	return m
 }
 
-// Request counts one request or connection from its access log entry.
-func (m *Metrics) Request(e *accesslog.Entry) {
+// Labels name what a request is counted under. Every value comes from config (service and gateway IDs)
+// so the number of series stays bounded whatever hosts callers send; the raw Host header, SNI and path
+// never become a label.
+type Labels struct {
+	// Service is the ExternalService the decision matched; "" (any host in no service) counts as
+	// UnknownService.
+	Service string
+	// Gateway is the gateway that carried the call (the sidecar's), or this gateway's own ID.
+	Gateway string
+}
+
+// UnknownService is the one destination_service every host outside the registry is counted under.
+const UnknownService = "unknown"
+
+// Request counts one request or connection from its access log entry. Besides l, it reads only the
+// entry's verified source identity, the policy that decided (a name from config), status, decision and
+// response flags.
+func (m *Metrics) Request(e *accesslog.Entry, l Labels) {
 	flags := make([]string, len(e.ResponseFlags))
 	for i, f := range e.ResponseFlags {
 		flags[i] = string(f)
 	}
-	host := hostOnly(e.Authority)
-	m.requests.WithLabelValues(e.SourceIdentity, host, strconv.Itoa(e.Status), string(e.Decision), strings.Join(flags, ",")).Inc()
-	m.duration.WithLabelValues(host, string(e.Decision)).Observe(e.Duration.Seconds())
+	svc := l.Service
+	if svc == "" {
+		svc = UnknownService
+	}
+	m.requests.WithLabelValues(e.SourceIdentity, svc, l.Gateway, e.Policy, strconv.Itoa(e.Status), string(e.Decision), strings.Join(flags, ",")).Inc()
+	m.duration.WithLabelValues(svc, string(e.Decision)).Observe(e.Duration.Seconds())
 }
 
 // ConnOpened and ConnClosed track client connections.
@@ -102,11 +120,4 @@ func (m *Metrics) Certificate(current func() *x509.Certificate) {
 // Handler serves the series in Prometheus' text format.
 func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Timeout: 5 * time.Second})
-}
-
-func hostOnly(authority string) string {
-	if h, _, err := net.SplitHostPort(authority); err == nil {
-		return strings.ToLower(h)
-	}
-	return strings.ToLower(authority)
 }

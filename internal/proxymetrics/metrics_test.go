@@ -36,14 +36,32 @@ func TestCertificateExpiryFollowsRotation(t *testing.T) {
 	}
 }
 
-func TestRequestsAreCountedByIdentityHostStatusAndDecision(t *testing.T) {
-	m := New("gateway")
-	for i := 0; i < 3; i++ {
-		m.Request(&accesslog.Entry{SourceIdentity: "spiffe://c1/ns/a/sa/b", Authority: "WWW.Example.com:80", Status: 403,
-			Decision: accesslog.DecisionDeny, ResponseFlags: []accesslog.Flag{accesslog.FlagPolicyDenied}, Duration: time.Millisecond})
+func TestRequestsAreCountedByConfigNamesNeverByTheHost(t *testing.T) {
+	tests := []struct {
+		name   string
+		labels Labels
+		want   string
+	}{
+		{"a registered service through a gateway", Labels{Service: "bookinfo/google", Gateway: "cluster1/ns/gw"},
+			`egret_gateway_requests_total{decision="deny",destination_service="bookinfo/google",gateway="cluster1/ns/gw",policy="bookinfo/p",response_flags="RBAC",source_identity="spiffe://c1/ns/a/sa/b",status="403"} 3`},
+		{"a host in no service", Labels{},
+			`egret_gateway_requests_total{decision="deny",destination_service="unknown",gateway="",policy="bookinfo/p",response_flags="RBAC",source_identity="spiffe://c1/ns/a/sa/b",status="403"} 3`},
 	}
-	want := fmt.Sprintf(`egret_gateway_requests_total{decision="deny",destination_host="www.example.com",response_flags="RBAC",source_identity="spiffe://c1/ns/a/sa/b",status="403"} %d`, 3)
-	if out := scrape(t, m); !strings.Contains(out, want) {
-		t.Errorf("want %s in:\n%s", want, out)
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			m := New("gateway")
+			for i := 0; i < 3; i++ {
+				m.Request(&accesslog.Entry{SourceIdentity: "spiffe://c1/ns/a/sa/b", Authority: fmt.Sprintf("host-%d.example.com:80", i),
+					SNI: fmt.Sprintf("sni-%d", i), Path: fmt.Sprintf("/p%d", i), Status: 403, Policy: "bookinfo/p",
+					Decision: accesslog.DecisionDeny, ResponseFlags: []accesslog.Flag{accesslog.FlagPolicyDenied}, Duration: time.Millisecond}, tc.labels)
+			}
+			out := scrape(t, m)
+			if !strings.Contains(out, tc.want) {
+				t.Errorf("want %s in:\n%s", tc.want, out)
+			}
+			if strings.Contains(out, "example.com") || strings.Contains(out, "sni-") || strings.Contains(out, "/p1") {
+				t.Errorf("a host, SNI or path became a label:\n%s", out)
+			}
+		})
 	}
 }

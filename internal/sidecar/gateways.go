@@ -118,8 +118,18 @@ func (s *Sidecar) roundTrip(r *http.Request, ts []target) (*http.Response, targe
 		}
 		s.p.Log.Warn("gateway unreachable, failing over", "gateway", t.t.GatewayID, "address", t.addr, "err", err)
 	}
-	return nil, target{}, errors.Join(errs...)
+	return nil, target{}, &exhaustedError{attempts: len(errs), err: errors.Join(errs...)}
 }
+
+// exhaustedError is every gateway tried for a call failing; Attempts tells the log UF from URX.
+type exhaustedError struct {
+	attempts int
+	err      error
+}
+
+func (e *exhaustedError) Error() string { return e.err.Error() }
+func (e *exhaustedError) Unwrap() error { return e.err }
+func (e *exhaustedError) Attempts() int { return e.attempts }
 
 // gatewayAddress finds where a gateway listener is reached: "ID:targetPort" names one listener's
 // address; "ID" names the gateway's host (its listeners on their target ports) or one host:port for all.

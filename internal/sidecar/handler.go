@@ -16,6 +16,7 @@ import (
 	"egret.dev/egret/internal/accesslog"
 	"egret.dev/egret/internal/ir"
 	"egret.dev/egret/internal/origination"
+	"egret.dev/egret/internal/proxymetrics"
 	"egret.dev/egret/internal/sniff"
 	"egret.dev/egret/internal/splice"
 )
@@ -60,7 +61,11 @@ func (s *Sidecar) finish(c *call) {
 	if s.p.Access != nil {
 		_ = s.p.Access.Log(&c.entry)
 	}
-	s.p.Metrics.Request(&c.entry)
+	l := proxymetrics.Labels{Service: c.decision.Service}
+	if c.decision.Kind == ir.KindRouted {
+		l.Gateway = c.entry.UpstreamCluster // the gateway's ID, from config
+	}
+	s.p.Metrics.Request(&c.entry, l)
 }
 
 // ServeHTTP is the explicit proxy (absolute-form requests and CONNECT) and, for requests that arrive
@@ -129,6 +134,7 @@ func (s *Sidecar) decide(w http.ResponseWriter, c *call, r *http.Request, opaque
 		s.local(w, c, http.StatusServiceUnavailable, accesslog.FlagNoHealthyUpstream, d.Reason, "")
 		return false
 	case ir.KindRouted:
+		c.entry.Decision = accesslog.DecisionAllow // allowed: not knowing where its gateways are is UH, not a deny
 		ts, err := s.targets(c.st, d)
 		if err != nil {
 			s.local(w, c, http.StatusServiceUnavailable, accesslog.FlagNoHealthyUpstream, err.Error(), "")
@@ -142,12 +148,8 @@ func (s *Sidecar) decide(w http.ResponseWriter, c *call, r *http.Request, opaque
 
 // local answers a call without going anywhere; the body never carries the reason.
 func (s *Sidecar) local(w http.ResponseWriter, c *call, status int, flag accesslog.Flag, reason, body string) {
-	c.entry.Status = status
-	c.entry.ResponseFlags = []accesslog.Flag{flag}
+	c.entry.LocalReply(status, flag)
 	c.entry.Reason = reason
-	if status >= 400 {
-		c.entry.Decision = accesslog.DecisionDeny
-	}
 	if w == nil {
 		return // an opaque stream: the caller closes the connection
 	}
@@ -187,7 +189,7 @@ func (s *Sidecar) newProxy() *httputil.ReverseProxy {
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			c := r.Context().Value(ctxKey{}).(*call)
 			s.p.Log.Warn("upstream failed", "workload", c.entry.SourceIdentity, "host", c.host, "err", err)
-			s.local(w, c, http.StatusServiceUnavailable, accesslog.FlagUpstreamConnFailure, err.Error(), "")
+			s.local(w, c, http.StatusServiceUnavailable, accesslog.UpstreamFailure(err), err.Error(), "")
 		},
 	}
 }
@@ -320,7 +322,7 @@ func (s *Sidecar) serveConnect(w http.ResponseWriter, r *http.Request, c *call) 
 	}
 	up, err := s.openUpstream(r.Context(), c)
 	if err != nil {
-		s.local(w, c, http.StatusServiceUnavailable, accesslog.FlagUpstreamConnFailure, err.Error(), "")
+		s.local(w, c, http.StatusServiceUnavailable, accesslog.UpstreamFailure(err), err.Error(), "")
 		return
 	}
 	defer up.Close()
@@ -371,7 +373,7 @@ func (s *Sidecar) openUpstream(ctx context.Context, c *call) (net.Conn, error) {
 		c.entry.UpstreamHost, c.entry.UpstreamCluster = t.addr, t.t.GatewayID
 		return &streamConn{r: resp.Body, w: pw}, nil
 	}
-	return nil, errors.Join(errs...)
+	return nil, &exhaustedError{attempts: len(errs), err: errors.Join(errs...)}
 }
 
 func splitHostPort(a string, def uint32) (string, uint32, error) {

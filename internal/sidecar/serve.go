@@ -3,7 +3,6 @@ package sidecar
 import (
 	"bytes"
 	"context"
-	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -23,10 +22,7 @@ func (s *Sidecar) Serve(ln net.Listener) error {
 	s.mu.Lock()
 	s.servers = append(s.servers, srv)
 	s.mu.Unlock()
-	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
+	return s.listenerDied(ln, srv.Serve(ln))
 }
 
 func (s *Sidecar) httpServer(connCtx func(context.Context, net.Conn) context.Context) *http.Server {
@@ -61,10 +57,7 @@ func (s *Sidecar) ServeTransparent(ln net.Listener, orig OriginalDst) error {
 	for {
 		conn, err := ln.Accept()
 		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
-				return nil
-			}
-			return err
+			return s.listenerDied(ln, err)
 		}
 		go s.transparentConn(conn, orig, httpConns)
 	}
@@ -117,8 +110,7 @@ func (s *Sidecar) transparentConn(conn net.Conn, orig OriginalDst, httpConns *ch
 	}
 	up, err := s.openUpstream(context.Background(), c)
 	if err != nil {
-		c.entry.Decision, c.entry.Reason = accesslog.DecisionDeny, err.Error()
-		c.entry.ResponseFlags = []accesslog.Flag{accesslog.FlagUpstreamConnFailure}
+		s.local(nil, c, 0, accesslog.UpstreamFailure(err), err.Error(), "") // still allowed: UF/URX
 		return
 	}
 	defer up.Close()

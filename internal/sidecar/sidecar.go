@@ -7,6 +7,7 @@ import (
 	"crypto/tls"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"math/rand/v2"
@@ -52,6 +53,8 @@ type Sidecar struct {
 	rp          *httputil.ReverseProxy
 	servers     []*http.Server
 	closers     []func() error
+	closing     atomic.Bool // Close was called: listeners that stop now stop on purpose
+	dead        atomic.Bool // a listener stopped on its own
 }
 
 // state is one applied config with its compiled plan.
@@ -115,6 +118,7 @@ func (st *state) decide(host string, port uint32, r *http.Request, opaque bool) 
 
 // Close stops every listener and closes gateway connections.
 func (s *Sidecar) Close() error {
+	s.closing.Store(true)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var errs []error
@@ -136,7 +140,7 @@ func (s *Sidecar) Close() error {
 func (s *Sidecar) AdminHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /stats/prometheus", s.p.Metrics.Handler())
-	mux.HandleFunc("GET /healthz/ready", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ready\n") })
+	mux.Handle("GET /healthz/ready", s.ReadyHandler())
 	mux.HandleFunc("GET /config_dump", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		enc := json.NewEncoder(w)
@@ -144,4 +148,30 @@ func (s *Sidecar) AdminHandler() http.Handler {
 		_ = enc.Encode(s.cfg.Load().cfg)
 	})
 	return mux
+}
+
+// Ready reports whether the sidecar serves: not closed, and none of its listeners died.
+func (s *Sidecar) Ready() bool { return !s.closing.Load() && !s.dead.Load() }
+
+// ReadyHandler answers 200 while the sidecar serves and 503 once it closes or a listener dies.
+func (s *Sidecar) ReadyHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		if !s.Ready() {
+			http.Error(w, "not ready", http.StatusServiceUnavailable)
+			return
+		}
+		io.WriteString(w, "ready\n")
+	})
+}
+
+// listenerDied is how Serve and ServeTransparent end: nil when Close stopped them, else the listener
+// died on its own, which makes the sidecar not-ready and is returned so its owner exits non-zero.
+func (s *Sidecar) listenerDied(ln net.Listener, err error) error {
+	if s.closing.Load() || err == nil || errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	s.dead.Store(true)
+	err = fmt.Errorf("sidecar: listener %s stopped: %w", ln.Addr(), err)
+	s.p.Log.Error("listener stopped", "err", err)
+	return err
 }

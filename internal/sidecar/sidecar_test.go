@@ -152,7 +152,7 @@ func TestRegistryOnlyBlocksAndSaysWhy(t *testing.T) {
 	admin := httptest.NewServer(pp.sc.AdminHandler())
 	defer admin.Close()
 	metrics := meshtest.Fetch(t, admin.URL+"/stats/prometheus")
-	want := `egret_sidecar_requests_total{decision="deny",destination_host="www.example.org",response_flags="NR",source_identity="` + meshtest.Productpage + `",status="502"} 2` // the plain request and the CONNECT
+	want := `egret_sidecar_requests_total{decision="deny",destination_service="unknown",gateway="",policy="",response_flags="NR",source_identity="` + meshtest.Productpage + `",status="502"} 2` // the plain request and the CONNECT
 	if !strings.Contains(metrics, want) {
 		t.Errorf("metrics lack %s:\n%s", want, metrics)
 	}
