@@ -242,8 +242,11 @@ func printDecision(w io.Writer, r ir.Request, d ir.Decision) {
 	for _, t := range d.Targets {
 		line("gateway", fmt.Sprintf("%s (listener %d→%d)", t.GatewayID, t.ListenerPort, t.TargetPort))
 	}
-	if d.Allow && d.Kind != ir.KindPassthrough || d.Kind == ir.KindNoRoute {
+	if d.Allow && d.Kind != ir.KindPassthrough || d.Kind == ir.KindNoRoute || d.Kind == ir.KindNoEndpoints {
 		line("upstream", d.Upstream)
+		if e := endpointsText(d); e != "" {
+			line("endpoints", e)
+		}
 		if d.TLSMode != "" {
 			line("tls", d.TLSMode+" sni="+d.SNI)
 		} else {
@@ -265,7 +268,7 @@ func answer(d ir.Decision, opaque bool) string {
 	switch d.Kind {
 	case ir.KindNotInRegistry:
 		return "502 (empty body)"
-	case ir.KindNoRoute:
+	case ir.KindNoRoute, ir.KindNoEndpoints:
 		return "503"
 	}
 	return "403 " + ir.DeniedBody
