@@ -226,4 +226,5 @@ func (v *validator) externalEndpoint(o *ExternalEndpoint) {
 			v.errorf(pp+".name", "required when there is more than one port")
 		}
 	}
+	v.endpointAddress(o)
 }

@@ -253,8 +253,11 @@ func printDecision(w io.Writer, r ir.Request, d ir.Decision, plan *ir.Plan) {
 	for _, t := range d.Targets {
 		line("gateway", fmt.Sprintf("%s (listener %d→%d)", t.GatewayID, t.ListenerPort, t.TargetPort))
 	}
-	if d.Allow && d.Kind != ir.KindPassthrough || d.Kind == ir.KindNoRoute {
+	if d.Allow && d.Kind != ir.KindPassthrough || d.Kind == ir.KindNoRoute || d.Kind == ir.KindNoEndpoints {
 		line("upstream", d.Upstream)
+		if e := endpointsText(d); e != "" {
+			line("endpoints", e)
+		}
 		if d.TLSMode != "" {
 			line("tls", d.TLSMode+" sni="+d.SNI)
 		} else if passthrough(findPort(plan, d.Service, d.ServicePort)) {
@@ -278,7 +281,7 @@ func answer(d ir.Decision, opaque bool) string {
 	switch d.Kind {
 	case ir.KindNotInRegistry:
 		return "502 (empty body)"
-	case ir.KindNoRoute:
+	case ir.KindNoRoute, ir.KindNoEndpoints:
 		return "503"
 	case ir.KindRouteNotFound:
 		return "404"

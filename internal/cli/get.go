@@ -193,7 +193,7 @@ func printPlanPart(w io.Writer, plan *ir.Plan, kind, output string) error {
 func routesTable(w io.Writer, plan *ir.Plan) {
 	for _, r := range plan.Routes {
 		sp := findPort(plan, r.ServiceID, r.Port)
-		upstream := fmt.Sprintf("%s:%d", r.Host, upstreamPort(sp))
+		upstream := upstreamText(r.Host, sp)
 		if len(r.Targets) == 0 {
 			fmt.Fprintf(w, "%s:%d → (no gateway) → %s %s\n", r.Host, r.PortMatch, upstream, tlsText(sp, r.Host))
 			continue
@@ -208,7 +208,7 @@ func routesTable(w io.Writer, plan *ir.Plan) {
 				continue
 			}
 			for _, h := range sv.Hosts {
-				fmt.Fprintf(w, "%s:%d → direct → %s:%d %s\n", h, sp.Number, h, upstreamPort(&sp), tlsText(&sp, h))
+				fmt.Fprintf(w, "%s:%d → direct → %s %s\n", h, sp.Number, upstreamText(h, &sp), tlsText(&sp, h))
 			}
 		}
 	}

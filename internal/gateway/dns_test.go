@@ -81,7 +81,7 @@ spec:
 	})
 	resp, body := get(t, m.Client(meshtest.Productpage, gw.Addr), "https://www.google.com:8080/", nil)
 	if resp.StatusCode != http.StatusOK || body != "ok" {
-		t.Fatalf("got %d %q, want 200 from the endpoint the ExternalEndpoint names", resp.StatusCode, body)
+		t.Fatalf("got %d %q, want 200 from the endpoint the ExternalEndpoint names; log %v", resp.StatusCode, body, waitLog(t, gw, 1))
 	}
 }
 

@@ -78,7 +78,7 @@ func (g *Gateway) proxy() *httputil.ReverseProxy {
 				if f.up.tls != nil {
 					u.Scheme = "https"
 				}
-				u.Host = f.rq.decision.Upstream
+				u.Host = f.up.pick(f.rq.decision)
 				// The external host sees its own name, never the mesh-internal port or address.
 				pr.Out.Host = f.rq.host
 				pr.Out.Header.Del("X-Forwarded-For")

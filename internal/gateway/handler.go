@@ -126,6 +126,10 @@ func (h *handler) route(w http.ResponseWriter, r *http.Request, rq *request, aut
 	case d.Kind == ir.KindRouteNotFound:
 		h.answer(w, rq, http.StatusNotFound, accesslog.FlagNoRoute, d.Reason, "")
 		return false
+	case d.Kind == ir.KindNoEndpoints:
+		h.g.p.Log.Warn("no endpoint", "source", rq.entry.SourceIdentity, "authority", authority, "reason", d.Reason)
+		h.answer(w, rq, http.StatusServiceUnavailable, accesslog.FlagNoHealthyUpstream, d.Reason, "")
+		return false
 	case d.Kind != ir.KindRouted || !h.servesHere(rq.st, d):
 		reason := fmt.Sprintf("%s:%d is not exposed on this gateway's listener %d", host, port, h.port)
 		h.answer(w, rq, http.StatusNotFound, accesslog.FlagNoRoute, reason, "")

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"egret.dev/egret/internal/failover"
 	"egret.dev/egret/internal/ir"
 	"egret.dev/egret/internal/origination"
 	"egret.dev/egret/internal/resolve"
@@ -53,12 +54,25 @@ type upstreamKey struct {
 	host    string
 }
 
-// upstreamService is how to reach one service port: its TLS origination and pooled transport.
+// upstreamService is how to reach one service port: its TLS origination, its ExternalEndpoints (if the
+// service selects any) and pooled transport.
 type upstreamService struct {
 	port      ir.ServicePort
 	tls       *tls.Config
 	transport *http.Transport
 	dial      func(ctx context.Context, network, address string) (net.Conn, error)
+	endpoints []ir.UpstreamEndpoint
+	epAddrs   []string
+	rotor     failover.Rotor
+}
+
+// pick is the address a new request goes to: the service's host and target port, or, when the service
+// has ExternalEndpoints, the next endpoint in turn (the dial fails over to the others).
+func (us *upstreamService) pick(d ir.Decision) string {
+	if len(us.epAddrs) == 0 {
+		return d.Upstream
+	}
+	return us.epAddrs[us.rotor.Start(len(us.epAddrs))]
 }
 
 // NewUpstream returns the upstream side of a gateway.
@@ -118,10 +132,21 @@ func (u *Upstream) forService(st *state, d ir.Decision) (*upstreamService, error
 		}
 		us.tls = conf
 	}
-	static, allow := endpoints(svc, port)
+	allow := allowList(svc)
+	us.endpoints, us.epAddrs = d.Endpoints, ir.EndpointAddresses(d.Endpoints)
 	us.dial = func(ctx context.Context, network, address string) (net.Conn, error) {
-		var dialer net.Dialer
-		dialer.Timeout = u.p.DialTimeout
+		dialer := &net.Dialer{Timeout: u.p.DialTimeout}
+		if len(us.endpoints) > 0 {
+			// ExternalEndpoints are where the traffic goes, whatever address the request named: start at
+			// the one picked for it (or the next in turn) and fail over on connect errors.
+			start := failover.Index(us.epAddrs, address)
+			if start < 0 {
+				start = us.rotor.Start(len(us.epAddrs))
+			}
+			return failover.Dial(ctx, us.epAddrs, start, func(ctx context.Context, i int) (net.Conn, error) {
+				return u.dialEndpoint(ctx, dialer, network, us.endpoints[i], allow)
+			})
+		}
 		if o, ok := u.p.Overrides[address]; ok {
 			return dialer.DialContext(ctx, network, o)
 		}
@@ -129,21 +154,16 @@ func (u *Upstream) forService(st *state, d ir.Decision) (*upstreamService, error
 		if err != nil {
 			return nil, err
 		}
-		addrs := static
-		if len(addrs) == 0 {
-			if ip, err := netip.ParseAddr(host); err == nil {
-				addrs = []netip.Addr{ip}
-				if !allowed(ip, allow) {
-					return nil, fmt.Errorf("address %s is not named by the ExternalService", ip)
-				}
-			} else if addrs, err = u.p.Resolver.Resolve(ctx, host, resolve.Lookup{Allow: allow}); err != nil {
-				return nil, err
+		var addrs []netip.Addr
+		if ip, err := netip.ParseAddr(host); err == nil {
+			addrs = []netip.Addr{ip}
+			if !allowed(ip, allow) {
+				return nil, fmt.Errorf("address %s is not named by the ExternalService", ip)
 			}
+		} else if addrs, err = u.p.Resolver.Resolve(ctx, host, resolve.Lookup{Allow: allow}); err != nil {
+			return nil, err
 		}
 		p, _ := strconv.Atoi(portStr)
-		if port.TargetPort != 0 && len(static) > 0 {
-			p = int(endpointPort(svc, port))
-		}
 		var errs []error
 		for _, a := range addrs {
 			c, err := dialer.DialContext(ctx, network, netip.AddrPortFrom(a, uint16(p)).String())
@@ -178,17 +198,42 @@ func (u *Upstream) CloseIdle() {
 	}
 }
 
-// endpoints returns the static addresses of a service (its ExternalEndpoints) and every address the
-// service names explicitly, which the SSRF guard lets through.
-func endpoints(svc *ir.ExternalService, port *ir.ServicePort) ([]netip.Addr, []netip.Prefix) {
-	var static []netip.Addr
-	var allow []netip.Prefix
-	for _, e := range svc.Endpoints {
-		if a, err := netip.ParseAddr(e.Address); err == nil {
-			static = append(static, a)
-			allow = append(allow, netip.PrefixFrom(a, a.BitLen()))
-		}
+// dialEndpoint dials one ExternalEndpoint: an IP as declared (the operator named it), a host name through
+// the resolver and its SSRF guard. A link-local or metadata address the endpoint did not opt in to is
+// refused here too, whatever the config says.
+func (u *Upstream) dialEndpoint(ctx context.Context, dialer *net.Dialer, network string, ep ir.UpstreamEndpoint, allow []netip.Prefix) (net.Conn, error) {
+	host, portStr, err := net.SplitHostPort(ep.Address)
+	if err != nil {
+		return nil, err
 	}
+	port, err := strconv.ParseUint(portStr, 10, 16)
+	if err != nil {
+		return nil, fmt.Errorf("bad port in %s", ep.Address)
+	}
+	var addrs []netip.Addr
+	if ip, err := netip.ParseAddr(host); err == nil {
+		addrs = []netip.Addr{ip}
+	} else if addrs, err = u.p.Resolver.Resolve(ctx, host, resolve.Lookup{Allow: allow}); err != nil {
+		return nil, err
+	}
+	var errs []error
+	for _, a := range addrs {
+		if err := ep.CheckDial(a); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		c, err := dialer.DialContext(ctx, network, netip.AddrPortFrom(a, uint16(port)).String())
+		if err == nil {
+			return c, nil
+		}
+		errs = append(errs, err)
+	}
+	return nil, errors.Join(errs...)
+}
+
+// allowList is every address the service names explicitly, which the SSRF guard lets through.
+func allowList(svc *ir.ExternalService) []netip.Prefix {
+	var allow []netip.Prefix
 	for _, a := range svc.Addresses {
 		if p, err := netip.ParsePrefix(a); err == nil {
 			allow = append(allow, p)
@@ -196,22 +241,7 @@ func endpoints(svc *ir.ExternalService, port *ir.ServicePort) ([]netip.Addr, []n
 			allow = append(allow, netip.PrefixFrom(ip, ip.BitLen()))
 		}
 	}
-	return static, allow
-}
-
-// endpointPort is the port dialled on an ExternalEndpoint: the one its ports name, else the target port.
-func endpointPort(svc *ir.ExternalService, port *ir.ServicePort) uint32 {
-	for _, e := range svc.Endpoints {
-		for _, p := range e.Ports {
-			if (port.TargetPortName != "" && p.Name == port.TargetPortName) || (port.TargetPortName == "" && p.Name == port.Name && p.Name != "") {
-				return p.Number
-			}
-		}
-	}
-	if port.TargetPort != 0 {
-		return port.TargetPort
-	}
-	return port.Number
+	return allow
 }
 
 func allowed(a netip.Addr, allow []netip.Prefix) bool {

@@ -109,6 +109,11 @@ func (p *Plan) Decide(r Request) Decision {
 			d.SNI = host
 		}
 	}
+	if sp.NoEndpoints != "" {
+		d.Kind, d.Reason = KindNoEndpoints, sp.NoEndpoints
+		return d
+	}
+	d.Endpoints = sp.Endpoints
 	if pe.route == nil && sp.PortMatch == 0 {
 		d.Allow, d.Kind = true, KindDirect
 		return d

@@ -22,6 +22,8 @@ const (
 	KindNoRoute Kind = "NoRoute"
 	// KindRouteNotFound: a RouteTable claims the host and none of its routes matches (404, as in Gloo).
 	KindRouteNotFound Kind = "RouteNotFound"
+	// KindNoEndpoints: the service selects ExternalEndpoints and none serves the port; never allowed.
+	KindNoEndpoints Kind = "NoEndpoints"
 )
 
 // Headers returns the values of a request header (case-insensitive name); http.Header.Values fits.
@@ -67,8 +69,11 @@ type Decision struct {
 	Targets []GatewayTarget `json:"targets,omitempty"`
 	// Upstream is host:port finally dialled (by the gateway when routed).
 	Upstream string `json:"upstream,omitempty"`
-	TLSMode  string `json:"tlsMode,omitempty"`
-	SNI      string `json:"sni,omitempty"`
+	// Endpoints, when set, are the addresses dialled instead of Upstream's host (the service's
+	// ExternalEndpoints); proxies spread calls over them and fail over on connect errors.
+	Endpoints []UpstreamEndpoint `json:"endpoints,omitempty"`
+	TLSMode   string             `json:"tlsMode,omitempty"`
+	SNI       string             `json:"sni,omitempty"`
 	// DryRunDeny says dry-run rules applied and none matched: the request would be denied if enforced.
 	DryRunDeny   bool   `json:"dryRunDeny,omitempty"`
 	DryRunReason string `json:"dryRunReason,omitempty"`

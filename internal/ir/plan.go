@@ -90,7 +90,6 @@ type ExternalService struct {
 	Hosts     []HostPattern     `json:"hosts,omitempty" yaml:"hosts,omitempty"`
 	Addresses []string          `json:"addresses,omitempty" yaml:"addresses,omitempty"`
 	Ports     []ServicePort     `json:"ports" yaml:"ports"`
-	Endpoints []Endpoint        `json:"endpoints,omitempty" yaml:"endpoints,omitempty"`
 	// Visibility lists the workspaces whose workloads see the service, when the plan has workspaces.
 	Visibility []Visibility `json:"visibility,omitempty" yaml:"visibility,omitempty"`
 }
@@ -107,6 +106,10 @@ type ServicePort struct {
 	// the port's own number is then not callable directly, which is what keeps traffic on the gateway.
 	PortMatch uint32       `json:"portMatch,omitempty" yaml:"portMatch,omitempty"`
 	TLS       *Origination `json:"tls,omitempty" yaml:"tls,omitempty"`
+	// Endpoints, when the service selects ExternalEndpoints, are where every path dials this port.
+	Endpoints []UpstreamEndpoint `json:"endpoints,omitempty" yaml:"endpoints,omitempty"`
+	// NoEndpoints says why a service that selects ExternalEndpoints has none for this port; its calls get 503.
+	NoEndpoints string `json:"noEndpoints,omitempty" yaml:"noEndpoints,omitempty"`
 }
 
 // Origination is TLS that a proxy originates towards the external host.
@@ -120,18 +123,6 @@ type Origination struct {
 	CredentialName     string   `json:"credentialName,omitempty" yaml:"credentialName,omitempty"`
 	SubjectAltNames    []string `json:"subjectAltNames,omitempty" yaml:"subjectAltNames,omitempty"`
 	InsecureSkipVerify bool     `json:"insecureSkipVerify,omitempty" yaml:"insecureSkipVerify,omitempty"`
-}
-
-// Endpoint is a static address of an external service (from an ExternalEndpoint).
-type Endpoint struct {
-	Address string         `json:"address" yaml:"address"`
-	Ports   []EndpointPort `json:"ports,omitempty" yaml:"ports,omitempty"`
-}
-
-// EndpointPort is a named port of an Endpoint.
-type EndpointPort struct {
-	Name   string `json:"name,omitempty" yaml:"name,omitempty"`
-	Number uint32 `json:"number" yaml:"number"`
 }
 
 // Route sends calls to Host:PortMatch through egress gateways to the service's upstream Port.

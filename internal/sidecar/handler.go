@@ -30,6 +30,7 @@ type call struct {
 	origDst  netip.AddrPort // transparent mode: where the workload was really connecting
 	decision ir.Decision
 	targets  []target
+	epStart  int // the ExternalEndpoint a direct call tries first
 }
 
 type ctxKey struct{}
@@ -133,6 +134,12 @@ func (s *Sidecar) decide(w http.ResponseWriter, c *call, r *http.Request, opaque
 	case ir.KindNoRoute:
 		s.local(w, c, http.StatusServiceUnavailable, accesslog.FlagNoHealthyUpstream, d.Reason, "")
 		return false
+	case ir.KindNoEndpoints:
+		s.p.Log.Warn("no endpoint", "identity", c.entry.SourceIdentity, "host", net.JoinHostPort(c.host, strconv.Itoa(int(c.port))), "reason", d.Reason)
+		s.local(w, c, http.StatusServiceUnavailable, accesslog.FlagNoHealthyUpstream, d.Reason, "")
+		return false
+	case ir.KindDirect:
+		c.epStart = s.rotor.Start(len(d.Endpoints))
 	case ir.KindRouted:
 		c.entry.Decision = accesslog.DecisionAllow // allowed: not knowing where its gateways are is UH, not a deny
 		ts, err := s.targets(c.st, d)
@@ -141,6 +148,11 @@ func (s *Sidecar) decide(w http.ResponseWriter, c *call, r *http.Request, opaque
 			return false
 		}
 		c.targets = ts
+	}
+	if !d.Allow {
+		// A kind this sidecar does not know is never taken for an allow.
+		s.local(w, c, http.StatusServiceUnavailable, accesslog.FlagNoHealthyUpstream, d.Reason, "")
+		return false
 	}
 	c.entry.Decision = accesslog.DecisionAllow
 	return true
@@ -256,10 +268,11 @@ func (s *Sidecar) originating(c *call) (*http.Transport, error) {
 		TLSClientConfig:   conf,
 		ForceAttemptHTTP2: true,
 		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-			if cc, _ := ctx.Value(ctxKey{}).(*call); cc != nil {
+			cc, _ := ctx.Value(ctxKey{}).(*call)
+			if cc != nil {
 				addr = s.directAddr(cc)
 			}
-			return s.p.Direct.DialContext(ctx, network, addr)
+			return s.dialDirect(ctx, network, addr, cc)
 		},
 		IdleConnTimeout: 90 * time.Second,
 	}
@@ -273,6 +286,9 @@ func (s *Sidecar) originating(c *call) (*http.Transport, error) {
 // directAddr is where a call the sidecar makes itself goes: the original destination when it was
 // intercepted (the workload already resolved the name), else the host and port it named.
 func (s *Sidecar) directAddr(c *call) string {
+	if eps := c.decision.Endpoints; c.decision.Kind == ir.KindDirect && len(eps) > 0 {
+		return eps[c.epStart%len(eps)].Address
+	}
 	port := c.port
 	if c.decision.Kind == ir.KindDirect && c.decision.Upstream != "" {
 		// The service's targetPort, which may differ from the port the workload called.
@@ -299,7 +315,7 @@ func (s *Sidecar) directTransport() *http.Transport {
 				if c != nil {
 					addr = s.directAddr(c)
 				}
-				return s.p.Direct.DialContext(ctx, network, addr)
+				return s.dialDirect(ctx, network, addr, c)
 			},
 			MaxIdleConnsPerHost: 16,
 			IdleConnTimeout:     90 * time.Second,
@@ -351,7 +367,11 @@ func (s *Sidecar) openUpstream(ctx context.Context, c *call) (net.Conn, error) {
 		c.entry.UpstreamHost = addr
 		dctx, cancel := context.WithTimeout(ctx, s.p.Timeout)
 		defer cancel()
-		return s.p.Direct.DialContext(dctx, "tcp", addr)
+		conn, err := s.dialDirect(dctx, "tcp", addr, c)
+		if err == nil {
+			c.entry.UpstreamHost = conn.RemoteAddr().String()
+		}
+		return conn, err
 	}
 	target := net.JoinHostPort(c.host, strconv.Itoa(int(c.port)))
 	var errs []error

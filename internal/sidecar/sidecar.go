@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"egret.dev/egret/internal/accesslog"
+	"egret.dev/egret/internal/failover"
 	"egret.dev/egret/internal/ir"
 	"egret.dev/egret/internal/proxyconfig"
 	"egret.dev/egret/internal/proxymetrics"
@@ -46,6 +47,7 @@ type Sidecar struct {
 	mu       sync.Mutex
 	gateways map[string]*gatewayConn // by address
 	next     atomic.Uint64           // round-robin among equally preferred gateways
+	rotor    failover.Rotor          // turns among a direct call's ExternalEndpoints
 	direct   *http.Transport
 	// originators are the transports of direct calls whose service originates TLS, by service and port.
 	originators map[string]*http.Transport

@@ -32,7 +32,10 @@ func (t *translator) services() {
 			Cluster:   m.ClusterName,
 			Labels:    maps.Clone(m.Labels),
 			Addresses: append([]string(nil), es.Spec.Addresses...),
-			Endpoints: t.endpoints(es),
+		}
+		selected := t.selectedEndpoints(es)
+		if len(es.Spec.Selector) > 0 && len(selected) == 0 {
+			t.warn(es, "spec.selector", "selects no ExternalEndpoint (selector %s); calls to this service get 503", selectorString(es.Spec.Selector))
 		}
 		s.Visibility = t.visibility(es)
 		for hi, h := range es.Spec.Hosts {
@@ -48,6 +51,7 @@ func (t *translator) services() {
 			if p.TargetPort != nil {
 				sp.TargetPort, sp.TargetPortName = p.TargetPort.Number, p.TargetPort.Name
 			}
+			sp.Endpoints, sp.NoEndpoints = t.portEndpoints(es, pi, selected)
 			if c := p.ClientsideTLS; c != nil {
 				sp.TLS = &ir.Origination{
 					Mode:              string(c.Mode),
@@ -135,28 +139,6 @@ func (t *translator) routeTargets(es *api.ExternalService, pi int, host ir.HostP
 			t.warn(es, fmt.Sprintf("spec.ports[%d].egressGatewayRoutes.virtualGatewayRefs[%d]", pi, ri),
 				"VirtualGateway %s exposes %s on no gateway%s", vgID, host, where)
 		}
-	}
-	return out
-}
-
-// endpoints are the ExternalEndpoints whose labels carry the service's selector (an empty selector selects none).
-func (t *translator) endpoints(es *api.ExternalService) []ir.Endpoint {
-	if len(es.Spec.Selector) == 0 {
-		return nil
-	}
-	var out []ir.Endpoint
-	for _, ee := range t.snap.ExternalEndpoints {
-		if !t.valid(ee) || !labelsMatch(es.Spec.Selector, ee.Metadata.Labels) {
-			continue
-		}
-		if es.Metadata.ClusterName != "" && !inCluster(ee, es.Metadata.ClusterName) {
-			continue
-		}
-		e := ir.Endpoint{Address: ee.Spec.Address}
-		for _, p := range ee.Spec.Ports {
-			e.Ports = append(e.Ports, ir.EndpointPort{Name: p.Name, Number: p.Number})
-		}
-		out = append(out, e)
 	}
 	return out
 }

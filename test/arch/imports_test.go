@@ -28,6 +28,7 @@ var rules = []struct {
 	{"internal/accesslog", []string{module}, "shared proxy pieces stand alone"},
 	{"internal/resolve", []string{module}, "shared proxy pieces stand alone"},
 	{"internal/origination", []string{module}, "shared proxy pieces stand alone"},
+	{"internal/failover", []string{module}, "shared proxy pieces stand alone"},
 }
 
 var dataPlaneForbidden = []string{
@@ -81,6 +82,7 @@ var stdlibOnly = map[string][]string{
 	"internal/splice":      nil,
 	"internal/accesslog":   nil,
 	"internal/origination": nil,
+	"internal/failover":    nil,
 	"internal/resolve":     {"github.com/miekg/dns"},
 }
 
