@@ -191,6 +191,17 @@ func TestEndpointsFailOverAndSpreadTheLoad(t *testing.T) {
 			}
 		}
 	})
+	t.Run("every endpoint refusing is an allowed call logged 503 with URX", func(t *testing.T) {
+		gw, addr := startPartners(t, m, roots, nil, endpointAt("dead1", meshtest.ClosedAddr(t)), endpointAt("dead2", meshtest.ClosedAddr(t)))
+		resp, _ := get(t, m.Client(meshtest.Productpage, addr), "https://api.partner.test/", nil)
+		if resp.StatusCode != http.StatusServiceUnavailable {
+			t.Fatalf("got %d, want 503", resp.StatusCode)
+		}
+		l := waitLog(t, gw, 1)[0]
+		if l["response_flags"] != "URX" || l["decision"] != "allow" {
+			t.Errorf("log line %v: want decision allow with URX (failover over both endpoints exhausted)", l)
+		}
+	})
 	t.Run("two live endpoints share the requests", func(t *testing.T) {
 		before := map[string]int{"a": len(a.Requests()), "b": len(b.Requests())}
 		_, addr := startPartners(t, m, roots, nil, endpointAt("a", a.Addr()), endpointAt("b", b.Addr()))
