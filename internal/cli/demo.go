@@ -205,6 +205,8 @@ func runDemo(ctx context.Context, s streams, keep bool, nets upFlags) error {
 }
 
 func proxyFor(u *up, name string) string {
+	u.mu.Lock()
+	defer u.mu.Unlock()
 	for _, sc := range u.sidecars {
 		if sc.name == name {
 			return sc.address

@@ -2,6 +2,7 @@ package lockdown
 
 import (
 	"fmt"
+	"net"
 	"os"
 
 	"github.com/google/nftables"
@@ -13,7 +14,9 @@ import (
 //
 //	table inet egret-lockdown {
 //	  chain output { type filter hook output priority 0; policy drop;
-//	    oifname "lo" accept                        # the sidecar (the redirect lands on loopback)
+//	    oifname "lo" accept                        # loopback
+//	    ip daddr 127.0.0.0/8 accept                # the sidecar: the redirect landed on loopback
+//	    ip6 daddr ::1 accept
 //	    meta l4proto tcp reject with tcp reset     # a direct dial fails at once: connection refused
 //	    reject with icmpx admin-prohibited         # UDP, ICMP, ...
 //	  }
@@ -24,7 +27,10 @@ import (
 //
 // The sidecar's nat redirect (intercept's table) runs at dstnat priority, before this chain, so a
 // redirected connection leaves through lo and passes; a socket that escapes the redirect (a bypass
-// mark, an excluded address) meets the reject.
+// mark, an excluded address) meets the reject. The redirected packet is matched by its rewritten
+// destination, not by oifname: the hook's output device stays the one routed before the redirect.
+// Nothing with a loopback destination can leave through eth0 (the kernel drops such martians unless
+// route_localnet is set, which it is not here).
 func installFilter(path string) error {
 	f, err := os.Open(path)
 	if err != nil {
@@ -50,6 +56,8 @@ func installFilter(path string) error {
 		exprs []expr.Any
 	}{
 		{out, []expr.Any{&expr.Meta{Key: expr.MetaKeyOIFNAME, Register: 1}, &expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: ifname("lo")}, accept}},
+		{out, append(daddrIs(unix.NFPROTO_IPV4, 16, []byte{127, 0, 0, 0}, []byte{255, 0, 0, 0}), accept)},
+		{out, append(daddrIs(unix.NFPROTO_IPV6, 24, net.IPv6loopback, nil), accept)},
 		{out, []expr.Any{&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1}, &expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{unix.IPPROTO_TCP}},
 			&expr.Reject{Type: unix.NFT_REJECT_TCP_RST}}},
 		{out, []expr.Any{&expr.Reject{Type: unix.NFT_REJECT_ICMPX_UNREACH, Code: unix.NFT_REJECT_ICMPX_ADMIN_PROHIBITED}}},
@@ -61,6 +69,21 @@ func installFilter(path string) error {
 		return fmt.Errorf("lockdown: install nftables table inet %s: %w", FilterTable, err)
 	}
 	return nil
+}
+
+// daddrIs matches the destination address (at offset in the network header) of family's packets, under
+// mask if one is given.
+func daddrIs(family byte, offset uint32, addr, mask []byte) []expr.Any {
+	n := uint32(len(addr))
+	e := []expr.Any{
+		&expr.Meta{Key: expr.MetaKeyNFPROTO, Register: 1},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{family}},
+		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: offset, Len: n},
+	}
+	if mask != nil {
+		e = append(e, &expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: n, Mask: mask, Xor: make([]byte, n)})
+	}
+	return append(e, &expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: addr})
 }
 
 // ifname is an interface name as nftables compares it: NUL-padded to IFNAMSIZ.
