@@ -43,3 +43,6 @@ func Listen(string, string, string) (net.Listener, error) { return nil, errNotLi
 
 // Start always fails here.
 func Start(string, *exec.Cmd) error { return errNotLinux }
+
+// HostEnd always fails here.
+func HostEnd(string) (netip.Addr, error) { return netip.Addr{}, errNotLinux }

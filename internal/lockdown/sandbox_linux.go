@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -222,4 +223,29 @@ func ip(args ...string) error {
 		return fmt.Errorf("ip %s: %w: %s", strings.Join(args, " "), err, bytes.TrimSpace(stderr.Bytes()))
 	}
 	return nil
+}
+
+// HostEnd is the host end's address of the veth of the namespace at path: the namespace's default
+// gateway, and an address on this machine that the namespace would reach if its rules let it.
+func HostEnd(path string) (netip.Addr, error) {
+	var addr netip.Addr
+	err := Do(path, func() error {
+		ifc, err := net.InterfaceByName(nsLink)
+		if err != nil {
+			return err
+		}
+		addrs, err := ifc.Addrs()
+		if err != nil {
+			return err
+		}
+		for _, a := range addrs {
+			if p, err := netip.ParsePrefix(a.String()); err == nil && p.Addr().Is4() && linkNet.Contains(p.Addr()) {
+				// The namespace holds .2 of its /30 and the host .1.
+				addr = p.Masked().Addr().Next()
+				return nil
+			}
+		}
+		return fmt.Errorf("no link address on %s yet", nsLink)
+	})
+	return addr, err
 }
