@@ -138,6 +138,11 @@ func removeNamed(nsName string) error {
 // egret up killed with SIGKILL left. Namespaces of another running egret up are left alone. It returns
 // the names removed.
 func RemoveStale() ([]string, error) {
+	return removeStale(func(string) bool { return true })
+}
+
+// removeStale is RemoveStale for the namespaces that match wanted (tests keep to their own).
+func removeStale(wanted func(nsName string) bool) ([]string, error) {
 	var removed []string
 	var errs []error
 	seen := map[string]bool{}
@@ -160,6 +165,9 @@ func RemoveStale() ([]string, error) {
 		}
 	}
 	for nsName := range seen {
+		if !wanted(nsName) {
+			continue
+		}
 		if _, alive := owner(nsName); alive {
 			continue
 		}

@@ -265,8 +265,11 @@ func TestLockdownBypassIsRefusedAndNothingIsLeftBehind(t *testing.T) {
 	// A crash: nothing gets cleaned up.
 	first.cmd.Process.Kill()
 	<-first.done
-	if left := leftovers(nsNames[:2]); len(left) < 2 {
-		t.Fatalf("after SIGKILL the namespaces should still be there (that is what the next up cleans): %v", left)
+	// What the crash left is the next up's to clean; an egret up starting in another test binary at
+	// this moment may clean it first, so the "removed" log line is only required when it is still here.
+	crashLeft := len(leftovers(nsNames[:2])) > 0
+	if !crashLeft {
+		t.Logf("the killed up's namespaces were already removed (by an egret up in another test binary?)")
 	}
 
 	second := startEgret(t, upArgs()...)
@@ -279,7 +282,7 @@ func TestLockdownBypassIsRefusedAndNothingIsLeftBehind(t *testing.T) {
 		code, _ := curlIn(t, pp, a, "http://www.google.com/")
 		return code == 200
 	}, logs)
-	if !strings.Contains(second.err.String(), "removed network namespaces left by an egret up that is gone") {
+	if crashLeft && !strings.Contains(second.err.String(), "removed network namespaces left by an egret up that is gone") {
 		t.Errorf("the second up did not say it removed the leftovers")
 	}
 
