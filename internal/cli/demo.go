@@ -37,6 +37,8 @@ guide's steps, checking each answer:
   3. The generated routing lists port 443 as the upstream.
   4. An AccessPolicy: reviews gets 403 "RBAC: access denied", productpage 200.
   5. Every proxy is in sync.
+  6. Run as root on Linux: a transparent workload in its own network namespace reaches
+     www.google.com only through its sidecar (the policy answers); a direct dial is refused.
 
 Each step is applied by writing files into the directory the control plane watches, as a user would.
 Logs go to files in a temporary directory (printed); --keep leaves everything running afterwards.`,
@@ -191,6 +193,10 @@ func runDemo(ctx context.Context, s streams, keep bool, nets upFlags) error {
 		}
 	}
 
+	if !demoLockdown(ctx, out, res, u, google) {
+		ok = false
+	}
+
 	if keep {
 		fmt.Fprintf(out, "\nStill running (Ctrl-C stops it): curl -x http://%s http://www.google.com/\n", pp)
 		<-ctx.Done()
@@ -205,6 +211,8 @@ func runDemo(ctx context.Context, s streams, keep bool, nets upFlags) error {
 }
 
 func proxyFor(u *up, name string) string {
+	u.mu.Lock()
+	defer u.mu.Unlock()
 	for _, sc := range u.sidecars {
 		if sc.name == name {
 			return sc.address

@@ -3,6 +3,8 @@ package cli
 import (
 	"strings"
 	"testing"
+
+	"egret.dev/egret/internal/lockdown"
 )
 
 // TestDemoRunsTheSeedScenario runs `egret demo`, the README's first command, and checks that every
@@ -19,6 +21,16 @@ func TestDemoRunsTheSeedScenario(t *testing.T) {
 		"www.google.com:80 → cluster1/gloo-mesh-gateways/istio-egressgateway (listener 443→8443) → www.google.com:443 SIMPLE sni=www.google.com",
 		"All steps gave the expected answers.",
 	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("demo output lacks %q:\n%s", want, out)
+		}
+	}
+	// Step 6 runs as root and says why it skips otherwise.
+	lockdownLines := []string{"✓ ratings (no proxy settings) → http://www.google.com/       403 RBAC: access denied", "refused (connection refused)"}
+	if err := lockdown.Supported(); err != nil {
+		lockdownLines = []string{"6. network lockdown", "skipped: " + err.Error()}
+	}
+	for _, want := range lockdownLines {
 		if !strings.Contains(out, want) {
 			t.Errorf("demo output lacks %q:\n%s", want, out)
 		}

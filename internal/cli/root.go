@@ -92,6 +92,7 @@ GatewayLifecycleManager, ...) plus egret's Mesh and Workload, in YAML or JSON fi
 		newStatusCmd(s),
 		newUpCmd(s),
 		newDemoCmd(s),
+		newExecCmd(s),
 	)
 	return root
 }

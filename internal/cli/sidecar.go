@@ -18,6 +18,7 @@ import (
 	"egret.dev/egret/internal/identity"
 	"egret.dev/egret/internal/intercept"
 	"egret.dev/egret/internal/ir"
+	"egret.dev/egret/internal/lockdown"
 	"egret.dev/egret/internal/proxyconfig"
 	"egret.dev/egret/internal/proxymetrics"
 	"egret.dev/egret/internal/sidecar"
@@ -29,6 +30,7 @@ type sidecarFlags struct {
 	listen        string
 	transparent   bool
 	bypassMark    int
+	netns         string
 	accessLogFile string
 	admin         string
 	id            identityFlags
@@ -65,6 +67,7 @@ and the reason.`,
 	fl.StringVar(&f.config, "config", "", "sidecar config file (from 'egret render sidecar-config'); omit with --control-plane to stream it")
 	fl.StringVar(&f.listen, "listen", "", "proxy address (default: the Workload's sidecar.listen, else 127.0.0.1:15001)")
 	fl.BoolVar(&f.transparent, "transparent", false, "redirect this network namespace's outbound TCP to the sidecar with nftables (Linux, root)")
+	fl.StringVar(&f.netns, "netns", "", "with --transparent: install the rules and listen in this network namespace (e.g. /var/run/netns/NAME); the sidecar's own connections leave from its own namespace")
 	fl.IntVar(&f.bypassMark, "bypass-mark", int(intercept.DefaultBypassMark), "socket mark of the sidecar's own connections, exempt from the redirect")
 	fl.StringVar(&f.accessLogFile, "access-log", "-", "access log file (- for standard output)")
 	fl.StringVar(&f.admin, "admin", "", "admin address (/stats/prometheus, /config_dump, /healthz/ready), e.g. 127.0.0.1:15000; empty to disable")
@@ -74,6 +77,9 @@ and the reason.`,
 }
 
 func runSidecar(ctx context.Context, s streams, f sidecarFlags) error {
+	if f.netns != "" && !f.transparent {
+		return withCode(ExitUsage, fmt.Errorf("--netns needs --transparent: only the redirect and its listeners live in another namespace"))
+	}
 	base := slog.New(slog.NewJSONHandler(s.err, nil))
 	log := base.With("component", "sidecar")
 	ps, err := startProxy(ctx, xds.KindSidecar, f.config, f.id, base, log, func(path string) (xds.Message, error) {
@@ -98,7 +104,7 @@ func runSidecar(ctx context.Context, s streams, f sidecarFlags) error {
 	}
 	defer closeLog()
 	direct := &net.Dialer{}
-	if f.transparent {
+	if f.transparent && f.netns == "" {
 		direct = intercept.BypassDialer(f.bypassMark)
 	}
 	metrics := proxymetrics.New("sidecar")
@@ -140,7 +146,7 @@ func runSidecar(ctx context.Context, s streams, f sidecarFlags) error {
 		}
 		_, portStr, _ := net.SplitHostPort(listen)
 		port, _ := strconv.Atoi(portStr)
-		rules, err := intercept.Install(intercept.Params{ProxyPort: uint16(port), BypassMark: uint32(f.bypassMark), ExcludeCIDRs: gatewayPrefixes(cfg)})
+		rules, err := intercept.Install(intercept.Params{ProxyPort: uint16(port), BypassMark: uint32(f.bypassMark), ExcludeCIDRs: gatewayPrefixes(cfg), NetNS: f.netns})
 		if err != nil {
 			return withCode(ExitError, err)
 		}
@@ -153,7 +159,7 @@ func runSidecar(ctx context.Context, s streams, f sidecarFlags) error {
 		}()
 		// The redirect lands on 127.0.0.1 for IPv4 and ::1 for IPv6.
 		for _, addr := range []string{net.JoinHostPort("127.0.0.1", portStr), net.JoinHostPort("::1", portStr)} {
-			ln, err := net.Listen("tcp", addr)
+			ln, err := listenIn(f.netns, addr)
 			if err != nil {
 				if addr[0] == '[' || addr[0] == ':' {
 					log.Warn("no IPv6 loopback; IPv6 is not intercepted", "err", err)
@@ -189,6 +195,14 @@ func runSidecar(ctx context.Context, s streams, f sidecarFlags) error {
 	}
 	log.Info("stopping")
 	return sc.Close()
+}
+
+// listenIn opens a TCP listener in the network namespace at netns ("" = this process's own).
+func listenIn(netns, addr string) (net.Listener, error) {
+	if netns == "" {
+		return net.Listen("tcp", addr)
+	}
+	return lockdown.Listen(netns, "tcp", addr)
 }
 
 // gatewayPrefixes are the gateway addresses the sidecar dials, exempt from the redirect (they are the

@@ -6,7 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"sort"
 	"strings"
 	"sync"
 	"text/tabwriter"
@@ -15,6 +14,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"egret.dev/egret/internal/controlplane"
+	"egret.dev/egret/internal/lockdown"
+	"egret.dev/egret/internal/supervisor"
 )
 
 // upFlags are the flags of `egret up` (and the demo, which runs the same thing).
@@ -28,6 +29,8 @@ type upFlags struct {
 	overrides  []string
 	// gatewayNet and sidecarNet are the first three octets of the loopback addresses handed out.
 	gatewayNet, sidecarNet string
+	// poll is how often up looks for a new plan (gateways and workloads to start or stop); 0 = 300 ms.
+	poll time.Duration
 }
 
 func newUpCmd(s streams) *cobra.Command {
@@ -38,15 +41,23 @@ func newUpCmd(s streams) *cobra.Command {
 		Long: `up runs, in one process, the control plane on the resources under DIR (watched: edit a file and
 every proxy converges), one egress gateway per GatewayLifecycleManager installation and cluster, each
 on its own loopback address (127.0.1.1, 127.0.1.2, ... in gateway ID order, listening on its target
-ports, e.g. 8443), and an explicit-mode sidecar for each Workload (its sidecar.listen, else 127.0.2.1:15001,
-127.0.2.2:15001, ... in namespace/name order). Every proxy enrolls with a join token and streams its
-config from the control plane, like a fleet would. It prints what runs where, writes access logs to
-standard output and JSON logs (each with a "component") to standard error, and stops everything on
-Ctrl-C or SIGTERM.
+ports, e.g. 8443), and a sidecar for each Workload. Every proxy enrolls with a join token and streams its
+config from the control plane, like a fleet would. Gateways and Workloads added while up runs are started,
+removed ones are stopped.
 
-Gateways and Workloads added while it runs get a config but no process: restart up to start them.`,
+An explicit-mode Workload's sidecar listens on its sidecar.listen, else 127.0.2.1:15001, 127.0.2.2:15001,
+... (point HTTP_PROXY at it). A Workload with sidecar.mode: transparent, when up runs as root on Linux,
+gets its own network namespace (egret-<hash>, with a veth to the host): its sidecar redirects the
+namespace's outbound TCP with nftables, and the namespace's filter rules let nothing else out, so a
+program there that ignores proxies or dials an address directly cannot get out. Run programs there with
+'egret exec NAMESPACE/NAME -- CMD'. Namespaces, veths and rules are removed when up exits; the next up
+removes what a crashed one left.
+
+It prints what runs where, writes access logs to standard output and JSON logs (each with a
+"component") to standard error, and stops everything on Ctrl-C or SIGTERM.`,
 		Example: `  egret up -f examples/bookinfo-egress
   curl -x http://127.0.2.1:15001 http://www.google.com/     # productpage's sidecar
+  egret exec bookinfo/details -- curl http://www.google.com/   # a transparent workload (root)
   egret status`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -78,15 +89,25 @@ func addNetFlags(cmd *cobra.Command, f *upFlags) {
 
 // up is a running system.
 type up struct {
-	cp        *controlplane.ControlPlane
-	gateways  []upProxy
-	sidecars  []upProxy
-	skipped   []string
-	dataDir   string
-	wg        sync.WaitGroup
-	mu        sync.Mutex
-	failures  []string
+	s       streams
+	f       upFlags
+	cp      *controlplane.ControlPlane
+	sup     *supervisor.Supervisor
+	log     *slog.Logger
+	dataDir string
+	// lockdown is nil when transparent Workloads can get their own network namespace here, else why not.
+	lockdown error
+
+	ctx       context.Context
 	ctxCancel context.CancelFunc
+	cpDone    chan struct{}
+
+	mu       sync.Mutex
+	gateways []upProxy
+	sidecars []upProxy
+	skipped  []string
+	failures []string
+	places   places
 }
 
 type upProxy struct {
@@ -94,108 +115,103 @@ type upProxy struct {
 }
 
 func startUp(parent context.Context, s streams, f upFlags) (*up, error) {
+	if f.poll == 0 {
+		f.poll = 300 * time.Millisecond
+	}
 	ctx, cancel := context.WithCancel(parent)
-	u := &up{ctxCancel: cancel, dataDir: f.dataDir}
+	base := slog.New(slog.NewJSONHandler(s.err, nil))
+	u := &up{s: s, f: f, ctx: ctx, ctxCancel: cancel, dataDir: f.dataDir, log: base.With("component", "up"),
+		cpDone: make(chan struct{}), places: newPlaces(f)}
+	fail := func(err error) (*up, error) {
+		cancel()
+		return nil, withCode(ExitError, err)
+	}
 	if u.dataDir == "" {
 		d, err := os.MkdirTemp("", "egret-up-")
 		if err != nil {
-			cancel()
-			return nil, withCode(ExitError, err)
+			return fail(err)
 		}
 		u.dataDir = d
 	}
-	base := slog.New(slog.NewJSONHandler(s.err, nil))
 	cp, err := controlplane.New(controlplane.Params{ConfigDir: f.dir, DataDir: u.dataDir, Listen: f.listen, Admin: f.admin, Log: base})
 	if err != nil {
-		cancel()
-		return nil, withCode(ExitError, err)
+		return fail(err)
 	}
 	u.cp = cp
 	if st := cp.Status(); len(st.Rejected) > 0 {
 		// up starts the proxies the plan names; from an invalid directory it would start none, silently.
-		cancel()
-		return nil, withCode(ExitError, fmt.Errorf("the resources under %s are invalid:\n  %s", f.dir, strings.Join(st.Rejected, "\n  ")))
+		return fail(fmt.Errorf("the resources under %s are invalid:\n  %s", f.dir, strings.Join(st.Rejected, "\n  ")))
+	}
+	u.lockdown = lockdown.Supported()
+	if u.lockdown == nil {
+		// What an up killed with SIGKILL left: namespaces, veths and the rules inside them.
+		removed, err := lockdown.RemoveStale()
+		if len(removed) > 0 {
+			u.log.Info("removed network namespaces left by an egret up that is gone", "namespaces", removed)
+		}
+		if err != nil {
+			u.log.Warn("could not remove every leftover network namespace", "err", err)
+		}
 	}
 	plan := cp.Plan()
-	addrs := map[string]string{}
-	gws := append(plan.Gateways[:0:0], plan.Gateways...)
-	sort.Slice(gws, func(i, j int) bool { return gws[i].ID < gws[j].ID })
-	for i, g := range gws {
-		ip := fmt.Sprintf("%s.%d", f.gatewayNet, i+1)
-		addrs[g.ID] = ip
-		var ports []string
-		for _, l := range g.Listeners {
-			ports = append(ports, fmt.Sprintf("%d→%s:%d", l.Port, ip, l.TargetPort))
-		}
-		u.gateways = append(u.gateways, upProxy{name: g.ID, identity: g.Identity.String(), cluster: g.Cluster, address: ip, extra: strings.Join(ports, " ")})
-	}
-	cp.SetGatewayAddresses(addrs)
+	units := u.units(plan)
+	u.places.announced = u.places.gatewayAddrs()
+	cp.SetGatewayAddresses(u.places.announced)
 	if err := cp.Start(); err != nil {
-		cancel()
-		return nil, withCode(ExitError, err)
+		return fail(err)
 	}
-	u.run(func() error { return cp.Run(ctx) }, "control plane")
-
-	for i, g := range gws {
-		tok, err := cp.Token(g.Identity.String(), 10*time.Minute)
-		if err != nil {
-			cancel()
-			return nil, withCode(ExitError, err)
+	go func() {
+		defer close(u.cpDone)
+		if err := cp.Run(ctx); err != nil {
+			u.failed("control plane", err)
 		}
-		ip := addrs[g.ID]
-		gf := gatewayFlags{
-			address: ip, admin: ip + ":15000", ready: ip + ":15021", accessLogFile: "-",
-			dnsServer: f.dnsServer, upstreamCA: f.upstreamCA, overrides: f.overrides,
-			drain: 5 * time.Second, upstreamTimeout: 30 * time.Second, maxInFlight: 10000,
-			id: identityFlags{controlPlane: cp.Addr(), token: tok},
+	}()
+	u.sup = supervisor.New(supervisor.Params{Log: base.With("component", "supervisor"), Exited: func(key string, err error) {
+		if err == nil {
+			err = fmt.Errorf("stopped on its own")
 		}
-		u.gateways[i].extra += "  admin " + gf.admin
-		u.run(func() error { return runGateway(ctx, s, gf) }, "gateway "+g.ID)
-	}
-	wls := append(plan.Workloads[:0:0], plan.Workloads...)
-	sort.Slice(wls, func(i, j int) bool { return wls[i].Namespace+"/"+wls[i].Name < wls[j].Namespace+"/"+wls[j].Name })
-	n := 0
-	for _, w := range wls {
-		name := w.Namespace + "/" + w.Name
-		if w.Sidecar != nil && w.Sidecar.Mode == "transparent" {
-			u.skipped = append(u.skipped, name+": transparent mode needs the workload's own network namespace; run 'egret sidecar --transparent' in it")
-			continue
-		}
-		n++
-		listen := fmt.Sprintf("%s.%d:15001", f.sidecarNet, n)
-		if w.Sidecar != nil && w.Sidecar.Listen != "" {
-			listen = w.Sidecar.Listen
-		}
-		tok, err := cp.Token(w.Identity.String(), 10*time.Minute)
-		if err != nil {
-			cancel()
-			return nil, withCode(ExitError, err)
-		}
-		sf := sidecarFlags{listen: listen, accessLogFile: "-", id: identityFlags{controlPlane: cp.Addr(), token: tok}}
-		u.sidecars = append(u.sidecars, upProxy{name: name, identity: w.Identity.String(), cluster: w.Cluster, address: listen})
-		u.run(func() error { return runSidecar(ctx, s, sf) }, "sidecar "+name)
-	}
+		u.failed(key, err)
+	}})
+	u.sup.Apply(units)
+	go u.follow(plan)
 	return u, nil
 }
 
-// run starts one component; its failure is remembered and stops everything.
-func (u *up) run(f func() error, what string) {
-	u.wg.Add(1)
-	go func() {
-		defer u.wg.Done()
-		if err := f(); err != nil {
-			u.mu.Lock()
-			u.failures = append(u.failures, what+": "+err.Error())
-			u.mu.Unlock()
-			u.ctxCancel()
+// follow starts and stops proxies as the plan changes.
+func (u *up) follow(last any) {
+	_ = u.sup.Follow(u.ctx, u.f.poll, func() ([]supervisor.Unit, bool, error) {
+		plan := u.cp.Plan()
+		if any(plan) == last {
+			return nil, false, nil
 		}
-	}()
+		last = plan
+		units := u.units(plan)
+		// Sidecars learn where new gateways are before those start.
+		if addrs := u.places.gatewayAddrs(); !sameAddrs(addrs, u.places.announced) {
+			u.cp.SetGatewayAddresses(addrs)
+			u.places.announced = addrs
+		}
+		return units, true, nil
+	}, func(started, stopped []string) {
+		u.log.Info("the plan changed what runs", "started", started, "stopped", stopped)
+	})
 }
 
-// wait returns when everything has stopped.
-func (u *up) wait() error {
-	u.wg.Wait()
+// failed records a component's failure and stops everything, as a failed process would.
+func (u *up) failed(what string, err error) {
+	u.mu.Lock()
+	u.failures = append(u.failures, what+": "+err.Error())
+	u.mu.Unlock()
 	u.ctxCancel()
+}
+
+// wait returns when everything has stopped (and every namespace is removed).
+func (u *up) wait() error {
+	<-u.ctx.Done()
+	u.sup.Stop()
+	<-u.cpDone
+	u.mu.Lock()
+	defer u.mu.Unlock()
 	if len(u.failures) > 0 {
 		return withCode(ExitError, fmt.Errorf("%s", strings.Join(u.failures, "; ")))
 	}
@@ -203,19 +219,24 @@ func (u *up) wait() error {
 }
 
 func (u *up) print(w io.Writer) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "control plane\t%s (TLS: enrollment, config streams)\tadmin %s\tdata %s\n", u.cp.Addr(), u.cp.AdminAddr(), u.dataDir)
 	for _, g := range u.gateways {
 		fmt.Fprintf(tw, "gateway %s\t%s\t%s\t%s\n", g.name, g.identity, g.cluster, g.extra)
 	}
 	for _, sc := range u.sidecars {
-		fmt.Fprintf(tw, "sidecar %s\t%s\t%s\tHTTP_PROXY=http://%s\n", sc.name, sc.identity, sc.cluster, sc.address)
+		fmt.Fprintf(tw, "sidecar %s\t%s\t%s\t%s\n", sc.name, sc.identity, sc.cluster, sc.extra)
 	}
 	tw.Flush()
 	for _, sk := range u.skipped {
 		fmt.Fprintln(w, "not started: "+sk)
 	}
-	if len(u.sidecars) > 0 {
-		fmt.Fprintf(w, "\ntry:  curl -x http://%s http://www.google.com/\n      egret status --admin %s\n\n", u.sidecars[0].address, u.cp.AdminAddr())
+	for _, sc := range u.sidecars {
+		if sc.address != "" {
+			fmt.Fprintf(w, "\ntry:  curl -x http://%s http://www.google.com/\n      egret status --admin %s\n\n", sc.address, u.cp.AdminAddr())
+			break
+		}
 	}
 }

@@ -1,0 +1,154 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"sort"
+	"strings"
+	"time"
+
+	"egret.dev/egret/internal/ir"
+	"egret.dev/egret/internal/lockdown"
+	"egret.dev/egret/internal/supervisor"
+)
+
+// places hands out loopback addresses to gateways and explicit sidecars. An address, once given, stays
+// with its owner while up runs, so adding a gateway never moves the others.
+type places struct {
+	gatewayNet, sidecarNet string
+	gateways, sidecars     map[string]string
+	announced              map[string]string // the gateway addresses the control plane was last told
+}
+
+func newPlaces(f upFlags) places {
+	return places{gatewayNet: f.gatewayNet, sidecarNet: f.sidecarNet, gateways: map[string]string{}, sidecars: map[string]string{}}
+}
+
+// next returns the first NET.i (i = 1, 2, ...) that no one in taken holds.
+func next(net string, taken map[string]string, suffix string) string {
+	used := map[string]bool{}
+	for _, a := range taken {
+		used[a] = true
+	}
+	for i := 1; ; i++ {
+		if a := fmt.Sprintf("%s.%d%s", net, i, suffix); !used[a] {
+			return a
+		}
+	}
+}
+
+func (p *places) gateway(id string) string {
+	if a, ok := p.gateways[id]; ok {
+		return a
+	}
+	p.gateways[id] = next(p.gatewayNet, p.gateways, "")
+	return p.gateways[id]
+}
+
+func (p *places) sidecar(name string) string {
+	if a, ok := p.sidecars[name]; ok {
+		return a
+	}
+	p.sidecars[name] = next(p.sidecarNet, p.sidecars, ":15001")
+	return p.sidecars[name]
+}
+
+func (p *places) gatewayAddrs() map[string]string { return maps.Clone(p.gateways) }
+
+func sameAddrs(a, b map[string]string) bool { return maps.Equal(a, b) }
+
+// units is what should run for plan: a gateway per plan gateway, a sidecar per workload. It also
+// refreshes what print shows.
+func (u *up) units(plan *ir.Plan) []supervisor.Unit {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	var units []supervisor.Unit
+	gws := append(plan.Gateways[:0:0], plan.Gateways...)
+	sort.Slice(gws, func(i, j int) bool { return gws[i].ID < gws[j].ID })
+	u.gateways, u.sidecars, u.skipped = nil, nil, nil
+	for _, g := range gws {
+		ip := u.places.gateway(g.ID)
+		var ports []string
+		for _, l := range g.Listeners {
+			ports = append(ports, fmt.Sprintf("%d→%s:%d", l.Port, ip, l.TargetPort))
+		}
+		gf := gatewayFlags{
+			address: ip, admin: ip + ":15000", ready: ip + ":15021", accessLogFile: "-",
+			dnsServer: u.f.dnsServer, upstreamCA: u.f.upstreamCA, overrides: u.f.overrides,
+			drain: 5 * time.Second, upstreamTimeout: 30 * time.Second, maxInFlight: 10000,
+		}
+		u.gateways = append(u.gateways, upProxy{name: g.ID, identity: g.Identity.String(), cluster: g.Cluster, address: ip,
+			extra: strings.Join(ports, " ") + "  admin " + gf.admin})
+		id := g.Identity.String()
+		units = append(units, supervisor.Unit{Key: "gateway " + g.ID, Spec: ip + " " + strings.Join(ports, " "), Run: func(ctx context.Context) error {
+			tok, err := u.cp.Token(id, 10*time.Minute)
+			if err != nil {
+				return err
+			}
+			gf.id = identityFlags{controlPlane: u.cp.Addr(), token: tok}
+			return runGateway(ctx, u.s, gf)
+		}})
+	}
+	wls := append(plan.Workloads[:0:0], plan.Workloads...)
+	sort.Slice(wls, func(i, j int) bool { return wls[i].Namespace+"/"+wls[i].Name < wls[j].Namespace+"/"+wls[j].Name })
+	for _, w := range wls {
+		if unit, ok := u.sidecarUnit(w); ok {
+			units = append(units, unit)
+		}
+	}
+	return units
+}
+
+// sidecarUnit is a workload's sidecar: explicit on a loopback address, or transparent in the workload's
+// own network namespace. ok is false when it cannot run here (the reason is in u.skipped).
+func (u *up) sidecarUnit(w ir.Workload) (supervisor.Unit, bool) {
+	name := w.Namespace + "/" + w.Name
+	id := w.Identity.String()
+	token := func() (identityFlags, error) {
+		tok, err := u.cp.Token(id, 10*time.Minute)
+		return identityFlags{controlPlane: u.cp.Addr(), token: tok}, err
+	}
+	if w.Sidecar != nil && w.Sidecar.Mode == "transparent" {
+		if u.lockdown != nil {
+			u.skipped = append(u.skipped, fmt.Sprintf("%s: transparent mode runs the workload in its own network namespace, which needs root on Linux (%v); run 'egret sidecar --transparent' in the workload's namespace yourself, or use explicit mode", name, u.lockdown))
+			return supervisor.Unit{}, false
+		}
+		ns := lockdown.NameFor(w.Namespace, w.Name)
+		u.sidecars = append(u.sidecars, upProxy{name: name, identity: id, cluster: w.Cluster,
+			extra: fmt.Sprintf("transparent, network namespace %s: egret exec %s -- CMD", ns, name)})
+		return supervisor.Unit{Key: "sidecar " + name, Spec: "transparent", Run: func(ctx context.Context) error {
+			// The namespace lives exactly as long as the sidecar: a removed workload loses both.
+			sb, err := lockdown.Create(w.Namespace, w.Name)
+			if err != nil {
+				return err
+			}
+			defer func() {
+				if err := sb.Remove(); err != nil {
+					u.log.Error("removing a workload's network namespace", "workload", name, "err", err)
+				}
+			}()
+			u.log.Info("network namespace ready", "workload", name, "netns", sb.Name, "host_link", sb.HostLink,
+				"host_address", sb.HostAddr.String(), "workload_address", sb.NSAddr.String())
+			idf, err := token()
+			if err != nil {
+				return err
+			}
+			return runSidecar(ctx, u.s, sidecarFlags{transparent: true, netns: sb.Path, listen: "127.0.0.1:15001", accessLogFile: "-", id: idf})
+		}}, true
+	}
+	listen := ""
+	if w.Sidecar != nil && w.Sidecar.Listen != "" {
+		listen = w.Sidecar.Listen
+	} else {
+		listen = u.places.sidecar(name)
+	}
+	u.sidecars = append(u.sidecars, upProxy{name: name, identity: id, cluster: w.Cluster, address: listen, extra: "HTTP_PROXY=http://" + listen})
+	return supervisor.Unit{Key: "sidecar " + name, Spec: "explicit " + listen, Run: func(ctx context.Context) error {
+		idf, err := token()
+		if err != nil {
+			return err
+		}
+		return runSidecar(ctx, u.s, sidecarFlags{listen: listen, accessLogFile: "-", id: idf})
+	}}, true
+}
