@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
+	"strconv"
 	"sync/atomic"
 )
 
@@ -64,4 +66,44 @@ func Index(addrs []string, addr string) int {
 		}
 	}
 	return -1
+}
+
+// Lookup finds the addresses of a host name.
+type Lookup func(ctx context.Context, host string) ([]netip.Addr, error)
+
+// DialAddress dials addr (host:port): an IP as written, a host name at each address lookup gives, in
+// turn. check vets every address before it is dialled (a refused one is skipped with its reason), so a
+// name that resolves somewhere it must not go is never dialled there.
+func DialAddress(ctx context.Context, addr string, lookup Lookup, check func(netip.Addr) error,
+	dial func(ctx context.Context, addrPort string) (net.Conn, error)) (net.Conn, error) {
+	host, portStr, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, err
+	}
+	port, err := strconv.ParseUint(portStr, 10, 16)
+	if err != nil {
+		return nil, fmt.Errorf("bad port in %s", addr)
+	}
+	var addrs []netip.Addr
+	if ip, err := netip.ParseAddr(host); err == nil {
+		addrs = []netip.Addr{ip}
+	} else if addrs, err = lookup(ctx, host); err != nil {
+		return nil, err
+	}
+	var errs []error
+	for _, a := range addrs {
+		if err := check(a); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		c, err := dial(ctx, netip.AddrPortFrom(a.Unmap(), uint16(port)).String())
+		if err == nil {
+			return c, nil
+		}
+		errs = append(errs, err)
+	}
+	if len(errs) == 0 {
+		return nil, fmt.Errorf("%s: no address", host)
+	}
+	return nil, errors.Join(errs...)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"net/netip"
 	"strings"
 	"testing"
 )
@@ -120,4 +121,55 @@ func equal(a, b []int) bool {
 		}
 	}
 	return true
+}
+
+func TestDialAddress(t *testing.T) {
+	live, got := listen(t)
+	_, port, _ := net.SplitHostPort(live)
+	dial := func(ctx context.Context, a string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, "tcp", a)
+	}
+	allowAll := func(netip.Addr) error { return nil }
+	noLookup := func(context.Context, string) ([]netip.Addr, error) { return nil, errors.New("no lookup expected") }
+
+	t.Run("an IP is dialled as written", func(t *testing.T) {
+		c, err := DialAddress(context.Background(), live, noLookup, allowAll, dial)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Close()
+		<-got
+	})
+	t.Run("a name is dialled at the addresses it resolves to, past a refusing one", func(t *testing.T) {
+		refusedAddr := netip.MustParseAddrPort(refused(t)).Addr()
+		lookup := func(_ context.Context, host string) ([]netip.Addr, error) {
+			if host != "partner.test" {
+				t.Errorf("looked up %q", host)
+			}
+			return []netip.Addr{refusedAddr, netip.MustParseAddr("127.0.0.1")}, nil
+		}
+		c, err := DialAddress(context.Background(), net.JoinHostPort("partner.test", port), lookup, allowAll, dial)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Close()
+		<-got
+	})
+	t.Run("an address the check refuses is never dialled", func(t *testing.T) {
+		calls := 0
+		refuse := func(a netip.Addr) error { return errors.New("refused by check: " + a.String()) }
+		_, err := DialAddress(context.Background(), live, noLookup, refuse, func(ctx context.Context, a string) (net.Conn, error) {
+			calls++
+			return dial(ctx, a)
+		})
+		if err == nil || !strings.Contains(err.Error(), "refused by check") || calls != 0 {
+			t.Fatalf("err %v after %d dials, want the check's refusal and no dial", err, calls)
+		}
+	})
+	t.Run("a bad port is an error", func(t *testing.T) {
+		if _, err := DialAddress(context.Background(), "127.0.0.1:http", noLookup, allowAll, dial); err == nil {
+			t.Fatal("want an error")
+		}
+	})
 }

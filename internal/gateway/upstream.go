@@ -202,33 +202,12 @@ func (u *Upstream) CloseIdle() {
 // the resolver and its SSRF guard. A link-local or metadata address the endpoint did not opt in to is
 // refused here too, whatever the config says.
 func (u *Upstream) dialEndpoint(ctx context.Context, dialer *net.Dialer, network string, ep ir.UpstreamEndpoint, allow []netip.Prefix) (net.Conn, error) {
-	host, portStr, err := net.SplitHostPort(ep.Address)
-	if err != nil {
-		return nil, err
+	lookup := func(ctx context.Context, host string) ([]netip.Addr, error) {
+		return u.p.Resolver.Resolve(ctx, host, resolve.Lookup{Allow: allow})
 	}
-	port, err := strconv.ParseUint(portStr, 10, 16)
-	if err != nil {
-		return nil, fmt.Errorf("bad port in %s", ep.Address)
-	}
-	var addrs []netip.Addr
-	if ip, err := netip.ParseAddr(host); err == nil {
-		addrs = []netip.Addr{ip}
-	} else if addrs, err = u.p.Resolver.Resolve(ctx, host, resolve.Lookup{Allow: allow}); err != nil {
-		return nil, err
-	}
-	var errs []error
-	for _, a := range addrs {
-		if err := ep.CheckDial(a); err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		c, err := dialer.DialContext(ctx, network, netip.AddrPortFrom(a, uint16(port)).String())
-		if err == nil {
-			return c, nil
-		}
-		errs = append(errs, err)
-	}
-	return nil, errors.Join(errs...)
+	return failover.DialAddress(ctx, ep.Address, lookup, ep.CheckDial, func(ctx context.Context, addr string) (net.Conn, error) {
+		return dialer.DialContext(ctx, network, addr)
+	})
 }
 
 // allowList is every address the service names explicitly, which the SSRF guard lets through.

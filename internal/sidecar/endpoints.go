@@ -2,11 +2,8 @@ package sidecar
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"net"
 	"net/netip"
-	"strconv"
 
 	"egret.dev/egret/internal/failover"
 	"egret.dev/egret/internal/ir"
@@ -33,37 +30,14 @@ func (s *Sidecar) dialDirect(ctx context.Context, network, addr string, c *call)
 // dialEndpoint dials one ExternalEndpoint: an IP as declared, a host name through the sidecar's dialer's
 // resolver; a link-local or metadata address the endpoint did not opt in to is refused either way.
 func (s *Sidecar) dialEndpoint(ctx context.Context, network string, ep ir.UpstreamEndpoint) (net.Conn, error) {
-	host, portStr, err := net.SplitHostPort(ep.Address)
-	if err != nil {
-		return nil, err
-	}
-	port, err := strconv.ParseUint(portStr, 10, 16)
-	if err != nil {
-		return nil, fmt.Errorf("bad port in %s", ep.Address)
-	}
-	var addrs []netip.Addr
-	if ip, err := netip.ParseAddr(host); err == nil {
-		addrs = []netip.Addr{ip}
-	} else {
+	lookup := func(ctx context.Context, host string) ([]netip.Addr, error) {
 		r := s.p.Direct.Resolver
 		if r == nil {
 			r = net.DefaultResolver
 		}
-		if addrs, err = r.LookupNetIP(ctx, "ip", host); err != nil {
-			return nil, err
-		}
+		return r.LookupNetIP(ctx, "ip", host)
 	}
-	var errs []error
-	for _, a := range addrs {
-		if err := ep.CheckDial(a); err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		conn, err := s.p.Direct.DialContext(ctx, network, netip.AddrPortFrom(a.Unmap(), uint16(port)).String())
-		if err == nil {
-			return conn, nil
-		}
-		errs = append(errs, err)
-	}
-	return nil, errors.Join(errs...)
+	return failover.DialAddress(ctx, ep.Address, lookup, ep.CheckDial, func(ctx context.Context, addr string) (net.Conn, error) {
+		return s.p.Direct.DialContext(ctx, network, addr)
+	})
 }
