@@ -41,7 +41,7 @@ type Params struct {
 	// Debounce is how long the directory must stay unchanged before a change is loaded (default 300 ms),
 	// so a file being written in pieces is read once it is whole.
 	Debounce time.Duration
-	Log  *slog.Logger
+	Log      *slog.Logger
 }
 
 // ControlPlane serves one mesh.
@@ -61,7 +61,7 @@ type ControlPlane struct {
 	loaded   time.Time // when the directory was last read
 	loadErr  string    // why the last load failed, or ""
 	warnings []string  // of the last load: files skipped, files whose last good contents are used
-	cuts     *cuts  // the proxy configs of plan, cut on demand
+	cuts     *cuts     // the proxy configs of plan, cut on demand
 
 	tlsLn, adminLn net.Listener
 	servers        []*http.Server
