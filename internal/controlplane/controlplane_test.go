@@ -30,7 +30,12 @@ var everyProxy = []string{gw1ID, gw2ID, ppID, rvID}
 // startCP runs a control plane on dir with a fast poll, stopped at the end of the test.
 func startCP(t *testing.T, dir string) *ControlPlane {
 	t.Helper()
-	cp, err := New(Params{ConfigDir: dir, DataDir: t.TempDir(), Listen: "127.0.0.1:0", Admin: "127.0.0.1:0", Poll: 20 * time.Millisecond, Debounce: 60 * time.Millisecond})
+	return startCPDebounced(t, dir, 60*time.Millisecond)
+}
+
+func startCPDebounced(t *testing.T, dir string, debounce time.Duration) *ControlPlane {
+	t.Helper()
+	cp, err := New(Params{ConfigDir: dir, DataDir: t.TempDir(), Listen: "127.0.0.1:0", Admin: "127.0.0.1:0", Poll: 20 * time.Millisecond, Debounce: debounce})
 	if err != nil {
 		t.Fatal(err)
 	}
