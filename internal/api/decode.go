@@ -51,6 +51,7 @@ func Decode(file string, data []byte) ([]Object, []Problem) {
 	d := &decoder{file: file}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var objs []Object
+	var budget expansion
 	for {
 		var doc yaml.Node
 		err := dec.Decode(&doc)
@@ -63,6 +64,9 @@ func Decode(file string, data []byte) ([]Object, []Problem) {
 		}
 		if len(doc.Content) == 0 {
 			continue
+		}
+		if p := budget.add(file, &doc); p != nil {
+			return nil, append(d.problems, *p) // nothing of such a file is used
 		}
 		objs = append(objs, d.document(doc.Content[0])...)
 	}

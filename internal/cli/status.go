@@ -21,7 +21,9 @@ func newStatusCmd(s streams) *cobra.Command {
 		Long: `status asks a running control plane (its --admin address) for every proxy it has streamed a config
 to, with its identity, cluster, kind, the version sent and acknowledged (SYNCED), rejected (NACKED, with
 the error) or awaited (STALE), when it was last seen and when its certificate expires; then every
-resource with its status, and the problems of a change that was refused.`,
+resource with its status, when the control plane last loaded its directory (with the error if that load
+was not applied, and the files it skipped or kept at their last good contents), and the problems of a
+change that was refused.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			st, err := fetchStatus(admin)
@@ -88,9 +90,26 @@ func printStatus(s streams, st *controlplane.Status) {
 			fmt.Fprintln(s.out, "  "+p)
 		}
 	}
+	printLoad(s, st)
 	if len(st.Rejected) > 0 {
 		fmt.Fprintf(s.out, "\nThe newest change was REJECTED; the configuration applied at %s is still served:\n  %s\n",
 			st.Applied.UTC().Format(time.RFC3339), strings.Join(st.Rejected, "\n  "))
+	}
+}
+
+// printLoad says when the control plane last read its directory and what came of it.
+func printLoad(s streams, st *controlplane.Status) {
+	if st.ConfigDir == "" && st.Loaded.IsZero() {
+		return // an older control plane
+	}
+	fmt.Fprintf(s.out, "\nDirectory %s last loaded %s", st.ConfigDir, ago(st.Loaded))
+	if st.LoadError != "" {
+		fmt.Fprintf(s.out, ": FAILED: %s\n", st.LoadError)
+	} else {
+		fmt.Fprintf(s.out, ": applied\n")
+	}
+	for _, w := range st.LoadWarnings {
+		fmt.Fprintln(s.out, "  "+w)
 	}
 }
 

@@ -133,7 +133,7 @@ func startUp(parent context.Context, s streams, f upFlags) (*up, error) {
 		}
 		u.dataDir = d
 	}
-	cp, err := controlplane.New(controlplane.Params{ConfigDir: f.dir, DataDir: u.dataDir, Listen: f.listen, Admin: f.admin, Log: base})
+	cp, err := controlplane.NewContext(ctx, controlplane.Params{ConfigDir: f.dir, DataDir: u.dataDir, Listen: f.listen, Admin: f.admin, Log: base})
 	if err != nil {
 		return fail(err)
 	}

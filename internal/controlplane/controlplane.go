@@ -36,9 +36,12 @@ type Params struct {
 	TrustDomain string
 	// GatewayAddresses tell sidecars where gateways are (see proxyconfig.Sidecar.GatewayAddresses).
 	GatewayAddresses map[string]string
-	// Poll is how often the directory is checked for changes (default 300 ms).
+	// Poll is how often the directory is checked for changes (default 100 ms).
 	Poll time.Duration
-	Log  *slog.Logger
+	// Debounce is how long the directory must stay unchanged before a change is loaded (default 300 ms),
+	// so a file being written in pieces is read once it is whole.
+	Debounce time.Duration
+	Log      *slog.Logger
 }
 
 // ControlPlane serves one mesh.
@@ -54,17 +57,28 @@ type ControlPlane struct {
 	rejected []string // the problems of the newest change, when it was refused
 	applied  time.Time
 	stamp    string // the directory's fingerprint at the last load
-	cuts     *cuts  // the proxy configs of plan, cut on demand
+	dir      *file.Dir
+	loaded   time.Time // when the directory was last read
+	loadErr  string    // why the last load failed, or ""
+	warnings []string  // of the last load: files skipped, files whose last good contents are used
+	cuts     *cuts     // the proxy configs of plan, cut on demand
 
 	tlsLn, adminLn net.Listener
 	servers        []*http.Server
 }
 
-// New loads the CA and the resources. An invalid initial configuration is reported, not fatal: the
-// control plane serves an empty plan until a valid one is written.
-func New(p Params) (*ControlPlane, error) {
+// New is NewContext without cancellation.
+func New(p Params) (*ControlPlane, error) { return NewContext(context.Background(), p) }
+
+// NewContext loads the CA and the resources. An invalid initial configuration is reported, not fatal:
+// the control plane serves an empty plan until a valid one is written. When ctx ends during the load,
+// NewContext returns its error.
+func NewContext(ctx context.Context, p Params) (*ControlPlane, error) {
 	if p.Poll == 0 {
-		p.Poll = 300 * time.Millisecond
+		p.Poll = 100 * time.Millisecond
+	}
+	if p.Debounce == 0 {
+		p.Debounce = 300 * time.Millisecond
 	}
 	if p.TrustDomain == "" {
 		p.TrustDomain = "cluster1"
@@ -76,9 +90,14 @@ func New(p Params) (*ControlPlane, error) {
 	if err != nil {
 		return nil, err
 	}
-	cp := &ControlPlane{p: p, log: p.Log.With("component", "controlplane"), ca: c, plan: (&ir.Plan{}).Compile()}
+	cp := &ControlPlane{p: p, log: p.Log.With("component", "controlplane"), ca: c, plan: (&ir.Plan{}).Compile(),
+		dir: file.NewDir(p.ConfigDir, file.Options{})}
 	cp.xds = xds.NewServer(cp, cp.log)
-	cp.reload(fingerprint(p.ConfigDir))
+	// The first load is applied even if the directory changes while it is read (there is nothing older
+	// to keep serving); the watcher then sees the change and loads it again.
+	if err := cp.reload(ctx, file.Fingerprint(p.ConfigDir), true); err != nil {
+		return nil, err
+	}
 	return cp, nil
 }
 
@@ -162,40 +181,42 @@ func (cp *ControlPlane) AdminAddr() string {
 
 // Run watches the resource directory until ctx ends, applying every valid change.
 func (cp *ControlPlane) Run(ctx context.Context) error {
-	t := time.NewTicker(cp.p.Poll)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			// Closing the servers, not only the listeners, ends the open config streams: otherwise a
-			// stopped control plane keeps streaming (and heartbeating) to every connected proxy,
-			// which then never reconnects to its successor.
-			for _, srv := range cp.servers {
-				srv.Close()
-			}
-			return nil
-		case <-t.C:
-			if stamp := fingerprint(cp.p.ConfigDir); stamp != cp.currentStamp() {
-				cp.reload(stamp)
-			}
-		}
+	cp.watch(ctx)
+	// Closing the servers, not only the listeners, ends the open config streams: otherwise a stopped
+	// control plane keeps streaming (and heartbeating) to every connected proxy, which then never
+	// reconnects to its successor.
+	for _, srv := range cp.servers {
+		srv.Close()
 	}
+	return nil
 }
 
-func (cp *ControlPlane) currentStamp() string {
-	cp.mu.RLock()
-	defer cp.mu.RUnlock()
-	return cp.stamp
-}
-
-// reload reads, validates and translates the directory. Only a change whose every resource is valid is
-// applied; otherwise the last good plan keeps being served and the problems are reported.
-func (cp *ControlPlane) reload(stamp string) {
-	snap, err := file.Load([]string{cp.p.ConfigDir}, file.Options{})
+// reload reads, validates and translates the directory, whose fingerprint was stamp before reading. A
+// file that does not decode contributes its last good contents (file.Dir); beyond that, only a change
+// whose every resource is valid is applied, otherwise the last good plan keeps being served and the
+// problems are reported. Unless first, a load during which the directory changed is dropped: it may
+// hold half of a write, and the watcher loads the directory again once it is quiet. It returns an
+// error only when ctx ended.
+func (cp *ControlPlane) reload(ctx context.Context, stamp string, first bool) error {
+	snap, err := cp.dir.Load(ctx)
+	if ctx.Err() != nil {
+		return fmt.Errorf("loading %s: %w", cp.p.ConfigDir, ctx.Err())
+	}
+	if !first && file.Fingerprint(cp.p.ConfigDir) != stamp {
+		cp.log.Debug("the directory changed while it was read; loading it again once it is quiet")
+		return nil
+	}
 	var problems api.Problems
 	if err != nil && !errors.As(err, &problems) {
-		cp.reject(stamp, []string{err.Error()})
-		return
+		cp.reject(stamp, err.Error(), nil, []string{err.Error()})
+		return nil
+	}
+	cp.dir.Commit()
+	var warnings []string
+	for _, p := range problems {
+		if p.Severity == api.SeverityWarning {
+			warnings = append(warnings, p.Error())
+		}
 	}
 	res := translate.Translate(snap)
 	problems = append(problems, res.Problems()...)
@@ -205,23 +226,27 @@ func (cp *ControlPlane) reload(stamp string) {
 		for _, p := range errs {
 			lines = append(lines, p.Error())
 		}
-		cp.reject(stamp, lines)
-		return
+		cp.reject(stamp, fmt.Sprintf("%d %s; the last good configuration is still served", len(lines), plural(len(lines), "error")), warnings, lines)
+		return nil
 	}
 	for _, p := range problems {
 		cp.log.Warn("resource warning", "problem", p.Error()) // includes the ignored unsupported kinds
 	}
+	now := time.Now()
 	cp.mu.Lock()
-	cp.plan, cp.result, cp.rejected, cp.stamp, cp.applied = res.Plan, res, nil, stamp, time.Now()
+	cp.plan, cp.result, cp.rejected, cp.stamp, cp.applied = res.Plan, res, nil, stamp, now
+	cp.loaded, cp.loadErr, cp.warnings = now, "", warnings
 	cp.mu.Unlock()
 	cp.log.Info("configuration applied", "gateways", len(res.Plan.Gateways), "services", len(res.Plan.Services),
 		"routes", len(res.Plan.Routes), "policies", len(res.Plan.Policies), "workloads", len(res.Plan.Workloads))
 	cp.xds.Push()
+	return nil
 }
 
-func (cp *ControlPlane) reject(stamp string, problems []string) {
+func (cp *ControlPlane) reject(stamp, summary string, warnings, problems []string) {
 	cp.mu.Lock()
 	cp.rejected, cp.stamp = problems, stamp
+	cp.loaded, cp.loadErr, cp.warnings = time.Now(), summary, warnings
 	cp.mu.Unlock()
 	for _, p := range problems {
 		cp.log.Error("configuration change rejected; still serving the last good one", "problem", p)
@@ -289,6 +314,13 @@ func (c *cuts) configFor(id string) (xds.Message, string, string, error) {
 }
 
 var _ xds.Source = (*ControlPlane)(nil)
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return word
+	}
+	return word + "s"
+}
 
 func hostOf(addr string) string {
 	if h, _, err := net.SplitHostPort(addr); err == nil {

@@ -30,7 +30,12 @@ var everyProxy = []string{gw1ID, gw2ID, ppID, rvID}
 // startCP runs a control plane on dir with a fast poll, stopped at the end of the test.
 func startCP(t *testing.T, dir string) *ControlPlane {
 	t.Helper()
-	cp, err := New(Params{ConfigDir: dir, DataDir: t.TempDir(), Listen: "127.0.0.1:0", Admin: "127.0.0.1:0", Poll: 20 * time.Millisecond})
+	return startCPDebounced(t, dir, 60*time.Millisecond)
+}
+
+func startCPDebounced(t *testing.T, dir string, debounce time.Duration) *ControlPlane {
+	t.Helper()
+	cp, err := New(Params{ConfigDir: dir, DataDir: t.TempDir(), Listen: "127.0.0.1:0", Admin: "127.0.0.1:0", Poll: 20 * time.Millisecond, Debounce: debounce})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -211,13 +216,16 @@ func TestAFileEditReachesTheAffectedProxiesOnly(t *testing.T) {
 	}
 }
 
+// A file that does not decode keeps its last good contents (reported as a load warning); a change
+// that decodes but is invalid is rejected whole. Either way the served configs do not change.
 func TestAnInvalidChangeIsReportedAndChangesNothing(t *testing.T) {
 	tests := []struct {
 		name, file, old, new, want string
+		kept                       bool // the file's last good contents are used, rather than the change rejected
 	}{
-		{"yaml that does not parse", policy, "  config:\n", "  config: [\n", policy},
-		{"an invalid resource", "03-external-service.yaml", "portMatch: 80", "portMatch: 0x1ffff", "must be 1-65535"},
-		{"an unknown field", "05-workloads.yaml", "serviceAccount: bookinfo-reviews", "serviceAcount: bookinfo-reviews", "unknown field"},
+		{"yaml that does not parse", policy, "  config:\n", "  config: [\n", policy, true},
+		{"an invalid resource", "03-external-service.yaml", "portMatch: 80", "portMatch: 0x1ffff", "must be 1-65535", false},
+		{"an unknown field", "05-workloads.yaml", "serviceAccount: bookinfo-reviews", "serviceAcount: bookinfo-reviews", "unknown field", true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -233,13 +241,22 @@ func TestAnInvalidChangeIsReportedAndChangesNothing(t *testing.T) {
 
 			orig, _ := os.ReadFile(filepath.Join(dir, tc.file))
 			meshtest.Edit(t, dir, tc.file, tc.old, tc.new)
-			meshtest.WaitFor(t, func() bool { return len(cp.Status().Rejected) > 0 })
-			st := cp.Status()
-			if tc.want != "" && !strings.Contains(strings.Join(st.Rejected, "\n"), tc.want) {
-				t.Errorf("rejected %q, want it to mention %q", st.Rejected, tc.want)
+			reported := func() []string {
+				if tc.kept {
+					return cp.Status().LoadWarnings
+				}
+				return cp.Status().Rejected
 			}
-			if !st.Applied.Equal(applied) {
-				t.Errorf("applied time moved from %v to %v on a rejected change", applied, st.Applied)
+			meshtest.WaitFor(t, func() bool { return len(reported()) > 0 })
+			st := cp.Status()
+			if got := strings.Join(reported(), "\n"); !strings.Contains(got, tc.want) || tc.kept && !strings.Contains(got, "last good contents") {
+				t.Errorf("reported %q, want it to mention %q", got, tc.want)
+			}
+			if tc.kept && len(st.Rejected) != 0 {
+				t.Errorf("a file that does not decode rejected the change: %v", st.Rejected)
+			}
+			if !tc.kept && (!st.Applied.Equal(applied) || st.LoadError == "") {
+				t.Errorf("applied time moved from %v to %v on a rejected change (load error %q)", applied, st.Applied, st.LoadError)
 			}
 			if after := versions(t, cp); !equal(after, before) {
 				t.Errorf("a rejected change changed the served configs:\nbefore %v\nafter  %v", before, after)
@@ -254,7 +271,7 @@ func TestAnInvalidChangeIsReportedAndChangesNothing(t *testing.T) {
 			if err := os.WriteFile(filepath.Join(dir, tc.file), orig, 0o644); err != nil {
 				t.Fatal(err)
 			}
-			meshtest.WaitFor(t, func() bool { return len(cp.Status().Rejected) == 0 })
+			meshtest.WaitFor(t, func() bool { return len(reported()) == 0 })
 			if after := versions(t, cp); !equal(after, before) {
 				t.Errorf("the fixed files serve other configs:\nbefore %v\nafter  %v", before, after)
 			}
@@ -270,9 +287,16 @@ func TestFixingARejectedChangeAppliesIt(t *testing.T) {
 	meshtest.WaitFor(t, func() bool { return len(pp.applied()) == 1 && len(gw.applied()) == 1 })
 	before := versions(t, cp)
 
-	meshtest.Edit(t, dir, policy, "name: bookinfo-productpage", "name: [bookinfo-reviews")
+	meshtest.Edit(t, dir, policy, "name: egress-access-productpage", "name: egress_access_productpage")
 	meshtest.WaitFor(t, func() bool { return len(cp.Status().Rejected) > 0 })
-	meshtest.Edit(t, dir, policy, "name: [bookinfo-reviews", "name: bookinfo-reviews")
+	orig, err := os.ReadFile(filepath.Join(dir, policy))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fixed := strings.NewReplacer("name: egress_access_productpage", "name: egress-access-productpage", "name: bookinfo-productpage", "name: bookinfo-reviews").Replace(string(orig))
+	if err := os.WriteFile(filepath.Join(dir, policy), []byte(fixed), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	meshtest.WaitFor(t, func() bool { return len(cp.Status().Rejected) == 0 && versions(t, cp)[gw1ID] != before[gw1ID] })
 	after := versions(t, cp)
 	meshtest.WaitFor(t, func() bool {

@@ -15,6 +15,14 @@ type Status struct {
 	// Rejected lists the problems of the newest change when it was refused (the last good one is served).
 	Rejected []string  `json:"rejected,omitempty"`
 	Applied  time.Time `json:"applied"`
+	// ConfigDir is the watched directory; Loaded is when it was last read, and LoadError why that read
+	// was not applied ("" when it was).
+	ConfigDir string    `json:"configDir"`
+	Loaded    time.Time `json:"loaded"`
+	LoadError string    `json:"loadError,omitempty"`
+	// LoadWarnings are the last read's files skipped (not regular files) and files that do not decode
+	// now, whose last good contents are used.
+	LoadWarnings []string `json:"loadWarnings,omitempty"`
 }
 
 // Resource is one resource's translation status.
@@ -28,7 +36,8 @@ type Resource struct {
 func (cp *ControlPlane) Status() Status {
 	cp.mu.RLock()
 	defer cp.mu.RUnlock()
-	st := Status{Proxies: cp.xds.Status(), Rejected: cp.rejected, Applied: cp.applied}
+	st := Status{Proxies: cp.xds.Status(), Rejected: cp.rejected, Applied: cp.applied,
+		ConfigDir: cp.p.ConfigDir, Loaded: cp.loaded, LoadError: cp.loadErr, LoadWarnings: cp.warnings}
 	if cp.result != nil {
 		for _, s := range cp.result.Statuses {
 			r := Resource{Object: s.Object, State: string(s.State)}

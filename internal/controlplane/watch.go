@@ -1,32 +1,42 @@
 package controlplane
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
-	"fmt"
-	"io/fs"
-	"path/filepath"
+	"context"
+	"time"
+
+	"egret.dev/egret/internal/source/file"
 )
 
-// fingerprint summarizes the directory's resource files (names, sizes, modification times), so a
-// change is noticed without reading every file on every poll. Polling needs no inotify and sees
-// editors that replace files by renaming.
-func fingerprint(dir string) string {
-	h := sha256.New()
-	_ = filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			fmt.Fprintf(h, "err %s %v\n", path, err)
-			return nil
+// watch polls the directory's fingerprint (names, link targets, sizes, times, file identities: see
+// file.Fingerprint) and reloads once the directory has been quiet for the debounce, so a file being
+// written in several pieces is read when its writer is done, not in between. Polling needs no inotify,
+// sees editors that replace files by renaming, and follows symlinks, which inotify does not.
+func (cp *ControlPlane) watch(ctx context.Context) {
+	t := time.NewTicker(cp.p.Poll)
+	defer t.Stop()
+	var pending string // a fingerprint not yet loaded, and since when it has not changed
+	var since time.Time
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			stamp := file.Fingerprint(cp.p.ConfigDir)
+			switch {
+			case stamp == cp.currentStamp():
+				pending = ""
+			case stamp != pending:
+				pending, since = stamp, now
+			case now.Sub(since) >= cp.p.Debounce:
+				_ = cp.reload(ctx, stamp, false) // an error only when ctx ended
+				pending = ""
+			}
 		}
-		if d.IsDir() {
-			return nil
-		}
-		info, err := d.Info()
-		if err != nil {
-			return nil
-		}
-		fmt.Fprintf(h, "%s %d %d\n", path, info.Size(), info.ModTime().UnixNano())
-		return nil
-	})
-	return hex.EncodeToString(h.Sum(nil))
+	}
+}
+
+func (cp *ControlPlane) currentStamp() string {
+	cp.mu.RLock()
+	defer cp.mu.RUnlock()
+	return cp.stamp
 }
