@@ -110,7 +110,7 @@ func TestAppendJSON(t *testing.T) {
 				`"upstream_host":"34.193.132.77:443","upstream_cluster":"outbound|443||httpbin.org","upstream_local_address":"10.102.2.119:39178",` +
 				`"upstream_transport_failure_reason":null,"connection_termination_details":null,"bytes_received":0,"bytes_sent":3428,"duration":793,` +
 				`"upstream_service_time":773,"request_id":"e6fb42b7-2519-4a59-beb8-0841380d445e","user_agent":"python-requests/2.28.1",` +
-				`"x_forwarded_for":"10.102.1.127","route_name":null}` + "\n",
+				`"x_forwarded_for":"10.102.1.127","route_name":null,"denied_by":null}` + "\n",
 		},
 		{
 			name: "sidecar REGISTRY_ONLY block with escaping",
@@ -126,7 +126,7 @@ func TestAppendJSON(t *testing.T) {
 				`"response_code_details":null,"decision":"deny","policy":null,"reason":"host not in registry (REGISTRY_ONLY)",` +
 				`"upstream_host":null,"upstream_cluster":"BlackHoleCluster","upstream_local_address":null,"upstream_transport_failure_reason":null,` +
 				`"connection_termination_details":null,"bytes_received":0,"bytes_sent":0,"duration":0,"upstream_service_time":null,` +
-				`"request_id":null,"user_agent":null,"x_forwarded_for":null,"route_name":null}` + "\n",
+				`"request_id":null,"user_agent":null,"x_forwarded_for":null,"route_name":null,"denied_by":"sidecar"}` + "\n",
 		},
 	}
 	for _, tt := range tests {

@@ -30,6 +30,8 @@ type Entry struct {
 	Decision Decision
 	Reason   string // why the decision was taken; required for denials
 	Policy   string // the policy that decided, if any
+	DeniedBy string // who denied it when the decision is deny: DeniedByGateway in a sidecar's line for a
+	// call its gateway refused; empty means the component writing the line
 
 	UpstreamHost                   string // ip:port dialled
 	UpstreamCluster                string // e.g. "outbound|443||httpbin.org"
@@ -98,6 +100,7 @@ const (
 	FieldUserAgent                      = "user_agent"
 	FieldXForwardedFor                  = "x_forwarded_for"
 	FieldRouteName                      = "route_name"
+	FieldDeniedBy                       = "denied_by" // "gateway" or "sidecar" when the decision is deny
 )
 
 // stripQuery cuts the query string and fragment off a path.

@@ -57,6 +57,7 @@ func AppendJSON(dst []byte, e *Entry) []byte {
 	dst = jsonStr(dst, FieldUserAgent, e.UserAgent)
 	dst = jsonStr(dst, FieldXForwardedFor, e.XForwardedFor)
 	dst = jsonStr(dst, FieldRouteName, e.RouteName)
+	dst = jsonStr(dst, FieldDeniedBy, e.deniedBy())
 	return append(dst, '}', '\n')
 }
 

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strconv"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
@@ -33,7 +34,9 @@ type sidecarFlags struct {
 	netns         string
 	accessLogFile string
 	admin         string
-	id            identityFlags
+	// connectTimeout bounds connecting to a gateway (TCP and TLS); 0 is sidecar.DefaultConnectTimeout.
+	connectTimeout time.Duration
+	id             identityFlags
 }
 
 func newSidecarCmd(s streams) *cobra.Command {
@@ -71,6 +74,7 @@ and the reason.`,
 	fl.IntVar(&f.bypassMark, "bypass-mark", int(intercept.DefaultBypassMark), "socket mark of the sidecar's own connections, exempt from the redirect")
 	fl.StringVar(&f.accessLogFile, "access-log", "-", "access log file (- for standard output)")
 	fl.StringVar(&f.admin, "admin", "", "admin address (/stats/prometheus, /config_dump, /healthz/ready), e.g. 127.0.0.1:15000; empty to disable")
+	fl.DurationVar(&f.connectTimeout, "gateway-connect-timeout", sidecar.DefaultConnectTimeout, "how long connecting to a gateway (TCP and TLS) may take before the call goes to another gateway, or gets 503 UF when there is none; a gateway failing twice in a row is ejected for a growing back-off")
 	f.id.register(cmd)
 
 	return cmd
@@ -123,10 +127,11 @@ func runSidecar(ctx context.Context, s streams, f sidecarFlags) error {
 			}
 			return identity.ClientTLSConfig(src, authz, nil)
 		},
-		Direct:  direct,
-		Log:     log,
-		Access:  access,
-		Metrics: metrics,
+		Direct:         direct,
+		Log:            log,
+		Access:         access,
+		Metrics:        metrics,
+		ConnectTimeout: f.connectTimeout,
 	}, cfg)
 	if err != nil {
 		return withCode(ExitError, err)

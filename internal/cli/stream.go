@@ -36,7 +36,7 @@ func startConfigStream(ctx context.Context, addr string, src identity.Source, lo
 			Address: addr,
 			TLS:     identity.ClientTLSConfig(src, authorizeControlPlane, nil),
 			Apply:   cs.apply,
-			Log:     log.With("control_plane", addr),
+			Log:     log, // RunClient names the control plane where it matters; a second control_plane field would repeat it
 		})
 	}()
 	return cs

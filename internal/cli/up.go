@@ -15,6 +15,7 @@ import (
 
 	"egret.dev/egret/internal/controlplane"
 	"egret.dev/egret/internal/lockdown"
+	"egret.dev/egret/internal/sidecar"
 	"egret.dev/egret/internal/supervisor"
 )
 
@@ -31,6 +32,8 @@ type upFlags struct {
 	gatewayNet, sidecarNet string
 	// poll is how often up looks for a new plan (gateways and workloads to start or stop); 0 = 300 ms.
 	poll time.Duration
+	// connectTimeout is the sidecars' --gateway-connect-timeout; 0 = the sidecar's default.
+	connectTimeout time.Duration
 }
 
 func newUpCmd(s streams) *cobra.Command {
@@ -78,6 +81,7 @@ It prints what runs where, writes access logs to standard output and JSON logs (
 	fl.StringVar(&f.upstreamCA, "upstream-ca", "", "CA bundle the gateways verify external hosts against when an ExternalService names none")
 	fl.StringArrayVar(&f.overrides, "resolve", nil, "HOST:PORT=ADDR sent to the gateways (repeatable)")
 	addNetFlags(cmd, &f)
+	fl.DurationVar(&f.connectTimeout, "gateway-connect-timeout", sidecar.DefaultConnectTimeout, "how long a sidecar's connection to a gateway (TCP and TLS) may take before the call fails over (see egret sidecar)")
 	_ = cmd.MarkFlagRequired("filename")
 	return cmd
 }

@@ -134,7 +134,7 @@ func (u *up) sidecarUnit(w ir.Workload) (supervisor.Unit, bool) {
 			if err != nil {
 				return err
 			}
-			return runSidecar(ctx, u.s, sidecarFlags{transparent: true, netns: sb.Path, listen: "127.0.0.1:15001", accessLogFile: "-", id: idf})
+			return runSidecar(ctx, u.s, sidecarFlags{transparent: true, netns: sb.Path, listen: "127.0.0.1:15001", accessLogFile: "-", id: idf, connectTimeout: u.f.connectTimeout})
 		}}, true
 	}
 	listen := ""
@@ -149,6 +149,6 @@ func (u *up) sidecarUnit(w ir.Workload) (supervisor.Unit, bool) {
 		if err != nil {
 			return err
 		}
-		return runSidecar(ctx, u.s, sidecarFlags{listen: listen, accessLogFile: "-", id: idf})
+		return runSidecar(ctx, u.s, sidecarFlags{listen: listen, accessLogFile: "-", id: idf, connectTimeout: u.f.connectTimeout})
 	}}, true
 }

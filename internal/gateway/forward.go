@@ -88,6 +88,11 @@ func (g *Gateway) proxy() *httputil.ReverseProxy {
 				pr.Out.Header.Set("X-Request-Id", f.rq.entry.RequestID)
 			},
 			Transport: roundTripper{},
+			ModifyResponse: func(resp *http.Response) error {
+				// Only the gateway's own denials carry it; a host cannot make a sidecar log one.
+				resp.Header.Del(accesslog.HeaderGatewayDenied)
+				return nil
+			},
 			ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 				f := r.Context().Value(ctxKey{}).(*forwarding)
 				status, flag := upstreamFailure(err)

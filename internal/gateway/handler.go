@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"cmp"
 	"crypto/rand"
 	"crypto/tls"
 	"encoding/hex"
@@ -158,6 +159,11 @@ func (h *handler) answer(w http.ResponseWriter, rq *request, status int, flag ac
 	rq.entry.LocalReply(status, flag)
 	if rq.entry.Reason == "" || status != http.StatusForbidden {
 		rq.entry.Reason = reason
+	}
+	if flag == accesslog.FlagPolicyDenied && status == http.StatusForbidden {
+		// Tells the sidecar, on its verified connection, that the gateway refused the call (forward.go
+		// removes the header from every answer a host sends).
+		w.Header().Set(accesslog.HeaderGatewayDenied, cmp.Or(rq.entry.Policy, "none"))
 	}
 	if body != "" {
 		w.Header().Set("Content-Type", "text/plain")

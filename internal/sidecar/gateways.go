@@ -5,24 +5,35 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"sync"
+	"time"
 
 	"golang.org/x/net/http2"
 
 	"egret.dev/egret/internal/ir"
 )
 
-// gatewayConn is the pooled, multiplexed HTTP/2 connection to one gateway listener.
+// gatewayConn is the pooled, multiplexed HTTP/2 connection to one gateway listener, with what the
+// sidecar knows of that gateway's health.
 type gatewayConn struct {
-	addr string
-	id   ir.SpiffeID
-	tr   *http2.Transport
-	once sync.Once
+	addr   string
+	id     ir.SpiffeID
+	tr     *http2.Transport
+	once   sync.Once
+	health health
 }
 
 func (g *gatewayConn) close() { g.once.Do(g.tr.CloseIdleConnections) }
+
+// connectError is a connection to a gateway that could not be made (refused, timed out, or a TLS
+// handshake that failed or never finished): no request was sent on it.
+type connectError struct{ err error }
+
+func (e *connectError) Error() string { return "connecting: " + e.err.Error() }
+func (e *connectError) Unwrap() error { return e.err }
 
 // gateway returns the connection to the gateway target at addr, creating it on first use.
 func (s *Sidecar) gateway(addr string, id ir.SpiffeID) *gatewayConn {
@@ -37,24 +48,33 @@ func (s *Sidecar) gateway(addr string, id ir.SpiffeID) *gatewayConn {
 	// The sidecar's own connections use the Direct dialer too: in transparent mode it carries the bypass
 	// mark, without which the redirect would send them back to the sidecar.
 	dialer := *s.p.Direct
-	dialer.Timeout = s.p.Timeout
+	ct := s.p.ConnectTimeout
 	g := &gatewayConn{addr: addr, id: id, tr: &http2.Transport{
 		TLSClientConfig: conf,
 		DialTLSContext: func(ctx context.Context, network, _ string, cfg *tls.Config) (net.Conn, error) {
+			// One bound for the TCP connect and the TLS handshake together: a gateway that accepts
+			// connections and never answers the handshake costs ConnectTimeout, not the caller's patience.
+			ctx, cancel := context.WithTimeout(ctx, ct)
+			defer cancel()
 			// Always the gateway's address, whatever authority the request carries.
 			raw, err := dialer.DialContext(ctx, network, addr)
 			if err != nil {
-				return nil, err
+				return nil, &connectError{err}
 			}
 			c := tls.Client(raw, cfg)
 			if err := c.HandshakeContext(ctx); err != nil {
 				raw.Close()
-				return nil, err
+				return nil, &connectError{err}
 			}
 			return c, nil
 		},
-		ReadIdleTimeout: 30e9, // ping a silent connection, so a dead gateway is noticed
-		PingTimeout:     10e9,
+		// A pooled connection to a gateway that went silent (a stopped process, a black-holing firewall:
+		// no RST ever comes) is pinged after this long without a frame and closed when the ping is not
+		// answered within the connect timeout, so calls on it fail over within seconds rather than the
+		// 30 s + 10 s these were before.
+		ReadIdleTimeout: max(ct, time.Second),
+		PingTimeout:     ct,
+		IdleConnTimeout: 5 * time.Minute, // an unused connection is closed, and stops being pinged
 	}}
 	s.gateways[key] = g
 	return g
@@ -67,8 +87,9 @@ type target struct {
 }
 
 // targets orders the decision's gateways for one call: the caller's own cluster first (as Decide
-// orders them), spreading calls round-robin among the gateways of equal preference, and skipping
-// gateways whose address the sidecar was not given.
+// orders them), spreading calls round-robin among the gateways of equal preference, skipping
+// gateways whose address the sidecar was not given, and putting ejected gateways last (they are still
+// tried when nothing else is left: a gateway that came back early is found again).
 func (s *Sidecar) targets(st *state, d ir.Decision) ([]target, error) {
 	var out []target
 	for _, t := range d.Targets {
@@ -89,36 +110,130 @@ func (s *Sidecar) targets(st *state, d ir.Decision) ([]target, error) {
 		lead := append(append([]target(nil), out[k:n]...), out[:k]...)
 		out = append(lead, out[n:]...)
 	}
-	return out, nil
+	now := time.Now()
+	var in, ejected []target
+	for _, t := range out {
+		if s.gateway(t.addr, t.t.Identity).health.ejected(now) {
+			ejected = append(ejected, t)
+		} else {
+			in = append(in, t)
+		}
+	}
+	return append(in, ejected...), nil
 }
 
-// roundTrip sends r to the first gateway that answers, failing over on connection errors only: an
-// answer from a gateway, even an error status, is final.
+// maxAttempts bounds the gateways one call tries: the first, and once another.
+const maxAttempts = 2
+
+// roundTrip sends r to the first gateway that answers. An answer from a gateway, even an error status,
+// is final. A call goes on to a second gateway only when that cannot make the host see it twice: the
+// connection to the first could not be made (nothing was sent), or the method is idempotent and not a
+// byte of the request body was read.
 func (s *Sidecar) roundTrip(r *http.Request, ts []target) (*http.Response, target, error) {
 	var errs []error
-	for _, t := range ts {
+	var body *guardedBody
+	if r.Body != nil && r.Body != http.NoBody {
+		body = &guardedBody{rc: r.Body}
+		r.Body = body
+	}
+	for i, t := range ts {
+		if i == maxAttempts {
+			break
+		}
 		g := s.gateway(t.addr, t.t.Identity)
 		resp, err := g.tr.RoundTripOpt(r, http2.RoundTripOpt{})
 		if err == nil {
+			s.gatewayAnswered(g, t)
 			return resp, t, nil
 		}
 		errs = append(errs, fmt.Errorf("%s (%s): %w", t.t.GatewayID, t.addr, err))
-		if r.Body != nil && r.Body != http.NoBody && r.GetBody == nil {
-			break // the body is spent; it cannot be replayed to another gateway
+		if r.Context().Err() != nil {
+			break // the caller went away: not the gateway's failure
 		}
-		if r.GetBody != nil {
-			b, gerr := r.GetBody()
-			if gerr != nil {
-				break
-			}
-			r.Body = b
+		s.gatewayFailed(g, t, err)
+		var ce *connectError
+		sent := !errors.As(err, &ce)
+		untouched := body == nil || body.detach()
+		if !untouched || (sent && !idempotent(r.Method)) {
+			break // the gateway may have seen it, and the host with it: another try could repeat it
 		}
-		if ctxErr := r.Context().Err(); ctxErr != nil {
-			break
+		if body != nil {
+			body = &guardedBody{rc: body.rc}
+			r.Body = body
 		}
-		s.p.Log.Warn("gateway unreachable, failing over", "gateway", t.t.GatewayID, "address", t.addr, "err", err)
+		if i+1 < len(ts) && i+1 < maxAttempts {
+			s.p.Log.Warn("gateway failed, trying another", "gateway", t.t.GatewayID, "address", t.addr, "next", ts[i+1].t.GatewayID, "err", err)
+		}
 	}
 	return nil, target{}, &exhaustedError{attempts: len(errs), err: errors.Join(errs...)}
+}
+
+// gatewayAnswered records that a gateway answered, logging its return from an ejection.
+func (s *Sidecar) gatewayAnswered(g *gatewayConn, t target) {
+	if g.health.succeeded() {
+		s.p.Log.Info("gateway back in service", "gateway", t.t.GatewayID, "address", t.addr)
+	}
+}
+
+// gatewayFailed records a failure of a gateway, logging once when it is ejected.
+func (s *Sidecar) gatewayFailed(g *gatewayConn, t target, err error) {
+	backoff, first := g.health.failed(time.Now())
+	switch {
+	case first:
+		s.p.Log.Warn("gateway ejected", "gateway", t.t.GatewayID, "address", t.addr, "retry_in", backoff.String(), "err", err)
+	case backoff > 0:
+		s.p.Log.Debug("gateway still failing, ejected again", "gateway", t.t.GatewayID, "address", t.addr, "retry_in", backoff.String(), "err", err)
+	}
+}
+
+// idempotent methods may be sent twice without changing the outcome (RFC 9110, 9.2.2).
+func idempotent(method string) bool {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace, http.MethodPut, http.MethodDelete:
+		return true
+	}
+	return false
+}
+
+// guardedBody is a request body lent to one attempt. Once the attempt has read from it, it is spent;
+// an attempt that never read from it can be detached, and the body lent to the next.
+type guardedBody struct {
+	mu       sync.Mutex
+	rc       io.ReadCloser
+	touched  bool
+	detached bool
+}
+
+var errDetached = errors.New("request body handed to another gateway")
+
+func (b *guardedBody) Read(p []byte) (int, error) {
+	b.mu.Lock()
+	if b.detached {
+		b.mu.Unlock()
+		return 0, errDetached
+	}
+	b.touched = true
+	b.mu.Unlock()
+	return b.rc.Read(p)
+}
+
+// Close closes the body only once it is spent: an untouched body may still go to another gateway.
+func (b *guardedBody) Close() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.touched {
+		return b.rc.Close()
+	}
+	b.detached = true
+	return nil
+}
+
+// detach takes the body back from its attempt: true when that attempt never read from it.
+func (b *guardedBody) detach() (untouched bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.detached = true
+	return !b.touched
 }
 
 // exhaustedError is every gateway tried for a call failing; Attempts tells the log UF from URX.

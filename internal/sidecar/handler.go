@@ -198,9 +198,20 @@ func (s *Sidecar) newProxy() *httputil.ReverseProxy {
 			pr.Out.Header.Del("Proxy-Connection")
 		},
 		Transport: sidecarTransport{s},
+		ModifyResponse: func(resp *http.Response) error {
+			c := resp.Request.Context().Value(ctxKey{}).(*call)
+			policy, denied := gatewayDenial(resp.StatusCode, resp.Header)
+			resp.Header.Del(accesslog.HeaderGatewayDenied) // never told to the workload, nor trusted from a host
+			if denied && c.decision.Kind == ir.KindRouted {
+				// Only a gateway's answer on the verified connection gets here with the header: the
+				// gateway removes it from every answer it relays from a host.
+				c.gatewayDenied(policy)
+			}
+			return nil
+		},
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			c := r.Context().Value(ctxKey{}).(*call)
-			s.p.Log.Warn("upstream failed", "workload", c.entry.SourceIdentity, "host", c.host, "err", err)
+			s.p.Log.Warn("upstream failed", "identity", c.entry.SourceIdentity, "host", c.host, "err", err)
 			s.local(w, c, http.StatusServiceUnavailable, accesslog.UpstreamFailure(err), err.Error(), "")
 		},
 	}
@@ -337,7 +348,13 @@ func (s *Sidecar) serveConnect(w http.ResponseWriter, r *http.Request, c *call) 
 		return
 	}
 	up, err := s.openUpstream(r.Context(), c)
-	if err != nil {
+	var denied *gatewayDeniedError
+	switch {
+	case errors.As(err, &denied):
+		c.gatewayDenied(denied.policy)
+		s.local(w, c, http.StatusForbidden, accesslog.FlagPolicyDenied, c.entry.Reason, ir.DeniedBody)
+		return
+	case err != nil:
 		s.local(w, c, http.StatusServiceUnavailable, accesslog.UpstreamFailure(err), err.Error(), "")
 		return
 	}
@@ -375,25 +392,66 @@ func (s *Sidecar) openUpstream(ctx context.Context, c *call) (net.Conn, error) {
 	}
 	target := net.JoinHostPort(c.host, strconv.Itoa(int(c.port)))
 	var errs []error
-	for _, t := range c.targets {
+	// Nothing of the stream is sent before the gateway answers 200, so a CONNECT that failed may go to
+	// another gateway whatever the failure; as for requests, at most maxAttempts are tried.
+	for i, t := range c.targets {
+		if i == maxAttempts {
+			break
+		}
 		pr, pw := io.Pipe()
 		req, _ := http.NewRequestWithContext(context.WithoutCancel(ctx), http.MethodConnect, "https://"+target, pr)
 		req.Host = target
-		resp, err := s.gateway(t.addr, t.t.Identity).tr.RoundTrip(req)
+		g := s.gateway(t.addr, t.t.Identity)
+		resp, err := g.tr.RoundTrip(req)
 		if err != nil {
 			pw.Close()
 			errs = append(errs, fmt.Errorf("%s: %w", t.t.GatewayID, err))
+			s.gatewayFailed(g, t, err)
 			continue
 		}
+		s.gatewayAnswered(g, t)
+		c.entry.UpstreamHost, c.entry.UpstreamCluster = t.addr, t.t.GatewayID
 		if resp.StatusCode != http.StatusOK {
 			resp.Body.Close()
 			pw.Close()
+			if policy, ok := gatewayDenial(resp.StatusCode, resp.Header); ok {
+				return nil, &gatewayDeniedError{policy: policy}
+			}
 			return nil, fmt.Errorf("gateway %s answered %d to CONNECT %s", t.t.GatewayID, resp.StatusCode, target)
 		}
-		c.entry.UpstreamHost, c.entry.UpstreamCluster = t.addr, t.t.GatewayID
 		return &streamConn{r: resp.Body, w: pw}, nil
 	}
 	return nil, &exhaustedError{attempts: len(errs), err: errors.Join(errs...)}
+}
+
+// gatewayDeniedError is a gateway refusing a CONNECT by policy.
+type gatewayDeniedError struct{ policy string }
+
+func (e *gatewayDeniedError) Error() string { return "denied by the gateway's policy " + e.policy }
+
+// gatewayDenial reads a gateway's answer: ok when it is the gateway's own policy denial, with the policy
+// that decided. Call it only on answers from a verified gateway connection.
+func gatewayDenial(status int, h http.Header) (policy string, ok bool) {
+	v := h.Get(accesslog.HeaderGatewayDenied)
+	if status != http.StatusForbidden || v == "" {
+		return "", false
+	}
+	if v == "none" {
+		v = ""
+	}
+	return v, true
+}
+
+// gatewayDenied records in the call's log line that its gateway refused it: the sidecar's own decision
+// allowed the call, the gateway's policy did not.
+func (c *call) gatewayDenied(policy string) {
+	c.entry.Decision, c.entry.DeniedBy, c.entry.Policy = accesslog.DecisionDeny, accesslog.DeniedByGateway, policy
+	c.entry.ResponseFlags = []accesslog.Flag{accesslog.FlagPolicyDenied}
+	c.entry.ResponseCodeDetails = accesslog.RBACDetails(policy)
+	c.entry.Reason = "denied by gateway " + c.entry.UpstreamCluster
+	if policy != "" {
+		c.entry.Reason += " (policy " + policy + ")"
+	}
 }
 
 func splitHostPort(a string, def uint32) (string, uint32, error) {

@@ -3,6 +3,7 @@ package sidecar
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -109,7 +110,13 @@ func (s *Sidecar) transparentConn(conn net.Conn, orig OriginalDst, httpConns *ch
 		return // refused: closing the connection is the answer for TLS and TCP
 	}
 	up, err := s.openUpstream(context.Background(), c)
-	if err != nil {
+	var denied *gatewayDeniedError
+	switch {
+	case errors.As(err, &denied):
+		c.gatewayDenied(denied.policy) // closing the connection is the answer, as for the sidecar's own denials
+		s.local(nil, c, 0, accesslog.FlagPolicyDenied, c.entry.Reason, "")
+		return
+	case err != nil:
 		s.local(nil, c, 0, accesslog.UpstreamFailure(err), err.Error(), "") // still allowed: UF/URX
 		return
 	}

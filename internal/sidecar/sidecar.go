@@ -36,8 +36,16 @@ type Params struct {
 	Log     *slog.Logger
 	Access  *accesslog.Logger
 	Metrics *proxymetrics.Metrics
-	Timeout time.Duration // dialing a gateway or a host; default 10 s
+	Timeout time.Duration // dialing a host the sidecar reaches directly; default 10 s
+	// ConnectTimeout bounds connecting to a gateway, TCP and TLS handshake together, and answering a
+	// ping on a pooled connection to one; default DefaultConnectTimeout. A gateway that does not make
+	// it is failed over (and, failing again, ejected); with no other gateway the call gets 503 UF.
+	ConnectTimeout time.Duration
 }
+
+// DefaultConnectTimeout is how long a sidecar waits to connect to a gateway: gateways are near (the
+// same cluster, or a peered one), so a connection that takes longer is a gateway that is gone.
+const DefaultConnectTimeout = 2 * time.Second
 
 // Sidecar routes one workload's outbound calls.
 type Sidecar struct {
@@ -75,6 +83,9 @@ func New(p Params, cfg *proxyconfig.Sidecar) (*Sidecar, error) {
 	}
 	if p.Timeout == 0 {
 		p.Timeout = 10 * time.Second
+	}
+	if p.ConnectTimeout <= 0 {
+		p.ConnectTimeout = DefaultConnectTimeout
 	}
 	if p.Log == nil {
 		p.Log = slog.New(slog.DiscardHandler)

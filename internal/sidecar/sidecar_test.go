@@ -33,15 +33,22 @@ const (
 type runningSidecar struct {
 	sc   *sidecar.Sidecar
 	addr string
-	log  *meshtest.LockedBuffer
+	log  *meshtest.LockedBuffer // the access log
+	slog *meshtest.LockedBuffer // the sidecar's own log, JSON, as 'egret sidecar' writes it
 }
 
 // startSidecar runs the workload's sidecar with an SVID of workload from m.
 func startSidecar(t testing.TB, m *meshtest.Mesh, cfg *proxyconfig.Sidecar) *runningSidecar {
 	t.Helper()
+	return startSidecarWith(t, m, cfg, nil)
+}
+
+// startSidecarWith is startSidecar with Params changed by tune.
+func startSidecarWith(t testing.TB, m *meshtest.Mesh, cfg *proxyconfig.Sidecar, tune func(*sidecar.Params)) *runningSidecar {
+	t.Helper()
 	cert := m.SVID(cfg.Workload.Identity.String(), time.Hour)
-	logs := &meshtest.LockedBuffer{}
-	sc, err := sidecar.New(sidecar.Params{
+	logs, slogs := &meshtest.LockedBuffer{}, &meshtest.LockedBuffer{}
+	p := sidecar.Params{
 		ClientTLS: func(gateway ir.SpiffeID) *tls.Config {
 			want := gateway.String()
 			return &tls.Config{
@@ -51,8 +58,14 @@ func startSidecar(t testing.TB, m *meshtest.Mesh, cfg *proxyconfig.Sidecar) *run
 			}
 		},
 		Access: accesslog.New(logs, accesslog.FormatJSON),
-		Log:    slog.New(slog.NewTextHandler(io.Discard, nil)),
-	}, cfg)
+		// The attributes 'egret sidecar' puts on every line, so tests see its lines whole.
+		Log: slog.New(slog.NewJSONHandler(slogs, &slog.HandlerOptions{Level: slog.LevelDebug})).
+			With("component", "sidecar", "workload", cfg.Workload.Namespace+"/"+cfg.Workload.Name),
+	}
+	if tune != nil {
+		tune(&p)
+	}
+	sc, err := sidecar.New(p, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +75,7 @@ func startSidecar(t testing.TB, m *meshtest.Mesh, cfg *proxyconfig.Sidecar) *run
 	}
 	go sc.Serve(ln)
 	t.Cleanup(func() { sc.Close() })
-	return &runningSidecar{sc: sc, addr: ln.Addr().String(), log: logs}
+	return &runningSidecar{sc: sc, addr: ln.Addr().String(), log: logs, slog: slogs}
 }
 
 // viaProxy is an unmodified HTTP client configured with HTTP_PROXY pointing at the sidecar.
