@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"egret.dev/egret/internal/accesslog"
+	"egret.dev/egret/internal/h2limit"
 	"egret.dev/egret/internal/ir"
 	"egret.dev/egret/internal/proxyconfig"
 	"egret.dev/egret/internal/proxymetrics"
@@ -43,6 +44,10 @@ type Params struct {
 	IdleTimeout          time.Duration
 	UpstreamTimeout      time.Duration
 	MaxConcurrentStreams uint32
+	// HTTP2 bounds what one client connection may make the gateway do (frame size, flow-control
+	// windows, header table, pings) and its stream reset budget (rapid reset); zero fields take
+	// h2limit's defaults, and MaxConcurrentStreams above fills HTTP2.MaxConcurrentStreams.
+	HTTP2 h2limit.Limits
 	// MaxInFlight bounds requests and tunnels served at once; past it the answer is 503 with Retry-After.
 	MaxInFlight int
 	// DrainTimeout bounds how long Shutdown waits for requests in flight.
@@ -238,7 +243,11 @@ func (g *Gateway) syncListeners(s *state) error {
 		if err != nil {
 			return fmt.Errorf("gateway: listener %d: %w", port, err)
 		}
-		srv := g.newServer(port)
+		srv, err := g.newServer(port)
+		if err != nil {
+			ln.Close()
+			return err
+		}
 		g.servers[port] = &listener{ln: ln, srv: srv}
 		go func() {
 			if err := srv.ServeTLS(ln, "", ""); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -262,7 +271,7 @@ func (g *Gateway) syncListeners(s *state) error {
 	return nil
 }
 
-func (g *Gateway) newServer(port uint32) *http.Server {
+func (g *Gateway) newServer(port uint32) (*http.Server, error) {
 	srv := &http.Server{
 		Handler: &handler{g: g, port: port},
 		// Each server gets its own copy: http.Server edits its TLSConfig's NextProtos when it starts.
@@ -271,7 +280,6 @@ func (g *Gateway) newServer(port uint32) *http.Server {
 		ReadHeaderTimeout: g.p.ReadHeaderTimeout,
 		IdleTimeout:       g.p.IdleTimeout,
 		ErrorLog:          slog.NewLogLogger(g.p.Log.Handler(), slog.LevelDebug),
-		HTTP2:             &http.HTTP2Config{MaxConcurrentStreams: int(g.p.MaxConcurrentStreams), MaxReceiveBufferPerStream: 256 << 10},
 		ConnState: func(c net.Conn, st http.ConnState) {
 			switch st {
 			case http.StateNew:
@@ -281,7 +289,14 @@ func (g *Gateway) newServer(port uint32) *http.Server {
 			}
 		},
 	}
-	return srv
+	h2 := g.p.HTTP2
+	if h2.MaxConcurrentStreams == 0 {
+		h2.MaxConcurrentStreams = g.p.MaxConcurrentStreams
+	}
+	if err := h2limit.Configure(srv, h2, g.p.Log.With("listener", port)); err != nil {
+		return nil, fmt.Errorf("gateway: listener %d: %w", port, err)
+	}
+	return srv, nil
 }
 
 // Shutdown stops accepting, waits for requests in flight up to the drain timeout (or ctx), then closes.
