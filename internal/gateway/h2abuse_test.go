@@ -3,6 +3,7 @@ package gateway_test
 import (
 	"bytes"
 	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -238,5 +239,44 @@ func TestAStreamFloodBeyondMaxConcurrentStreamsIsRefused(t *testing.T) {
 	meshtest.WaitFor(t, func() bool { return upstream.Load() == 5 })
 	if p := peak.Load(); p > 5 {
 		t.Errorf("%d requests reached the upstream at once, want at most 5", p)
+	}
+}
+
+// A sidecar whose certificate is revoked while its pooled HTTP/2 connection stays open gets 403 on
+// that connection from the next bundle update on, and the connection is closed so the next request
+// needs a new handshake (which the gateway's TLS config refuses for a revoked certificate; this
+// test's TLS config does not check, so each request comes on a new connection): one log line per
+// connection.
+func TestARevokedPeerOnAnOpenConnectionIsRefused(t *testing.T) {
+	m := meshtest.NewMesh(t)
+	ext := meshtest.NewExternal(t, "www.google.com", func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "ok") })
+	logs := &meshtest.LockedBuffer{}
+	var revoked atomic.Bool
+	gw := meshtest.StartGateway(t, m, meshtest.SeedConfig(t), ext, func(p *gateway.Params) {
+		p.Log = slog.New(slog.NewTextHandler(logs, nil))
+		p.PeerRevoked = func(*x509.Certificate) bool { return revoked.Load() }
+	})
+	client := m.Client(meshtest.Productpage, gw.Addr)
+	if resp, body := get(t, client, "https://www.google.com/", nil); resp.StatusCode != http.StatusOK {
+		t.Fatalf("before revocation: %d %q", resp.StatusCode, body)
+	}
+	revoked.Store(true)
+	for range 3 {
+		if resp, body := get(t, client, "https://www.google.com/", nil); resp.StatusCode != http.StatusForbidden || !strings.Contains(body, "RBAC: access denied") {
+			t.Fatalf("after revocation: %d %q, want 403", resp.StatusCode, body)
+		}
+	}
+	remotes := map[string]bool{}
+	for _, l := range strings.Split(logs.String(), "\n") {
+		if strings.Contains(l, "revoked") {
+			r := l[strings.Index(l, "remote="):]
+			if remotes[r] {
+				t.Errorf("the revoked peer was logged twice for one connection:\n%s", logs.String())
+			}
+			remotes[r] = true
+		}
+	}
+	if len(remotes) != 3 {
+		t.Errorf("%d connections logged, want 3 (one per request):\n%s", len(remotes), logs.String())
 	}
 }

@@ -23,6 +23,14 @@ type RevocationSource interface {
 	Revoked(cert *x509.Certificate) bool
 }
 
+// PeerRevoked returns src's revocation check, or nil when src carries no revocation list (files, SPIRE).
+func PeerRevoked(src Source) func(*x509.Certificate) bool {
+	if rs, ok := src.(RevocationSource); ok {
+		return rs.Revoked
+	}
+	return nil
+}
+
 // revocationSet is the revocation list as a proxy holds it.
 type revocationSet struct {
 	ids, serials map[string]bool
