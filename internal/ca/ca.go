@@ -8,7 +8,10 @@ import (
 	"encoding/pem"
 	"errors"
 	"log/slog"
+	"path/filepath"
 	"time"
+
+	"github.com/spiffe/go-spiffe/v2/spiffeid"
 
 	"egret.dev/egret/internal/ca/enrollproto"
 )
@@ -33,6 +36,11 @@ type Params struct {
 	Logger  *slog.Logger  // nil means discard
 	SVIDTTL time.Duration // 0 means DefaultSVIDTTL
 	RootTTL time.Duration // lifetime of a newly created root; 0 means 10 years
+	// EnrollLimit bounds enrollment and renewal calls per source address.
+	EnrollLimit RateLimit
+	// IdentityAllowed, when set, is asked before a renewal: an identity no longer configured (the
+	// control plane answers from its current plan) gets no new certificate. Nil allows every identity.
+	IdentityAllowed func(spiffeid.ID) bool
 }
 
 // CA issues SVIDs under one root.
@@ -43,6 +51,9 @@ type CA struct {
 	root    *x509.Certificate
 	key     *ecdsa.PrivateKey
 	tokens  *TokenStore
+	limit   *limiter
+	revoked *revocations
+	allowed func(spiffeid.ID) bool
 }
 
 // New loads the CA from p.DataDir, creating the root on first start. It refuses to start when
@@ -68,7 +79,8 @@ func New(p Params) (*CA, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &CA{clock: p.Clock, log: log, svidTTL: p.SVIDTTL, root: root, key: key}
+	c := &CA{clock: p.Clock, log: log, svidTTL: p.SVIDTTL, root: root, key: key, allowed: p.IdentityAllowed,
+		limit: newLimiter(p.EnrollLimit, p.Clock, log.With("component", "ca-enroll")), revoked: &revocations{path: filepath.Join(p.DataDir, revocationsFile)}}
 	c.tokens = &TokenStore{dir: tokenDir(p.DataDir), clock: p.Clock, rootHash: c.RootHash()}
 	if err := c.tokens.init(); err != nil {
 		return nil, err

@@ -19,6 +19,7 @@ import (
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 
 	"egret.dev/egret/internal/ca"
+	"egret.dev/egret/internal/h2limit"
 	"egret.dev/egret/internal/identity"
 )
 
@@ -29,7 +30,7 @@ func newCACmd(s streams) *cobra.Command {
 		Use:   "ca",
 		Short: "Inspect egret's SPIFFE certificate authority and issue certificates",
 	}
-	cmd.AddCommand(newCABundleCmd(s), newCAIssueCmd(s), newCAServeCmd(s))
+	cmd.AddCommand(newCABundleCmd(s), newCAIssueCmd(s), newCAServeCmd(s), newCARevokeCmd(s))
 	return cmd
 }
 
@@ -140,6 +141,9 @@ func newCAServeCmd(s streams) *cobra.Command {
 				return withCode(ExitError, err)
 			}
 			srv := &http.Server{Handler: ca.NewEnrollHandler(c), TLSConfig: tlsConf, ReadHeaderTimeout: 10 * time.Second}
+			if err := h2limit.Configure(srv, h2limit.Limits{MaxConcurrentStreams: 16}, log); err != nil {
+				return withCode(ExitError, err)
+			}
 			log.Info("enrollment endpoint listening", "addr", ln.Addr().String(), "root_sha256", c.RootHash())
 			ctx := cmd.Context()
 			go func() {
@@ -158,5 +162,49 @@ func newCAServeCmd(s streams) *cobra.Command {
 	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:15012", "address to serve TLS on")
 	cmd.Flags().StringVar(&td, "trust-domain", "cluster1", "trust domain of the server's own ID, spiffe://<td>/egret/controlplane")
 	cmd.Flags().DurationVar(&svidTTL, "svid-ttl", ca.DefaultSVIDTTL, "lifetime of issued SVIDs")
+	return cmd
+}
+
+func newCARevokeCmd(s streams) *cobra.Command {
+	var dataDir, id, serial, reason string
+	cmd := &cobra.Command{
+		Use:   "revoke (--identity spiffe://TD/ns/NS/sa/SA | --serial HEX)",
+		Short: "Revoke an identity or one certificate: no renewal, and proxies refuse it from their next bundle update",
+		Long: `Revoke an identity (every certificate naming it, and any new one) or one certificate by its serial
+number (hex, as the CA logs it). The list is kept in the CA data directory (revocations.json, 0600);
+a running CA reads it at once, and proxies fetch it with the trust bundle (every minute by default).`,
+		Args: cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			if (id == "") == (serial == "") {
+				return withCode(ExitUsage, errors.New("name exactly one of --identity and --serial"))
+			}
+			if id != "" {
+				if _, err := spiffeid.FromString(id); err != nil {
+					return withCode(ExitUsage, fmt.Errorf("--identity: %w", err))
+				}
+			}
+			c, err := openCA(dataDir, nil)
+			if err != nil {
+				return err
+			}
+			if err := c.Revoke(ca.Revocation{SPIFFEID: id, Serial: serial, Reason: reason}); err != nil {
+				return withCode(ExitUsage, err)
+			}
+			list, err := c.Revocations()
+			if err != nil {
+				return withCode(ExitError, err)
+			}
+			what := id
+			if what == "" {
+				what = "serial " + serial
+			}
+			fmt.Fprintf(s.out, "revoked %s (%d entries in %s/revocations.json)\n", what, len(list), dataDir)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&dataDir, "data-dir", defaultDataDir, "CA data directory")
+	cmd.Flags().StringVar(&id, "identity", "", "SPIFFE ID to revoke, spiffe://<trustDomain>/ns/<ns>/sa/<sa>")
+	cmd.Flags().StringVar(&serial, "serial", "", "serial number (hex) of one certificate to revoke")
+	cmd.Flags().StringVar(&reason, "reason", "", "why, kept in the list")
 	return cmd
 }

@@ -129,6 +129,7 @@ func runGateway(ctx context.Context, s streams, f gatewayFlags) error {
 		Address:         f.address,
 		PortOverrides:   ports,
 		TLS:             identity.ServerTLSConfig(src, tlsconfig.AuthorizeAny(), nil),
+		PeerRevoked:     identity.PeerRevoked(src),
 		Upstream:        gateway.NewUpstream(gateway.UpstreamParams{Resolver: res, Overrides: overrides, ExtraRootsFile: f.upstreamCA}),
 		Log:             log,
 		Access:          access,

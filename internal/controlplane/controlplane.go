@@ -17,6 +17,7 @@ import (
 	"egret.dev/egret/internal/api"
 	"egret.dev/egret/internal/ca"
 	"egret.dev/egret/internal/ca/enrollproto"
+	"egret.dev/egret/internal/h2limit"
 	"egret.dev/egret/internal/ir"
 	"egret.dev/egret/internal/proxyconfig"
 	"egret.dev/egret/internal/source/file"
@@ -86,12 +87,14 @@ func NewContext(ctx context.Context, p Params) (*ControlPlane, error) {
 	if p.Log == nil {
 		p.Log = slog.New(slog.DiscardHandler)
 	}
-	c, err := ca.New(ca.Params{DataDir: p.DataDir, Logger: p.Log.With("component", "ca")})
+	cp := &ControlPlane{p: p, log: p.Log.With("component", "controlplane"), plan: (&ir.Plan{}).Compile(),
+		dir: file.NewDir(p.ConfigDir, file.Options{})}
+	// The CA renews only identities the current plan still has (a Workload's or a gateway's).
+	c, err := ca.New(ca.Params{DataDir: p.DataDir, Logger: p.Log.With("component", "ca"), IdentityAllowed: cp.identityConfigured})
 	if err != nil {
 		return nil, err
 	}
-	cp := &ControlPlane{p: p, log: p.Log.With("component", "controlplane"), ca: c, plan: (&ir.Plan{}).Compile(),
-		dir: file.NewDir(p.ConfigDir, file.Options{})}
+	cp.ca = c
 	cp.xds = xds.NewServer(cp, cp.log)
 	// The first load is applied even if the directory changes while it is read (there is nothing older
 	// to keep serving); the watcher then sees the change and loads it again.
@@ -133,6 +136,22 @@ func (cp *ControlPlane) Plan() *ir.Plan {
 	return cp.plan
 }
 
+// identityConfigured reports whether a Workload or a gateway of the plan being served has id.
+func (cp *ControlPlane) identityConfigured(id spiffeid.ID) bool {
+	plan := cp.Plan()
+	for _, w := range plan.Workloads {
+		if w.Identity.String() == id.String() {
+			return true
+		}
+	}
+	for _, g := range plan.Gateways {
+		if g.Identity.String() == id.String() {
+			return true
+		}
+	}
+	return false
+}
+
 // Start opens the TLS port and the admin port; Run watches the directory until ctx ends.
 func (cp *ControlPlane) Start() error {
 	tlsConf, err := cp.ca.ServerTLSConfig(ca.ServerTLSParams{TrustDomain: spiffeid.RequireTrustDomainFromString(cp.p.TrustDomain), Hosts: []string{hostOf(cp.p.Listen)}})
@@ -143,6 +162,7 @@ func (cp *ControlPlane) Start() error {
 	enroll := ca.NewEnrollHandler(cp.ca)
 	mux.Handle(enrollproto.PathEnroll, enroll)
 	mux.Handle(enrollproto.PathRenew, enroll)
+	mux.Handle(enrollproto.PathBundle, enroll)
 	mux.Handle(xds.StreamPath, cp.xds.Handler())
 	mux.Handle(xds.AckPath, cp.xds.Handler())
 	ln, err := net.Listen("tcp", cp.p.Listen)
@@ -151,6 +171,12 @@ func (cp *ControlPlane) Start() error {
 	}
 	cp.tlsLn = ln
 	srv := &http.Server{Handler: mux, TLSConfig: tlsConf, ReadHeaderTimeout: 10 * time.Second}
+	// Proxies hold one config stream each and enroll now and then: a small stream limit, and the
+	// same reset budget as the gateway's.
+	if err := h2limit.Configure(srv, h2limit.Limits{MaxConcurrentStreams: 16}, cp.log); err != nil {
+		ln.Close()
+		return err
+	}
 	cp.servers = append(cp.servers, srv)
 	go srv.ServeTLS(ln, "", "")
 	if cp.p.Admin != "" {

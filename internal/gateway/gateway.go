@@ -5,6 +5,7 @@ package gateway
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -17,6 +18,7 @@ import (
 	"time"
 
 	"egret.dev/egret/internal/accesslog"
+	"egret.dev/egret/internal/h2limit"
 	"egret.dev/egret/internal/ir"
 	"egret.dev/egret/internal/proxyconfig"
 	"egret.dev/egret/internal/proxymetrics"
@@ -43,6 +45,14 @@ type Params struct {
 	IdleTimeout          time.Duration
 	UpstreamTimeout      time.Duration
 	MaxConcurrentStreams uint32
+	// HTTP2 bounds what one client connection may make the gateway do (frame size, flow-control
+	// windows, header table, pings) and its stream reset budget (rapid reset); zero fields take
+	// h2limit's defaults, and MaxConcurrentStreams above fills HTTP2.MaxConcurrentStreams.
+	HTTP2 h2limit.Limits
+	// PeerRevoked, when set, is asked on every request and tunnel with the client's verified
+	// certificate: a connection opened before its peer was revoked gets 403 from the next bundle
+	// update on (new handshakes are refused by the TLS config itself).
+	PeerRevoked func(*x509.Certificate) bool
 	// MaxInFlight bounds requests and tunnels served at once; past it the answer is 503 with Retry-After.
 	MaxInFlight int
 	// DrainTimeout bounds how long Shutdown waits for requests in flight.
@@ -106,6 +116,8 @@ type Gateway struct {
 	dead       atomic.Bool // a listener stopped on its own
 	closed     bool
 	serveErrs  chan error
+	// revokedConns remembers the connections whose revoked peer was logged already.
+	revokedConns sync.Map
 }
 
 // state is one applied config: requests load it once and finish on it even if a new one arrives.
@@ -238,7 +250,11 @@ func (g *Gateway) syncListeners(s *state) error {
 		if err != nil {
 			return fmt.Errorf("gateway: listener %d: %w", port, err)
 		}
-		srv := g.newServer(port)
+		srv, err := g.newServer(port)
+		if err != nil {
+			ln.Close()
+			return err
+		}
 		g.servers[port] = &listener{ln: ln, srv: srv}
 		go func() {
 			if err := srv.ServeTLS(ln, "", ""); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -262,16 +278,15 @@ func (g *Gateway) syncListeners(s *state) error {
 	return nil
 }
 
-func (g *Gateway) newServer(port uint32) *http.Server {
+func (g *Gateway) newServer(port uint32) (*http.Server, error) {
 	srv := &http.Server{
-		Handler: &handler{g: g, port: port},
+		Handler: g.refuseRevoked(&handler{g: g, port: port}),
 		// Each server gets its own copy: http.Server edits its TLSConfig's NextProtos when it starts.
 		TLSConfig:         g.p.TLS.Clone(),
 		MaxHeaderBytes:    g.p.MaxHeaderBytes,
 		ReadHeaderTimeout: g.p.ReadHeaderTimeout,
 		IdleTimeout:       g.p.IdleTimeout,
 		ErrorLog:          slog.NewLogLogger(g.p.Log.Handler(), slog.LevelDebug),
-		HTTP2:             &http.HTTP2Config{MaxConcurrentStreams: int(g.p.MaxConcurrentStreams), MaxReceiveBufferPerStream: 256 << 10},
 		ConnState: func(c net.Conn, st http.ConnState) {
 			switch st {
 			case http.StateNew:
@@ -281,7 +296,35 @@ func (g *Gateway) newServer(port uint32) *http.Server {
 			}
 		},
 	}
-	return srv
+	h2 := g.p.HTTP2
+	if h2.MaxConcurrentStreams == 0 {
+		h2.MaxConcurrentStreams = g.p.MaxConcurrentStreams
+	}
+	if err := h2limit.Configure(srv, h2, g.p.Log.With("listener", port)); err != nil {
+		return nil, fmt.Errorf("gateway: listener %d: %w", port, err)
+	}
+	return srv, nil
+}
+
+// refuseRevoked answers 403 to a request whose verified peer certificate was revoked after the
+// connection's handshake, and logs it once per connection.
+func (g *Gateway) refuseRevoked(next http.Handler) http.Handler {
+	if g.p.PeerRevoked == nil {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.TLS != nil && len(r.TLS.VerifiedChains) > 0 && len(r.TLS.VerifiedChains[0]) > 0 {
+			if leaf := r.TLS.VerifiedChains[0][0]; g.p.PeerRevoked(leaf) {
+				if _, logged := g.revokedConns.LoadOrStore(r.RemoteAddr+"|"+leaf.SerialNumber.Text(16), struct{}{}); !logged {
+					g.p.Log.Warn("request refused: the peer's certificate is revoked", "remote", r.RemoteAddr, "serial", leaf.SerialNumber.Text(16))
+				}
+				w.Header().Set("Connection", "close")
+				http.Error(w, "RBAC: access denied", http.StatusForbidden)
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // Shutdown stops accepting, waits for requests in flight up to the drain timeout (or ctx), then closes.

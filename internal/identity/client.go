@@ -34,6 +34,9 @@ type Params struct {
 	// DataDir, when set, keeps the SVID, key (0600) and bundle so a restarted proxy renews with
 	// its current SVID instead of needing a new token.
 	DataDir string
+	// BundleRefresh is how often the CA's revocation list is fetched between renewals (default
+	// DefaultBundleRefresh; negative: only at renewal); a revoked peer is refused from the next fetch on.
+	BundleRefresh time.Duration
 }
 
 // ClientSource holds an SVID obtained from egret's CA and renews it at half life.
@@ -41,12 +44,14 @@ type ClientSource struct {
 	p   Params
 	log *slog.Logger
 
-	mu    sync.RWMutex
-	svid  *x509svid.SVID
-	roots rootsBundle
+	mu      sync.RWMutex
+	svid    *x509svid.SVID
+	roots   rootsBundle
+	revoked revocationSet
 
-	cancel context.CancelFunc
-	done   chan struct{}
+	cancel  context.CancelFunc
+	done    chan struct{}
+	stopped chan struct{} // the revocation list refresher has returned
 }
 
 // NewClientSource enrolls with the join token (or resumes from DataDir), then keeps the SVID
@@ -58,7 +63,7 @@ func NewClientSource(ctx context.Context, p Params) (*ClientSource, error) {
 	if p.Logger == nil {
 		p.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &ClientSource{p: p, log: p.Logger.With("component", "identity"), done: make(chan struct{})}
+	s := &ClientSource{p: p, log: p.Logger.With("component", "identity"), done: make(chan struct{}), stopped: make(chan struct{})}
 	if !s.resume() {
 		if err := s.enroll(ctx); err != nil {
 			return nil, err
@@ -66,13 +71,18 @@ func NewClientSource(ctx context.Context, p Params) (*ClientSource, error) {
 	}
 	ctx, s.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	go s.rotate(ctx)
+	go func() {
+		defer close(s.stopped)
+		s.refreshLoop(ctx)
+	}()
 	return s, nil
 }
 
-// Close stops rotation.
+// Close stops rotation and the revocation list refresher.
 func (s *ClientSource) Close() error {
 	s.cancel()
 	<-s.done
+	<-s.stopped
 	return nil
 }
 
@@ -273,7 +283,7 @@ func (s *ClientSource) accept(resp *enrollproto.SVIDResponse, key *ecdsa.Private
 		return fmt.Errorf("identity: SVID in response does not verify: %w", err)
 	}
 	s.mu.Lock()
-	s.svid, s.roots = svid, roots
+	s.svid, s.roots, s.revoked = svid, roots, newRevocationSet(resp.Revocations)
 	s.mu.Unlock()
 	if s.p.DataDir != "" {
 		if err := saveSVID(s.p.DataDir, svid, roots); err != nil {

@@ -23,7 +23,7 @@ var (
 func TestRotatesAtHalfLife(t *testing.T) {
 	clk := newFakeClock()
 	c, addr := startCA(t, clk, 24*time.Hour, nil)
-	src, err := identity.NewClientSource(t.Context(), identity.Params{Address: addr, Token: token(t, c, idA), Clock: clk})
+	src, err := identity.NewClientSource(t.Context(), identity.Params{Address: addr, Token: token(t, c, idA), Clock: clk, BundleRefresh: -1}) // only rotation waits on the clock
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,7 +71,7 @@ func TestRenewalRetriesWithBackoff(t *testing.T) {
 		})
 	}
 	c, addr := startCA(t, clk, 24*time.Hour, flaky)
-	src, err := identity.NewClientSource(t.Context(), identity.Params{Address: addr, Token: token(t, c, idA), Clock: clk})
+	src, err := identity.NewClientSource(t.Context(), identity.Params{Address: addr, Token: token(t, c, idA), Clock: clk, BundleRefresh: -1}) // only rotation waits on the clock
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -67,6 +67,9 @@ func ServerTLSConfig(src Source, authz Authorizer, clk Clock) *tls.Config {
 				if err != nil || !peerBundle.HasX509Authority(chain[len(chain)-1]) {
 					return fmt.Errorf("identity: %s is not signed by a root of its trust domain", id)
 				}
+				if err := checkRevoked(src, chain[0]); err != nil {
+					return err
+				}
 				return authz(id, cs.VerifiedChains)
 			},
 		}, nil
@@ -93,6 +96,9 @@ func ClientTLSConfig(src Source, authz Authorizer, clk Clock) *tls.Config {
 			id, chains, err := x509svid.Verify(cs.PeerCertificates, src, x509svid.WithTime(clk.Now()))
 			if err != nil {
 				return fmt.Errorf("identity: server: %w", err)
+			}
+			if err := checkRevoked(src, chains[0][0]); err != nil {
+				return err
 			}
 			return authz(id, chains)
 		},

@@ -29,6 +29,7 @@ var rules = []struct {
 	{"internal/resolve", []string{module}, "shared proxy pieces stand alone"},
 	{"internal/origination", []string{module}, "shared proxy pieces stand alone"},
 	{"internal/failover", []string{module}, "shared proxy pieces stand alone"},
+	{"internal/h2limit", []string{module}, "shared proxy pieces stand alone"},
 }
 
 var dataPlaneForbidden = []string{
@@ -84,6 +85,7 @@ var stdlibOnly = map[string][]string{
 	"internal/origination": nil,
 	"internal/failover":    nil,
 	"internal/resolve":     {"github.com/miekg/dns"},
+	"internal/h2limit":     {"golang.org/x/net/http2", "golang.org/x/net/http2/hpack"},
 }
 
 func TestSharedProxyPiecesImportOnlyTheStandardLibrary(t *testing.T) {

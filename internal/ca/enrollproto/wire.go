@@ -6,6 +6,9 @@ import "time"
 const (
 	PathEnroll = "/v1/enroll"
 	PathRenew  = "/v1/renew"
+	// PathBundle (GET, with a valid SVID as the client certificate) answers a BundleResponse, so a
+	// proxy learns of revocations between two renewals.
+	PathBundle = "/v1/bundle"
 )
 
 // MaxBodyBytes bounds a request body; a CSR is well under 4 KiB.
@@ -34,6 +37,20 @@ type SVIDResponse struct {
 	SVIDPEM   string    `json:"svid"`   // leaf first; the root is in the bundle
 	BundlePEM string    `json:"bundle"` // the root(s) that sign every trust domain
 	ExpiresAt time.Time `json:"expires_at"`
+	Revocations
+}
+
+// Revocations travel with the bundle: a proxy refuses a peer whose certificate's serial (lowercase
+// hex) or SPIFFE ID is listed.
+type Revocations struct {
+	RevokedIDs     []string `json:"revoked_ids,omitempty"`
+	RevokedSerials []string `json:"revoked_serials,omitempty"`
+}
+
+// BundleResponse is the answer to PathBundle.
+type BundleResponse struct {
+	BundlePEM string `json:"bundle"`
+	Revocations
 }
 
 // ErrorResponse is the body of every non-2xx answer.
@@ -53,4 +70,7 @@ const (
 	CodeTooLarge         = "too_large"
 	CodeMethod           = "method_not_allowed"
 	CodeInternal         = "internal"
+	CodeRateLimited      = "rate_limited"
+	CodeRevoked          = "revoked"
+	CodeNotConfigured    = "not_configured"
 )
