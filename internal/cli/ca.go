@@ -20,6 +20,7 @@ import (
 
 	"egret.dev/egret/internal/ca"
 	"egret.dev/egret/internal/identity"
+	"egret.dev/egret/internal/ownlisteners"
 )
 
 const defaultDataDir = "/var/lib/egret"
@@ -139,6 +140,7 @@ func newCAServeCmd(s streams) *cobra.Command {
 			if err != nil {
 				return withCode(ExitError, err)
 			}
+			ln = ownlisteners.Default.Track(ln, "CA enrollment")
 			srv := &http.Server{Handler: ca.NewEnrollHandler(c), TLSConfig: tlsConf, ReadHeaderTimeout: 10 * time.Second}
 			log.Info("enrollment endpoint listening", "addr", ln.Addr().String(), "root_sha256", c.RootHash())
 			ctx := cmd.Context()

@@ -18,6 +18,7 @@ import (
 
 	"egret.dev/egret/internal/accesslog"
 	"egret.dev/egret/internal/ir"
+	"egret.dev/egret/internal/ownlisteners"
 	"egret.dev/egret/internal/proxyconfig"
 	"egret.dev/egret/internal/proxymetrics"
 )
@@ -238,6 +239,7 @@ func (g *Gateway) syncListeners(s *state) error {
 		if err != nil {
 			return fmt.Errorf("gateway: listener %d: %w", port, err)
 		}
+		ln = ownlisteners.Default.Track(ln, fmt.Sprintf("gateway %d", port))
 		srv := g.newServer(port)
 		g.servers[port] = &listener{ln: ln, srv: srv}
 		go func() {

@@ -21,6 +21,7 @@ import (
 	"egret.dev/egret/internal/accesslog"
 	"egret.dev/egret/internal/failover"
 	"egret.dev/egret/internal/ir"
+	"egret.dev/egret/internal/ownlisteners"
 	"egret.dev/egret/internal/proxyconfig"
 	"egret.dev/egret/internal/proxymetrics"
 )
@@ -37,6 +38,8 @@ type Params struct {
 	Access  *accesslog.Logger
 	Metrics *proxymetrics.Metrics
 	Timeout time.Duration // dialing a gateway or a host; default 10 s
+	// Own is the registry of egret's listeners, which the direct path never dials; nil is ownlisteners.Default.
+	Own *ownlisteners.Registry
 }
 
 // Sidecar routes one workload's outbound calls.
@@ -49,6 +52,9 @@ type Sidecar struct {
 	next     atomic.Uint64           // round-robin among equally preferred gateways
 	rotor    failover.Rotor          // turns among a direct call's ExternalEndpoints
 	direct   *http.Transport
+	// outbound is Direct refusing egret's own listeners: every call the sidecar makes itself uses it
+	// (gateways are dialled with Direct, since they are egret's listeners).
+	outbound *net.Dialer
 	// originators are the transports of direct calls whose service originates TLS, by service and port.
 	originators map[string]*http.Transport
 	proxyOnce   sync.Once
@@ -73,6 +79,9 @@ func New(p Params, cfg *proxyconfig.Sidecar) (*Sidecar, error) {
 	if p.Direct == nil {
 		p.Direct = &net.Dialer{}
 	}
+	if p.Own == nil {
+		p.Own = ownlisteners.Default
+	}
 	if p.Timeout == 0 {
 		p.Timeout = 10 * time.Second
 	}
@@ -82,7 +91,7 @@ func New(p Params, cfg *proxyconfig.Sidecar) (*Sidecar, error) {
 	if p.Metrics == nil {
 		p.Metrics = proxymetrics.New("sidecar")
 	}
-	s := &Sidecar{p: p, gateways: map[string]*gatewayConn{}}
+	s := &Sidecar{p: p, gateways: map[string]*gatewayConn{}, outbound: refusingOwn(p.Direct, p.Own)}
 	s.apply(cfg)
 	return s, nil
 }

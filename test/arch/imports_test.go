@@ -29,6 +29,7 @@ var rules = []struct {
 	{"internal/resolve", []string{module}, "shared proxy pieces stand alone"},
 	{"internal/origination", []string{module}, "shared proxy pieces stand alone"},
 	{"internal/failover", []string{module}, "shared proxy pieces stand alone"},
+	{"internal/ownlisteners", []string{module}, "shared proxy pieces stand alone"},
 }
 
 var dataPlaneForbidden = []string{
