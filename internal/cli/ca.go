@@ -21,6 +21,7 @@ import (
 	"egret.dev/egret/internal/ca"
 	"egret.dev/egret/internal/h2limit"
 	"egret.dev/egret/internal/identity"
+	"egret.dev/egret/internal/ownlisteners"
 )
 
 const defaultDataDir = "/var/lib/egret"
@@ -140,6 +141,7 @@ func newCAServeCmd(s streams) *cobra.Command {
 			if err != nil {
 				return withCode(ExitError, err)
 			}
+			ln = ownlisteners.Default.Track(ln, "CA enrollment")
 			srv := &http.Server{Handler: ca.NewEnrollHandler(c), TLSConfig: tlsConf, ReadHeaderTimeout: 10 * time.Second}
 			if err := h2limit.Configure(srv, h2limit.Limits{MaxConcurrentStreams: 16}, log); err != nil {
 				return withCode(ExitError, err)

@@ -247,6 +247,9 @@ func printDecision(w io.Writer, r ir.Request, d ir.Decision, plan *ir.Plan) {
 	if d.Visibility != "" {
 		line("workspace", d.Visibility)
 	}
+	if d.Overlap != "" {
+		line("overlap", d.Overlap)
+	}
 	if !d.Allow {
 		line("answer", answer(d, r.Opaque))
 	}

@@ -17,6 +17,7 @@ import (
 
 	"egret.dev/egret/internal/gateway"
 	"egret.dev/egret/internal/identity"
+	"egret.dev/egret/internal/ownlisteners"
 	"egret.dev/egret/internal/proxyconfig"
 	"egret.dev/egret/internal/proxymetrics"
 	"egret.dev/egret/internal/resolve"
@@ -189,7 +190,11 @@ func serveAdmin(log *slog.Logger, handlers map[string]http.Handler) []*http.Serv
 		srv := &http.Server{Addr: addr, Handler: h, ReadHeaderTimeout: 5 * time.Second}
 		out = append(out, srv)
 		go func() {
-			if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			ln, err := net.Listen("tcp", addr)
+			if err == nil {
+				err = srv.Serve(ownlisteners.Default.Track(ln, "admin"))
+			}
+			if err != nil && !errors.Is(err, http.ErrServerClosed) {
 				log.Error("admin server", "address", addr, "err", err)
 			}
 		}()

@@ -20,6 +20,7 @@ import (
 	"egret.dev/egret/internal/intercept"
 	"egret.dev/egret/internal/ir"
 	"egret.dev/egret/internal/lockdown"
+	"egret.dev/egret/internal/ownlisteners"
 	"egret.dev/egret/internal/proxyconfig"
 	"egret.dev/egret/internal/proxymetrics"
 	"egret.dev/egret/internal/sidecar"
@@ -180,6 +181,7 @@ func runSidecar(ctx context.Context, s streams, f sidecarFlags) error {
 		if err != nil {
 			return withCode(ExitError, err)
 		}
+		ln = ownlisteners.Default.Track(ln, "sidecar")
 		go func() { errc <- sc.Serve(ln) }()
 		log.Info("sidecar started", "mode", "explicit", "listen", ln.Addr().String(), "identity", cfg.Workload.Identity.String(), "version", cfg.Version,
 			"hint", "HTTP_PROXY=http://"+ln.Addr().String())

@@ -19,6 +19,7 @@ import (
 	"egret.dev/egret/internal/ca/enrollproto"
 	"egret.dev/egret/internal/h2limit"
 	"egret.dev/egret/internal/ir"
+	"egret.dev/egret/internal/ownlisteners"
 	"egret.dev/egret/internal/proxyconfig"
 	"egret.dev/egret/internal/source/file"
 	"egret.dev/egret/internal/translate"
@@ -169,6 +170,7 @@ func (cp *ControlPlane) Start() error {
 	if err != nil {
 		return fmt.Errorf("control plane: %w", err)
 	}
+	ln = ownlisteners.Default.Track(ln, "control plane")
 	cp.tlsLn = ln
 	srv := &http.Server{Handler: mux, TLSConfig: tlsConf, ReadHeaderTimeout: 10 * time.Second}
 	// Proxies hold one config stream each and enroll now and then: a small stream limit, and the
@@ -185,6 +187,7 @@ func (cp *ControlPlane) Start() error {
 			ln.Close()
 			return fmt.Errorf("control plane admin: %w", err)
 		}
+		aln = ownlisteners.Default.Track(aln, "control plane admin")
 		cp.adminLn = aln
 		asrv := &http.Server{Handler: cp.adminHandler(), ReadHeaderTimeout: 10 * time.Second}
 		cp.servers = append(cp.servers, asrv)

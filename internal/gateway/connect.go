@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"egret.dev/egret/internal/accesslog"
-	"egret.dev/egret/internal/origination"
 	"egret.dev/egret/internal/sniff"
 	"egret.dev/egret/internal/splice"
 )
@@ -41,7 +40,8 @@ func (h *handler) serveConnect(w http.ResponseWriter, r *http.Request, rq *reque
 	cancel()
 	if err != nil {
 		status, flag := upstreamFailure(err)
-		h.answer(w, rq, status, flag, "upstream "+d.Upstream+": "+origination.Describe(err), "")
+		h.g.p.Log.Warn("upstream failed", "upstream", d.Upstream, "source", rq.entry.SourceIdentity, "reason", describe(err))
+		h.answer(w, rq, status, flag, "upstream "+d.Upstream+": "+describe(err), "")
 		return
 	}
 	defer upConn.Close()

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"egret.dev/egret/internal/accesslog"
-	"egret.dev/egret/internal/origination"
 	"egret.dev/egret/internal/resolve"
 )
 
@@ -96,7 +95,7 @@ func (g *Gateway) proxy() *httputil.ReverseProxy {
 			ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 				f := r.Context().Value(ctxKey{}).(*forwarding)
 				status, flag := upstreamFailure(err)
-				reason := origination.Describe(err)
+				reason := describe(err)
 				f.rq.entry.UpstreamTransportFailureReason = reason
 				g.p.Log.Warn("upstream failed", "upstream", f.rq.decision.Upstream, "source", f.rq.entry.SourceIdentity, "reason", reason)
 				f.h.answer(w, f.rq, status, flag, "upstream "+f.rq.decision.Upstream+": "+reason, "")

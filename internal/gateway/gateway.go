@@ -20,6 +20,7 @@ import (
 	"egret.dev/egret/internal/accesslog"
 	"egret.dev/egret/internal/h2limit"
 	"egret.dev/egret/internal/ir"
+	"egret.dev/egret/internal/ownlisteners"
 	"egret.dev/egret/internal/proxyconfig"
 	"egret.dev/egret/internal/proxymetrics"
 )
@@ -250,6 +251,7 @@ func (g *Gateway) syncListeners(s *state) error {
 		if err != nil {
 			return fmt.Errorf("gateway: listener %d: %w", port, err)
 		}
+		ln = ownlisteners.Default.Track(ln, fmt.Sprintf("gateway %d", port))
 		srv, err := g.newServer(port)
 		if err != nil {
 			ln.Close()

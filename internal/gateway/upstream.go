@@ -16,6 +16,7 @@ import (
 	"egret.dev/egret/internal/failover"
 	"egret.dev/egret/internal/ir"
 	"egret.dev/egret/internal/origination"
+	"egret.dev/egret/internal/ownlisteners"
 	"egret.dev/egret/internal/resolve"
 )
 
@@ -37,6 +38,9 @@ type UpstreamParams struct {
 	// names no caCertificates, instead of the system roots (for local stand-ins with their own CA).
 	ExtraRootsFile string
 	DialTimeout    time.Duration
+	// Own is the registry of egret's listeners, which the gateway never dials whatever a resource, a DNS
+	// answer or an override names; nil is ownlisteners.Default.
+	Own *ownlisteners.Registry
 }
 
 // Upstream dials external hosts and keeps one pooled transport per service port (and host, for wildcards).
@@ -79,6 +83,9 @@ func (us *upstreamService) pick(d ir.Decision) string {
 func NewUpstream(p UpstreamParams) *Upstream {
 	if p.DialTimeout == 0 {
 		p.DialTimeout = 10 * time.Second
+	}
+	if p.Own == nil {
+		p.Own = ownlisteners.Default
 	}
 	return &Upstream{p: p, cache: map[upstreamKey]*upstreamService{}}
 }
@@ -135,7 +142,8 @@ func (u *Upstream) forService(st *state, d ir.Decision) (*upstreamService, error
 	allow := allowList(svc)
 	us.endpoints, us.epAddrs = d.Endpoints, ir.EndpointAddresses(d.Endpoints)
 	us.dial = func(ctx context.Context, network, address string) (net.Conn, error) {
-		dialer := &net.Dialer{Timeout: u.p.DialTimeout}
+		// Control vets the address of every connection, however it was found, before it is made.
+		dialer := &net.Dialer{Timeout: u.p.DialTimeout, Control: u.p.Own.Control}
 		if len(us.endpoints) > 0 {
 			// ExternalEndpoints are where the traffic goes, whatever address the request named: start at
 			// the one picked for it (or the next in turn) and fail over on connect errors.

@@ -55,6 +55,11 @@ func (p *Plan) Decide(r Request) Decision {
 		vw.refuse(&d, hostPort)
 		return d
 	}
+	// A host:port that any claim routes through gateways is never direct or passed through (overlap.go).
+	pe, entry, refused := ix.overrule(&d, host, r.Port, pe, entry, &vw, p.Outbound)
+	if refused {
+		return d
+	}
 	vw.explain(&d, entry)
 	if entry == nil {
 		d.Upstream = hostPort
@@ -99,6 +104,10 @@ func (p *Plan) Decide(r Request) Decision {
 	default:
 		d.Policy = enforced.policy
 		d.Reason = fmt.Sprintf("AccessPolicy %s allows %s to %s", enforced.policy, callerName(r.Source), svcDesc)
+	}
+
+	if isRouted(pe, entry) && ix.coRouted(&d, r, host, entry) {
+		return d
 	}
 
 	// Where the call goes is filled in only once it may go.

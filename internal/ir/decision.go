@@ -87,4 +87,6 @@ type Decision struct {
 	RouteTable string       `json:"routeTable,omitempty"`
 	RoutedFrom string       `json:"routedFrom,omitempty"`
 	Split      []RouteSplit `json:"split,omitempty"`
+	// Overlap says which other claim on the host:port lost to a gateway route, and why (overlap.go).
+	Overlap string `json:"overlap,omitempty"`
 }

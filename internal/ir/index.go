@@ -11,6 +11,8 @@ type index struct {
 	wild     map[string][]*hostEntry
 	policies map[string][]policyTarget
 	tables   []*compiledTable
+	// gateExact and gateWild hold the host:ports routed through gateways (overlap.go), keyed as exact and wild.
+	gateExact, gateWild map[string][]gate
 }
 
 // hostEntry is one host pattern of one service and the ports callable on it.
@@ -68,6 +70,8 @@ func (p *Plan) build() *index {
 		exact:        map[string][]*hostEntry{},
 		wild:         map[string][]*hostEntry{},
 		policies:     map[string][]policyTarget{},
+		gateExact:    map[string][]gate{},
+		gateWild:     map[string][]gate{},
 	}
 	for _, c := range p.Clusters {
 		ix.clustersByTD[c.TrustDomain] = append(ix.clustersByTD[c.TrustDomain], c.Name)
@@ -100,6 +104,7 @@ func (p *Plan) build() *index {
 					e.ports[sp.Number] = portEntry{port: sp}
 				}
 			}
+			ix.addGates(e)
 			if h.IsWildcard() {
 				ix.wild[h.Suffix()] = append(ix.wild[h.Suffix()], e)
 			} else {

@@ -73,6 +73,7 @@ func ForGateway(p *ir.Plan, id string) (*Gateway, error) {
 			}
 		}
 	}
+	addCoRouted(p, services)
 	for _, s := range p.Services {
 		if services[s.ID] {
 			slice.Services = append(slice.Services, s)

@@ -14,7 +14,7 @@ import (
 // anything else is dialled as addressed.
 func (s *Sidecar) dialDirect(ctx context.Context, network, addr string, c *call) (net.Conn, error) {
 	if c == nil || c.decision.Kind != ir.KindDirect || len(c.decision.Endpoints) == 0 {
-		return s.p.Direct.DialContext(ctx, network, addr)
+		return s.outbound.DialContext(ctx, network, addr)
 	}
 	eps := c.decision.Endpoints
 	addrs := ir.EndpointAddresses(eps)
@@ -38,6 +38,6 @@ func (s *Sidecar) dialEndpoint(ctx context.Context, network string, ep ir.Upstre
 		return r.LookupNetIP(ctx, "ip", host)
 	}
 	return failover.DialAddress(ctx, ep.Address, lookup, ep.CheckDial, func(ctx context.Context, addr string) (net.Conn, error) {
-		return s.p.Direct.DialContext(ctx, network, addr)
+		return s.outbound.DialContext(ctx, network, addr)
 	})
 }

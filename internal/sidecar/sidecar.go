@@ -21,6 +21,7 @@ import (
 	"egret.dev/egret/internal/accesslog"
 	"egret.dev/egret/internal/failover"
 	"egret.dev/egret/internal/ir"
+	"egret.dev/egret/internal/ownlisteners"
 	"egret.dev/egret/internal/proxyconfig"
 	"egret.dev/egret/internal/proxymetrics"
 )
@@ -41,6 +42,8 @@ type Params struct {
 	// ping on a pooled connection to one; default DefaultConnectTimeout. A gateway that does not make
 	// it is failed over (and, failing again, ejected); with no other gateway the call gets 503 UF.
 	ConnectTimeout time.Duration
+	// Own is the registry of egret's listeners, which the direct path never dials; nil is ownlisteners.Default.
+	Own *ownlisteners.Registry
 }
 
 // DefaultConnectTimeout is how long a sidecar waits to connect to a gateway: gateways are near (the
@@ -57,6 +60,9 @@ type Sidecar struct {
 	next     atomic.Uint64           // round-robin among equally preferred gateways
 	rotor    failover.Rotor          // turns among a direct call's ExternalEndpoints
 	direct   *http.Transport
+	// outbound is Direct refusing egret's own listeners: every call the sidecar makes itself uses it
+	// (gateways are dialled with Direct, since they are egret's listeners).
+	outbound *net.Dialer
 	// originators are the transports of direct calls whose service originates TLS, by service and port.
 	originators map[string]*http.Transport
 	proxyOnce   sync.Once
@@ -81,6 +87,9 @@ func New(p Params, cfg *proxyconfig.Sidecar) (*Sidecar, error) {
 	if p.Direct == nil {
 		p.Direct = &net.Dialer{}
 	}
+	if p.Own == nil {
+		p.Own = ownlisteners.Default
+	}
 	if p.Timeout == 0 {
 		p.Timeout = 10 * time.Second
 	}
@@ -93,7 +102,7 @@ func New(p Params, cfg *proxyconfig.Sidecar) (*Sidecar, error) {
 	if p.Metrics == nil {
 		p.Metrics = proxymetrics.New("sidecar")
 	}
-	s := &Sidecar{p: p, gateways: map[string]*gatewayConn{}}
+	s := &Sidecar{p: p, gateways: map[string]*gatewayConn{}, outbound: refusingOwn(p.Direct, p.Own)}
 	s.apply(cfg)
 	return s, nil
 }

@@ -100,6 +100,7 @@ func Translate(s *api.Snapshot) *Result {
 	t.workspaces()
 	t.listeners()
 	t.services()
+	t.overlaps()
 	t.policies()
 	t.routeTables()
 	t.plan.Compile()

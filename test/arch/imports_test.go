@@ -30,6 +30,7 @@ var rules = []struct {
 	{"internal/origination", []string{module}, "shared proxy pieces stand alone"},
 	{"internal/failover", []string{module}, "shared proxy pieces stand alone"},
 	{"internal/h2limit", []string{module}, "shared proxy pieces stand alone"},
+	{"internal/ownlisteners", []string{module}, "shared proxy pieces stand alone"},
 }
 
 var dataPlaneForbidden = []string{
