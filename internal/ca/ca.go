@@ -45,15 +45,17 @@ type Params struct {
 
 // CA issues SVIDs under one root.
 type CA struct {
-	clock   Clock
-	log     *slog.Logger
-	svidTTL time.Duration
-	root    *x509.Certificate
-	key     *ecdsa.PrivateKey
-	tokens  *TokenStore
-	limit   *limiter
-	revoked *revocations
-	allowed func(spiffeid.ID) bool
+	clock Clock
+	log   *slog.Logger
+	// enrollLog is the enrollment endpoint's logger (component ca-enroll).
+	enrollLog *slog.Logger
+	svidTTL   time.Duration
+	root      *x509.Certificate
+	key       *ecdsa.PrivateKey
+	tokens    *TokenStore
+	limit     *limiter
+	revoked   *revocations
+	allowed   func(spiffeid.ID) bool
 }
 
 // New loads the CA from p.DataDir, creating the root on first start. It refuses to start when
@@ -74,13 +76,14 @@ func New(p Params) (*CA, error) {
 	if p.RootTTL <= 0 {
 		p.RootTTL = 10 * 365 * 24 * time.Hour
 	}
-	log := p.Logger.With("component", "ca")
+	// Each logger carries one component, so that no line has the field twice.
+	log, enrollLog := p.Logger.With("component", "ca"), p.Logger.With("component", "ca-enroll")
 	root, key, created, err := loadOrCreateRoot(p.DataDir, p.Clock.Now(), p.RootTTL)
 	if err != nil {
 		return nil, err
 	}
-	c := &CA{clock: p.Clock, log: log, svidTTL: p.SVIDTTL, root: root, key: key, allowed: p.IdentityAllowed,
-		limit: newLimiter(p.EnrollLimit, p.Clock, log.With("component", "ca-enroll")), revoked: &revocations{path: filepath.Join(p.DataDir, revocationsFile)}}
+	c := &CA{clock: p.Clock, log: log, enrollLog: enrollLog, svidTTL: p.SVIDTTL, root: root, key: key, allowed: p.IdentityAllowed,
+		limit: newLimiter(p.EnrollLimit, p.Clock, enrollLog), revoked: &revocations{path: filepath.Join(p.DataDir, revocationsFile)}}
 	c.tokens = &TokenStore{dir: tokenDir(p.DataDir), clock: p.Clock, rootHash: c.RootHash()}
 	if err := c.tokens.init(); err != nil {
 		return nil, err

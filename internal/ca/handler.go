@@ -20,7 +20,7 @@ import (
 // that crypto/tls verified against this CA's root.
 func NewEnrollHandler(c *CA) http.Handler {
 	mux := http.NewServeMux()
-	h := &enrollHandler{ca: c, log: c.log.With("component", "ca-enroll"), mux: mux}
+	h := &enrollHandler{ca: c, log: c.enrollLog, mux: mux}
 	mux.HandleFunc(enrollproto.PathEnroll, h.enroll)
 	mux.HandleFunc(enrollproto.PathRenew, h.renew)
 	mux.HandleFunc(enrollproto.PathBundle, h.bundle)

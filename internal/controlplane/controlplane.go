@@ -91,7 +91,7 @@ func NewContext(ctx context.Context, p Params) (*ControlPlane, error) {
 	cp := &ControlPlane{p: p, log: p.Log.With("component", "controlplane"), plan: (&ir.Plan{}).Compile(),
 		dir: file.NewDir(p.ConfigDir, file.Options{})}
 	// The CA renews only identities the current plan still has (a Workload's or a gateway's).
-	c, err := ca.New(ca.Params{DataDir: p.DataDir, Logger: p.Log.With("component", "ca"), IdentityAllowed: cp.identityConfigured})
+	c, err := ca.New(ca.Params{DataDir: p.DataDir, Logger: p.Log, IdentityAllowed: cp.identityConfigured})
 	if err != nil {
 		return nil, err
 	}

@@ -160,4 +160,6 @@ spec:
 		t.Errorf("third → split.partner.test: %d %v, want 502", code, err)
 	}
 	p.stop(t)
+	// Every line that control plane, CA, gateways, sidecars and supervisor wrote has each field once.
+	meshtest.NoDuplicateLogKeys(t, p.out.String()+p.err.String())
 }
