@@ -28,8 +28,10 @@ func loadOrCreateRoot(dir string, now time.Time, ttl time.Duration) (*x509.Certi
 	certPath := filepath.Join(dir, rootCertFile)
 	var err error
 	for attempt := 0; attempt < 20; attempt++ {
-		_, kerr := os.Stat(keyPath)
+		// The certificate first: the key is written before it, so a certificate seen here means its key
+		// is there too, while the other order could see the key missing, then a certificate written meanwhile.
 		_, cerr := os.Stat(certPath)
+		_, kerr := os.Stat(keyPath)
 		switch {
 		case errors.Is(kerr, fs.ErrNotExist) && errors.Is(cerr, fs.ErrNotExist):
 			cert, key, cerr := createRoot(dir, keyPath, certPath, now, ttl)
