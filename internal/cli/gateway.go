@@ -36,6 +36,7 @@ type gatewayFlags struct {
 	overrides                []string
 	drain, upstreamTimeout   time.Duration
 	maxInFlight              int
+	limits                   connLimits
 }
 
 func newGatewayCmd(s streams) *cobra.Command {
@@ -75,6 +76,7 @@ SIGTERM or Ctrl-C drains: no new connections, requests in flight finish (up to -
 	fl.DurationVar(&f.drain, "drain-timeout", 20*time.Second, "how long shutdown waits for requests in flight")
 	fl.DurationVar(&f.upstreamTimeout, "upstream-timeout", 30*time.Second, "time limit for an upstream response's headers (504 past it)")
 	fl.IntVar(&f.maxInFlight, "max-in-flight", 10000, "requests and tunnels served at once; more get 503 with Retry-After")
+	addGatewayLimitFlags(fl, &f.limits)
 
 	return cmd
 }
@@ -136,6 +138,7 @@ func runGateway(ctx context.Context, s streams, f gatewayFlags) error {
 		DrainTimeout:    f.drain,
 		UpstreamTimeout: f.upstreamTimeout,
 		MaxInFlight:     f.maxInFlight,
+		Listen:          f.limits.listen(log),
 	}, cfg)
 	if err != nil {
 		return withCode(ExitError, err)

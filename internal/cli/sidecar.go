@@ -34,6 +34,7 @@ type sidecarFlags struct {
 	accessLogFile string
 	admin         string
 	id            identityFlags
+	limits        connLimits
 }
 
 func newSidecarCmd(s streams) *cobra.Command {
@@ -70,6 +71,7 @@ and the reason.`,
 	fl.StringVar(&f.netns, "netns", "", "with --transparent: install the rules and listen in this network namespace (e.g. /var/run/netns/NAME); the sidecar's own connections leave from its own namespace")
 	fl.IntVar(&f.bypassMark, "bypass-mark", int(intercept.DefaultBypassMark), "socket mark of the sidecar's own connections, exempt from the redirect")
 	fl.StringVar(&f.accessLogFile, "access-log", "-", "access log file (- for standard output)")
+	addSidecarLimitFlags(fl, &f.limits)
 	fl.StringVar(&f.admin, "admin", "", "admin address (/stats/prometheus, /config_dump, /healthz/ready), e.g. 127.0.0.1:15000; empty to disable")
 	f.id.register(cmd)
 
@@ -167,14 +169,16 @@ func runSidecar(ctx context.Context, s streams, f sidecarFlags) error {
 				}
 				return withCode(ExitError, err)
 			}
+			ln = f.limits.wrap(ln, log)
 			go func() { errc <- sc.ServeTransparent(ln, intercept.OriginalDst) }()
 		}
 		log.Info("sidecar started", "mode", "transparent", "port", port, "identity", cfg.Workload.Identity.String(), "version", cfg.Version)
 	} else {
 		ln, err := net.Listen("tcp", listen)
 		if err != nil {
-			return withCode(ExitError, err)
+			return withCode(ExitError, fmt.Errorf("sidecar listener: %w", err))
 		}
+		ln = f.limits.wrap(ln, log)
 		go func() { errc <- sc.Serve(ln) }()
 		log.Info("sidecar started", "mode", "explicit", "listen", ln.Addr().String(), "identity", cfg.Workload.Identity.String(), "version", cfg.Version,
 			"hint", "HTTP_PROXY=http://"+ln.Addr().String())

@@ -29,6 +29,8 @@ type upFlags struct {
 	overrides  []string
 	// gatewayNet and sidecarNet are the first three octets of the loopback addresses handed out.
 	gatewayNet, sidecarNet string
+	// sidecarMaxConns and gatewayMaxConns bound each proxy's connections; 0 = derived from the file limit.
+	sidecarMaxConns, gatewayMaxConns int
 	// poll is how often up looks for a new plan (gateways and workloads to start or stop); 0 = 300 ms.
 	poll time.Duration
 }
@@ -77,6 +79,8 @@ It prints what runs where, writes access logs to standard output and JSON logs (
 	fl.StringVar(&f.dnsServer, "dns-server", "", "DNS server for the gateways (default: the system resolver)")
 	fl.StringVar(&f.upstreamCA, "upstream-ca", "", "CA bundle the gateways verify external hosts against when an ExternalService names none")
 	fl.StringArrayVar(&f.overrides, "resolve", nil, "HOST:PORT=ADDR sent to the gateways (repeatable)")
+	fl.IntVar(&f.sidecarMaxConns, "sidecar-max-connections", 0, "connections each sidecar holds at once (default: an eighth of the open-file limit, at most 1024)")
+	fl.IntVar(&f.gatewayMaxConns, "gateway-max-connections", 0, "connections each gateway listener holds at once (default: a quarter of the open-file limit, at most 10000)")
 	addNetFlags(cmd, &f)
 	_ = cmd.MarkFlagRequired("filename")
 	return cmd
@@ -95,6 +99,8 @@ type up struct {
 	sup     *supervisor.Supervisor
 	log     *slog.Logger
 	dataDir string
+	// sidecarLimits and gatewayLimits are what each sidecar and gateway listener may hold.
+	sidecarLimits, gatewayLimits connLimits
 	// lockdown is nil when transparent Workloads can get their own network namespace here, else why not.
 	lockdown error
 
@@ -122,6 +128,13 @@ func startUp(parent context.Context, s streams, f upFlags) (*up, error) {
 	base := slog.New(slog.NewJSONHandler(s.err, nil))
 	u := &up{s: s, f: f, ctx: ctx, ctxCancel: cancel, dataDir: f.dataDir, log: base.With("component", "up"),
 		cpDone: make(chan struct{}), places: newPlaces(f)}
+	u.sidecarLimits, u.gatewayLimits = upLimits()
+	if f.sidecarMaxConns > 0 {
+		u.sidecarLimits.max = f.sidecarMaxConns
+	}
+	if f.gatewayMaxConns > 0 {
+		u.gatewayLimits.max = f.gatewayMaxConns
+	}
 	fail := func(err error) (*up, error) {
 		cancel()
 		return nil, withCode(ExitError, err)

@@ -77,6 +77,7 @@ func (u *up) units(plan *ir.Plan) []supervisor.Unit {
 			address: ip, admin: ip + ":15000", ready: ip + ":15021", accessLogFile: "-",
 			dnsServer: u.f.dnsServer, upstreamCA: u.f.upstreamCA, overrides: u.f.overrides,
 			drain: 5 * time.Second, upstreamTimeout: 30 * time.Second, maxInFlight: 10000,
+			limits: u.gatewayLimits,
 		}
 		u.gateways = append(u.gateways, upProxy{name: g.ID, identity: g.Identity.String(), cluster: g.Cluster, address: ip,
 			extra: strings.Join(ports, " ") + "  admin " + gf.admin})
@@ -134,7 +135,7 @@ func (u *up) sidecarUnit(w ir.Workload) (supervisor.Unit, bool) {
 			if err != nil {
 				return err
 			}
-			return runSidecar(ctx, u.s, sidecarFlags{transparent: true, netns: sb.Path, listen: "127.0.0.1:15001", accessLogFile: "-", id: idf})
+			return runSidecar(ctx, u.s, sidecarFlags{transparent: true, netns: sb.Path, listen: "127.0.0.1:15001", accessLogFile: "-", id: idf, limits: u.sidecarLimits})
 		}}, true
 	}
 	listen := ""
@@ -149,6 +150,6 @@ func (u *up) sidecarUnit(w ir.Workload) (supervisor.Unit, bool) {
 		if err != nil {
 			return err
 		}
-		return runSidecar(ctx, u.s, sidecarFlags{listen: listen, accessLogFile: "-", id: idf})
+		return runSidecar(ctx, u.s, sidecarFlags{listen: listen, accessLogFile: "-", id: idf, limits: u.sidecarLimits})
 	}}, true
 }

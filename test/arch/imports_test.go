@@ -29,6 +29,7 @@ var rules = []struct {
 	{"internal/resolve", []string{module}, "shared proxy pieces stand alone"},
 	{"internal/origination", []string{module}, "shared proxy pieces stand alone"},
 	{"internal/failover", []string{module}, "shared proxy pieces stand alone"},
+	{"internal/connlimit", []string{module}, "shared proxy pieces stand alone"},
 }
 
 var dataPlaneForbidden = []string{
@@ -83,6 +84,7 @@ var stdlibOnly = map[string][]string{
 	"internal/accesslog":   nil,
 	"internal/origination": nil,
 	"internal/failover":    nil,
+	"internal/connlimit":   nil,
 	"internal/resolve":     {"github.com/miekg/dns"},
 }
 
