@@ -56,7 +56,7 @@ ExternalService says. One access log line per request or tunnel goes to standard
 Admin: /stats/prometheus, /config_dump and /healthz/ready on --admin; /healthz/ready on --ready.
 SIGTERM or Ctrl-C drains: no new connections, requests in flight finish (up to --drain-timeout).`,
 		Example: `  egret ca issue --data-dir /var/lib/egret --identity spiffe://cluster1/ns/gloo-mesh-gateways/sa/istio-egressgateway --out gw-certs
-  egret render gateway-config -f examples/bookinfo-egress --gateway cluster1/gloo-mesh-gateways/istio-egressgateway -o gw.json
+  egret render gateway-config -f examples/bookinfo-egress --gateway cluster1/gloo-mesh-gateways/istio-egressgateway --out gw.json
   egret gateway --config gw.json --cert gw-certs/svid.pem --key gw-certs/key.pem --bundle gw-certs/bundle.pem`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runGateway(cmd.Context(), s, f) },

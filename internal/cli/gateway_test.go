@@ -39,7 +39,7 @@ func TestGatewayCommandServesTheSeedScenario(t *testing.T) {
 		}
 	}
 	cfg := filepath.Join(dir, "gw.json")
-	if code, _, errw := run(t, "", "render", "gateway-config", "-f", example, "--gateway", "cluster1/gloo-mesh-gateways/istio-egressgateway", "-o", cfg); code != ExitOK {
+	if code, _, errw := run(t, "", "render", "gateway-config", "-f", example, "--gateway", "cluster1/gloo-mesh-gateways/istio-egressgateway", "--out", cfg); code != ExitOK {
 		t.Fatalf("render: %s", errw)
 	}
 	upstream, caFile := standIn(t, "www.google.com")
@@ -102,7 +102,7 @@ func TestGatewayCommandRefusesBadInput(t *testing.T) {
 		t.Errorf("exit %d, stderr %q", code, errw)
 	}
 	good := filepath.Join(dir, "gw.json")
-	run(t, "", "render", "gateway-config", "-f", example, "--gateway", "cluster1/gloo-mesh-gateways/istio-egressgateway", "-o", good)
+	run(t, "", "render", "gateway-config", "-f", example, "--gateway", "cluster1/gloo-mesh-gateways/istio-egressgateway", "--out", good)
 	code, _, errw = run(t, "", "gateway", "--config", good)
 	if code != ExitUsage || !strings.Contains(errw, "name exactly one identity source") {
 		t.Errorf("exit %d, stderr %q", code, errw)

@@ -58,7 +58,7 @@ and, under ALLOW_ANY, an unknown host are reached directly; under REGISTRY_ONLY 
 with an empty body (HTTP) or a closed connection (TLS, TCP), and a log line naming the workload, the host
 and the reason.`,
 		Example: `  egret render sidecar-config -f examples/bookinfo-egress --workload bookinfo/productpage \
-    --gateway-address cluster1/gloo-mesh-gateways/istio-egressgateway=127.0.0.1:8443 -o pp.json
+    --gateway-address cluster1/gloo-mesh-gateways/istio-egressgateway=127.0.0.1:8443 --out pp.json
   egret sidecar --config pp.json --cert pp/svid.pem --key pp/key.pem --bundle pp/bundle.pem &
   curl -x http://127.0.0.1:15001 http://www.google.com/`,
 		Args: cobra.NoArgs,
