@@ -50,7 +50,7 @@ gets its slice of the plan, versioned by content hash, and acknowledges or rejec
 	fl := cmd.Flags()
 	fl.StringVarP(&p.ConfigDir, "filename", "f", "", "directory of resource files, watched (as 'egret up -f')")
 	deprecatedAlias(cmd, "config-dir", "filename", &p.ConfigDir)
-	fl.StringVar(&p.DataDir, "data-dir", defaultDataDir, "CA data directory (root key 0600, join tokens)")
+	addDataDirFlag(fl, &p.DataDir, "CA data directory (root key 0600, join tokens), created if missing")
 	fl.StringVar(&p.Listen, "listen", "127.0.0.1:15012", "TLS address for enrollment and config streams")
 	fl.StringVar(&p.Admin, "admin", "127.0.0.1:15014", "plain HTTP admin address (/status, /plan); keep it on loopback")
 	fl.StringVar(&p.TrustDomain, "trust-domain", "cluster1", "trust domain of the control plane's own certificate")

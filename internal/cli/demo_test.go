@@ -5,12 +5,13 @@ import (
 	"testing"
 
 	"egret.dev/egret/internal/lockdown"
+	"egret.dev/egret/internal/meshtest"
 )
 
 // TestDemoRunsTheSeedScenario runs `egret demo`, the README's first command, and checks that every
 // step of the guide gave its expected answer.
 func TestDemoRunsTheSeedScenario(t *testing.T) {
-	code, out, errw := run(t, "", "demo", "--gateway-net", "127.0.41", "--sidecar-net", "127.0.42")
+	code, out, errw := run(t, "", append([]string{"demo"}, meshtest.FreeUpNets(t).Args()...)...)
 	if code != ExitOK {
 		t.Fatalf("exit %d:\n%s\n%s", code, out, errw)
 	}

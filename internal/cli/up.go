@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"strings"
 	"sync"
 	"text/tabwriter"
@@ -73,7 +72,7 @@ It prints what runs where, writes access logs to standard output and JSON logs (
 	}
 	fl := cmd.Flags()
 	fl.StringVarP(&f.dir, "filename", "f", "", "directory of resources (watched)")
-	fl.StringVar(&f.dataDir, "data-dir", "", "CA data directory (default: a new temporary directory)")
+	addDataDirFlag(fl, &f.dataDir, "CA data directory (root key 0600, join tokens), created if missing; 'egret token create' and 'egret ca' read it")
 	fl.StringVar(&f.listen, "listen", "127.0.0.1:15012", "control plane TLS address")
 	fl.StringVar(&f.admin, "admin", "127.0.0.1:15014", "control plane admin address (egret status)")
 	fl.StringVar(&f.dnsServer, "dns-server", "", "DNS server for the gateways (default: the system resolver)")
@@ -140,11 +139,7 @@ func startUp(parent context.Context, s streams, f upFlags) (*up, error) {
 		return nil, withCode(ExitError, err)
 	}
 	if u.dataDir == "" {
-		d, err := os.MkdirTemp("", "egret-up-")
-		if err != nil {
-			return fail(err)
-		}
-		u.dataDir = d
+		u.dataDir = defaultDataDir()
 	}
 	cp, err := controlplane.New(controlplane.Params{ConfigDir: f.dir, DataDir: u.dataDir, Listen: f.listen, Admin: f.admin, Log: base})
 	if err != nil {
