@@ -37,6 +37,8 @@ type gatewayFlags struct {
 	drain, upstreamTimeout   time.Duration
 	maxInFlight              int
 	limits                   connLimits
+	// bound, when set, is called once the listeners are open (egret up prints its banner after that).
+	bound func()
 }
 
 func newGatewayCmd(s streams) *cobra.Command {
@@ -144,7 +146,10 @@ func runGateway(ctx context.Context, s streams, f gatewayFlags) error {
 		return withCode(ExitError, err)
 	}
 	if err := gw.Start(); err != nil {
-		return withCode(ExitError, err)
+		return withCode(ExitError, fmt.Errorf("gateway listener: %w", err))
+	}
+	if f.bound != nil {
+		f.bound()
 	}
 	ps.onUpdate(xds.KindGateway, func(m xds.Message) error { return gw.Update(m.Gateway) })
 	log.Info("gateway started", "gateway", cfg.Gateway.ID, "identity", cfg.Gateway.Identity.String(), "version", cfg.Version)

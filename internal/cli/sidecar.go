@@ -35,6 +35,8 @@ type sidecarFlags struct {
 	admin         string
 	id            identityFlags
 	limits        connLimits
+	// bound, when set, is called once the listeners are open (egret up prints its banner after that).
+	bound func()
 }
 
 func newSidecarCmd(s streams) *cobra.Command {
@@ -182,6 +184,9 @@ func runSidecar(ctx context.Context, s streams, f sidecarFlags) error {
 		go func() { errc <- sc.Serve(ln) }()
 		log.Info("sidecar started", "mode", "explicit", "listen", ln.Addr().String(), "identity", cfg.Workload.Identity.String(), "version", cfg.Version,
 			"hint", "HTTP_PROXY=http://"+ln.Addr().String())
+	}
+	if f.bound != nil {
+		f.bound()
 	}
 	admin := serveAdmin(log, map[string]http.Handler{f.admin: sc.AdminHandler()})
 	defer func() {

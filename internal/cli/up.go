@@ -26,6 +26,8 @@ type upFlags struct {
 	dnsServer  string
 	upstreamCA string
 	overrides  []string
+	// standin starts a local server for every external host and points the gateways at it.
+	standin bool
 	// gatewayNet and sidecarNet are the first three octets of the loopback addresses handed out.
 	gatewayNet, sidecarNet string
 	// sidecarMaxConns and gatewayMaxConns bound each proxy's connections; 0 = derived from the file limit.
@@ -78,6 +80,7 @@ It prints what runs where, writes access logs to standard output and JSON logs (
 	fl.StringVar(&f.dnsServer, "dns-server", "", "DNS server for the gateways (default: the system resolver)")
 	fl.StringVar(&f.upstreamCA, "upstream-ca", "", "CA bundle the gateways verify external hosts against when an ExternalService names none")
 	fl.StringArrayVar(&f.overrides, "resolve", nil, "HOST:PORT=ADDR sent to the gateways (repeatable)")
+	fl.BoolVar(&f.standin, "standin", false, "answer for every external host with a local server (HTTPS under a CA of its own, which the gateways trust): try the resources without reaching the internet")
 	fl.IntVar(&f.sidecarMaxConns, "sidecar-max-connections", 0, "connections each sidecar holds at once (default: an eighth of the open-file limit, at most 1024)")
 	fl.IntVar(&f.gatewayMaxConns, "gateway-max-connections", 0, "connections each gateway listener holds at once (default: a quarter of the open-file limit, at most 10000)")
 	addNetFlags(cmd, &f)
@@ -113,6 +116,11 @@ type up struct {
 	skipped  []string
 	failures []string
 	places   places
+	standin *upStandin // nil without --standin
+	// listening holds the units whose listeners are open.
+	listening map[string]bool
+	// standinHosts are the host:port pairs the stand-ins answer for now.
+	standinHosts []string
 }
 
 type upProxy struct {
@@ -136,7 +144,18 @@ func startUp(parent context.Context, s streams, f upFlags) (*up, error) {
 	}
 	fail := func(err error) (*up, error) {
 		cancel()
+		if u.standin != nil {
+			u.standin.close()
+		}
 		return nil, withCode(ExitError, err)
+	}
+	if f.standin {
+		st, err := startStandin(f.upstreamCA)
+		if err != nil {
+			return fail(fmt.Errorf("--standin: %w", err))
+		}
+		u.standin = st
+		u.f.upstreamCA = st.caFile
 	}
 	if u.dataDir == "" {
 		u.dataDir = defaultDataDir()
@@ -166,7 +185,7 @@ func startUp(parent context.Context, s streams, f upFlags) (*up, error) {
 	u.places.announced = u.places.gatewayAddrs()
 	cp.SetGatewayAddresses(u.places.announced)
 	if err := cp.Start(); err != nil {
-		return fail(err)
+		return fail(fmt.Errorf("control plane: %w", err))
 	}
 	go func() {
 		defer close(u.cpDone)
@@ -181,8 +200,54 @@ func startUp(parent context.Context, s streams, f upFlags) (*up, error) {
 		u.failed(key, err)
 	}})
 	u.sup.Apply(units)
+	if err := u.awaitListening(units, time.Minute); err != nil {
+		u.ctxCancel()
+		_ = u.wait()
+		return nil, withCode(ExitError, err)
+	}
 	go u.follow(plan)
 	return u, nil
+}
+
+// bound returns what a unit calls once its listeners are open.
+func (u *up) bound(key string) func() {
+	return func() {
+		u.mu.Lock()
+		defer u.mu.Unlock()
+		if u.listening == nil {
+			u.listening = map[string]bool{}
+		}
+		u.listening[key] = true
+	}
+}
+
+// awaitListening returns when every unit has opened its listeners, or the first failure (a port that
+// is taken, say: the error names the address) when one could not.
+func (u *up) awaitListening(units []supervisor.Unit, limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	for {
+		u.mu.Lock()
+		failures := append([]string(nil), u.failures...)
+		waiting := 0
+		for _, un := range units {
+			if !u.listening[un.Key] {
+				waiting++
+			}
+		}
+		u.mu.Unlock()
+		switch {
+		case len(failures) > 0:
+			return fmt.Errorf("%s", strings.Join(failures, "; "))
+		case waiting == 0:
+			return nil
+		case u.ctx.Err() != nil:
+			return u.ctx.Err()
+		case time.Now().After(deadline):
+			u.log.Warn("some proxies have not opened their listeners yet; printing what runs anyway", "waiting", waiting)
+			return nil
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // follow starts and stops proxies as the plan changes.
@@ -218,6 +283,9 @@ func (u *up) wait() error {
 	<-u.ctx.Done()
 	u.sup.Stop()
 	<-u.cpDone
+	if u.standin != nil {
+		u.standin.close()
+	}
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	if len(u.failures) > 0 {
@@ -231,6 +299,9 @@ func (u *up) print(w io.Writer) {
 	defer u.mu.Unlock()
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "control plane\t%s (TLS: enrollment, config streams)\tadmin %s\tdata %s\n", u.cp.Addr(), u.cp.AdminAddr(), u.dataDir)
+	if u.standin != nil {
+		fmt.Fprintf(tw, "stand-ins\thttps %s, http %s\tCA %s\t%s\n", u.standin.srv.TLSAddr, u.standin.srv.PlainAddr, u.standin.caFile, strings.Join(u.standinHosts, " "))
+	}
 	for _, g := range u.gateways {
 		fmt.Fprintf(tw, "gateway %s\t%s\t%s\t%s\n", g.name, g.identity, g.cluster, g.extra)
 	}
