@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"os"
 	"strings"
 	"testing"
 
@@ -35,6 +36,15 @@ func TestDemoRunsTheSeedScenario(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("demo output lacks %q:\n%s", want, out)
 		}
+	}
+	// The work dir held the CA's root key: it is gone once the demo has returned.
+	if _, rest, ok := strings.Cut(out, "work dir "); ok {
+		work, _, _ := strings.Cut(rest, " ")
+		if _, err := os.Stat(work); !os.IsNotExist(err) {
+			t.Errorf("the demo's work dir %s (CA keys under data/) is still there after it returned: %v", work, err)
+		}
+	} else {
+		t.Errorf("the demo did not print its work dir:\n%s", out)
 	}
 	if strings.Contains(out, "✗") {
 		t.Errorf("a step failed:\n%s", out)

@@ -116,7 +116,7 @@ type up struct {
 	skipped  []string
 	failures []string
 	places   places
-	standin *upStandin // nil without --standin
+	standin  *upStandin // nil without --standin
 	// listening holds the units whose listeners are open.
 	listening map[string]bool
 	// standinHosts are the host:port pairs the stand-ins answer for now.
