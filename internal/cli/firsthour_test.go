@@ -282,4 +282,3 @@ func TestVersionReadsTheBuildStamp(t *testing.T) {
 		t.Errorf("egret version %q and egret --version %q differ", a, b)
 	}
 }
-

@@ -44,6 +44,9 @@ func TestTransparentSidecarInANetworkNamespace(t *testing.T) {
 
 	dir := t.TempDir()
 	data := filepath.Join(dir, "data")
+	if code, _, errw := run(t, "", "ca", "init", "--data-dir", data); code != ExitOK {
+		t.Fatal(errw)
+	}
 	for _, id := range []struct{ name, spiffe string }{
 		{"gw", "spiffe://cluster1/ns/gloo-mesh-gateways/sa/istio-egressgateway"},
 		{"pp", "spiffe://cluster1/ns/bookinfo/sa/bookinfo-productpage"},

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"strings"
 	"sync"
 	"text/tabwriter"
@@ -130,6 +131,11 @@ type upProxy struct {
 func startUp(parent context.Context, s streams, f upFlags) (*up, error) {
 	if f.poll == 0 {
 		f.poll = 300 * time.Millisecond
+	}
+	for flag, n := range map[string]string{"--gateway-net": f.gatewayNet, "--sidecar-net": f.sidecarNet} {
+		if ip := net.ParseIP(n + ".1"); n != "" && (ip == nil || ip.To4() == nil || strings.Count(n, ".") != 2) {
+			return nil, withCode(ExitUsage, fmt.Errorf("%s %q: want the first three octets of an IPv4 address, e.g. 127.0.1", flag, n))
+		}
 	}
 	ctx, cancel := context.WithCancel(parent)
 	base := slog.New(slog.NewJSONHandler(s.err, nil))
