@@ -143,7 +143,10 @@ func TestUpFailsNamingATakenPort(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			args := append([]string{"up", "-f", example, "--data-dir", t.TempDir(), "--admin", "127.0.0.1:0"}, tc.args...)
-			code, out, errw := run(t, "", append(args, nets.Args()...)...)
+			// up's proxies log from goroutines of their own: collect with locked buffers.
+			var outB, errB meshtest.LockedBuffer
+			code := Run(context.Background(), append(args, nets.Args()...), strings.NewReader(""), &outB, &errB)
+			out, errw := outB.String(), errB.String()
 			if code != ExitError || !strings.Contains(errw, tc.taken) || !strings.Contains(errw, "address already in use") {
 				t.Errorf("exit %d, stderr does not name %s as in use:\n%s", code, tc.taken, errw)
 			}
