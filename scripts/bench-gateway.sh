@@ -90,10 +90,11 @@ egret=$tmp/egret
 # Identities: the gateway's own SVID and a mesh client the example's AccessPolicy allows.
 gw_id=spiffe://cluster1/ns/gloo-mesh-gateways/sa/istio-egressgateway
 client_id=spiffe://cluster1/ns/bookinfo/sa/bookinfo-productpage
+"$egret" ca init --data-dir "$tmp/ca" >/dev/null
 "$egret" ca issue --data-dir "$tmp/ca" --identity "$gw_id" --out "$tmp/gw" >/dev/null
 "$egret" ca issue --data-dir "$tmp/ca" --identity "$client_id" --out "$tmp/client" >/dev/null
 "$egret" render gateway-config -f examples/bookinfo-egress \
-	--gateway cluster1/gloo-mesh-gateways/istio-egressgateway -o "$tmp/gw.json"
+	--gateway cluster1/gloo-mesh-gateways/istio-egressgateway --out "$tmp/gw.json"
 
 # The stand-in for www.google.com.
 "$tmp/standin" --listen 127.0.0.1:0 --host www.google.com --ca-out "$tmp/standin-ca.pem" \

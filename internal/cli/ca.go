@@ -24,14 +24,12 @@ import (
 	"egret.dev/egret/internal/ownlisteners"
 )
 
-const defaultDataDir = "/var/lib/egret"
-
 func newCACmd(s streams) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "ca",
 		Short: "Inspect egret's SPIFFE certificate authority and issue certificates",
 	}
-	cmd.AddCommand(newCABundleCmd(s), newCAIssueCmd(s), newCAServeCmd(s), newCARevokeCmd(s))
+	cmd.AddCommand(newCAInitCmd(s), newCABundleCmd(s), newCAIssueCmd(s), newCAServeCmd(s), newCARevokeCmd(s))
 	return cmd
 }
 
@@ -43,6 +41,32 @@ func openCA(dataDir string, log *slog.Logger) (*ca.CA, error) {
 	return c, nil
 }
 
+func newCAInitCmd(s streams) *cobra.Command {
+	var dataDir string
+	cmd := &cobra.Command{
+		Use:   "init",
+		Short: "Create a CA (root key 0600 and certificate) in --data-dir, or say that one is there",
+		Long: `init creates the CA that 'egret ca issue', 'egret ca bundle' and 'egret token create' use, for a
+gateway or sidecar run without 'egret up' or 'egret controlplane' (which create one themselves).`,
+		Args: cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			existed := ca.Exists(dataDir)
+			c, err := openCA(dataDir, nil)
+			if err != nil {
+				return err
+			}
+			verb := "created"
+			if existed {
+				verb = "already there"
+			}
+			fmt.Fprintf(s.out, "CA %s in %s (root sha256 %s)\n", verb, dataDir, c.RootHash())
+			return nil
+		},
+	}
+	addDataDirFlag(cmd.Flags(), &dataDir, "where to create the CA")
+	return cmd
+}
+
 func newCABundleCmd(s streams) *cobra.Command {
 	var dataDir string
 	cmd := &cobra.Command{
@@ -50,7 +74,7 @@ func newCABundleCmd(s streams) *cobra.Command {
 		Short: "Print the trust bundle (the root certificate, PEM)",
 		Args:  cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
-			c, err := openCA(dataDir, nil)
+			c, err := openExistingCA(dataDir, nil)
 			if err != nil {
 				return err
 			}
@@ -58,7 +82,7 @@ func newCABundleCmd(s streams) *cobra.Command {
 			return err
 		},
 	}
-	cmd.Flags().StringVar(&dataDir, "data-dir", defaultDataDir, "CA data directory (root key, certificate, tokens)")
+	addDataDirFlag(cmd.Flags(), &dataDir, "the CA's data directory, as the running egret up or controlplane uses")
 	return cmd
 }
 
@@ -77,7 +101,7 @@ func newCAIssueCmd(s streams) *cobra.Command {
 			if out == "" {
 				return withCode(ExitUsage, errors.New("--out is required"))
 			}
-			c, err := openCA(dataDir, nil)
+			c, err := openExistingCA(dataDir, nil)
 			if err != nil {
 				return err
 			}
@@ -105,7 +129,7 @@ func newCAIssueCmd(s streams) *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&dataDir, "data-dir", defaultDataDir, "CA data directory")
+	addDataDirFlag(cmd.Flags(), &dataDir, "the CA's data directory, as the running egret up or controlplane uses")
 	cmd.Flags().StringVar(&id, "identity", "", "SPIFFE ID to issue, spiffe://<trustDomain>/ns/<ns>/sa/<sa>")
 	cmd.Flags().StringVar(&out, "out", "", "directory to write svid.pem, key.pem (0600) and bundle.pem")
 	cmd.Flags().DurationVar(&ttl, "ttl", ca.DefaultSVIDTTL, "certificate lifetime (capped at the root's expiry)")
@@ -160,7 +184,7 @@ func newCAServeCmd(s streams) *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&dataDir, "data-dir", defaultDataDir, "CA data directory")
+	addDataDirFlag(cmd.Flags(), &dataDir, "CA data directory, created if missing")
 	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:15012", "address to serve TLS on")
 	cmd.Flags().StringVar(&td, "trust-domain", "cluster1", "trust domain of the server's own ID, spiffe://<td>/egret/controlplane")
 	cmd.Flags().DurationVar(&svidTTL, "svid-ttl", ca.DefaultSVIDTTL, "lifetime of issued SVIDs")
@@ -185,7 +209,7 @@ a running CA reads it at once, and proxies fetch it with the trust bundle (every
 					return withCode(ExitUsage, fmt.Errorf("--identity: %w", err))
 				}
 			}
-			c, err := openCA(dataDir, nil)
+			c, err := openExistingCA(dataDir, nil)
 			if err != nil {
 				return err
 			}
@@ -204,7 +228,7 @@ a running CA reads it at once, and proxies fetch it with the trust bundle (every
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&dataDir, "data-dir", defaultDataDir, "CA data directory")
+	addDataDirFlag(cmd.Flags(), &dataDir, "CA data directory")
 	cmd.Flags().StringVar(&id, "identity", "", "SPIFFE ID to revoke, spiffe://<trustDomain>/ns/<ns>/sa/<sa>")
 	cmd.Flags().StringVar(&serial, "serial", "", "serial number (hex) of one certificate to revoke")
 	cmd.Flags().StringVar(&reason, "reason", "", "why, kept in the list")

@@ -68,6 +68,9 @@ func TestCAIssueAndBundle(t *testing.T) {
 	dir := t.TempDir()
 	out := filepath.Join(t.TempDir(), "svid")
 	id := "spiffe://cluster1/ns/legacy/sa/batch"
+	if code, _, e := runCLI(t, "ca", "init", "--data-dir", dir); code != ExitOK {
+		t.Fatal(e)
+	}
 	code, _, errText := runCLI(t, "ca", "issue", "--identity", id, "--out", out, "--ttl", "2h", "--data-dir", dir)
 	if code != ExitOK {
 		t.Fatalf("ca issue: %d %s", code, errText)
@@ -116,7 +119,7 @@ func TestCAIssueAndBundle(t *testing.T) {
 
 func TestCARefusesWorldReadableKey(t *testing.T) {
 	dir := t.TempDir()
-	if code, _, e := runCLI(t, "ca", "bundle", "--data-dir", dir); code != ExitOK {
+	if code, _, e := runCLI(t, "ca", "init", "--data-dir", dir); code != ExitOK {
 		t.Fatal(e)
 	}
 	os.Chmod(filepath.Join(dir, "root.key"), 0o644)

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -66,7 +65,7 @@ it) or host:port. Exit status: 0 allowed, 3 denied, 1 invalid input.`,
 	fl.StringVar(&f.path, "path", "", "HTTP path (default: the URL's path, or /)")
 	fl.StringArrayVarP(&f.headers, "header", "H", nil, "request header 'Name: value' (repeatable)")
 	fl.BoolVar(&f.opaque, "opaque", false, "the call is a TLS or TCP stream (no method, path or headers)")
-	fl.StringVarP(&f.output, "output", "o", "text", "output format: text or json")
+	fl.StringVarP(&f.output, "output", "o", "table", "output format: table, yaml or json")
 	_ = cmd.MarkFlagRequired("filename")
 	_ = cmd.MarkFlagRequired("to")
 	cmd.MarkFlagsOneRequired("from", "from-workload")
@@ -75,8 +74,11 @@ it) or host:port. Exit status: 0 allowed, 3 denied, 1 invalid input.`,
 }
 
 func runCheck(s streams, f *checkFlags) error {
-	if f.output != "text" && f.output != "json" {
-		return withCode(ExitUsage, fmt.Errorf("-o %q: want text or json", f.output))
+	if f.output == "text" { // the name -o had before every command said table
+		f.output = "table"
+	}
+	if err := checkOutput(f.output, "table", "yaml", "json"); err != nil {
+		return err
 	}
 	req, err := f.request()
 	if err != nil {
@@ -106,10 +108,8 @@ func runCheck(s streams, f *checkFlags) error {
 		// A gateway RouteTable: the sidecar only forwards; what happens is the gateway's decision.
 		d = gd
 	}
-	if f.output == "json" {
-		enc := json.NewEncoder(s.out)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(d); err != nil {
+	if f.output != "table" {
+		if err := encode(s.out, f.output, d); err != nil {
 			return withCode(ExitError, err)
 		}
 	} else {

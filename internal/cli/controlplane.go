@@ -14,9 +14,9 @@ func newControlPlaneCmd(s streams) *cobra.Command {
 	var p controlplane.Params
 	var addrs []string
 	cmd := &cobra.Command{
-		Use:   "controlplane --config-dir DIR --data-dir DIR",
+		Use:   "controlplane -f DIR --data-dir DIR",
 		Short: "Run the control plane: watch, translate, distribute, report",
-		Long: `controlplane loads every resource under --config-dir, watches it, and validates and translates
+		Long: `controlplane loads every resource under -f, watches it, and validates and translates
 each change. A change with any invalid resource is reported (log and 'egret status') and the last good
 configuration keeps being served: never a partial one.
 
@@ -24,7 +24,7 @@ On --listen (TLS, 15012) it serves join-token enrollment and SVID renewal (see '
 a config stream per proxy (protocol egret-config/v1): each gateway and sidecar, identified by its SVID,
 gets its slice of the plan, versioned by content hash, and acknowledges or rejects each version. On
 --admin (plain HTTP, loopback) it serves /status (what 'egret status' prints), /plan and /healthz/ready.`,
-		Example: `  egret controlplane --config-dir examples/bookinfo-egress --data-dir /var/lib/egret \
+		Example: `  egret controlplane -f examples/bookinfo-egress --data-dir /var/lib/egret \
     --gateway-address cluster1/gloo-mesh-gateways/istio-egressgateway=127.0.1.1`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -48,12 +48,13 @@ gets its slice of the plan, versioned by content hash, and acknowledges or rejec
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&p.ConfigDir, "config-dir", "", "directory of resource files, watched")
-	fl.StringVar(&p.DataDir, "data-dir", defaultDataDir, "CA data directory (root key 0600, join tokens)")
+	fl.StringVarP(&p.ConfigDir, "filename", "f", "", "directory of resource files, watched (as 'egret up -f')")
+	deprecatedAlias(cmd, "config-dir", "filename", &p.ConfigDir)
+	addDataDirFlag(fl, &p.DataDir, "CA data directory (root key 0600, join tokens), created if missing")
 	fl.StringVar(&p.Listen, "listen", "127.0.0.1:15012", "TLS address for enrollment and config streams")
 	fl.StringVar(&p.Admin, "admin", "127.0.0.1:15014", "plain HTTP admin address (/status, /plan); keep it on loopback")
 	fl.StringVar(&p.TrustDomain, "trust-domain", "cluster1", "trust domain of the control plane's own certificate")
 	fl.StringArrayVar(&addrs, "gateway-address", nil, "where sidecars reach a gateway, ID=HOST or ID=HOST:PORT (repeatable)")
-	_ = cmd.MarkFlagRequired("config-dir")
+	cmd.MarkFlagsOneRequired("filename", "config-dir")
 	return cmd
 }

@@ -41,7 +41,8 @@ guide's steps, checking each answer:
      www.google.com only through its sidecar (the policy answers); a direct dial is refused.
 
 Each step is applied by writing files into the directory the control plane watches, as a user would.
-Logs go to files in a temporary directory (printed); --keep leaves everything running afterwards.`,
+Logs go to files in a temporary directory (printed), removed when the demo ends (the logs are kept
+when a step failed; the CA's keys never are); --keep leaves everything running afterwards.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runDemo(cmd.Context(), s, keep, nets) },
 	}
@@ -55,6 +56,15 @@ func runDemo(ctx context.Context, s streams, keep bool, nets upFlags) error {
 	if err != nil {
 		return withCode(ExitError, err)
 	}
+	// The CA's keys (work/data) go when the demo does; the logs stay only when a step failed.
+	keepLogs := false
+	defer func() {
+		if keepLogs {
+			os.RemoveAll(filepath.Join(work, "data"))
+			return
+		}
+		os.RemoveAll(work)
+	}()
 	res := filepath.Join(work, "resources")
 	if err := os.Mkdir(res, 0o755); err != nil {
 		return withCode(ExitError, err)
@@ -204,6 +214,7 @@ func runDemo(ctx context.Context, s streams, keep bool, nets upFlags) error {
 	cancel()
 	_ = u.wait()
 	if !ok {
+		keepLogs = true
 		return withCode(ExitError, fmt.Errorf("the scenario did not give the expected answers; logs in %s", work))
 	}
 	fmt.Fprintln(out, "\nAll steps gave the expected answers.")

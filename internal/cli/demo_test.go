@@ -1,16 +1,18 @@
 package cli
 
 import (
+	"os"
 	"strings"
 	"testing"
 
 	"egret.dev/egret/internal/lockdown"
+	"egret.dev/egret/internal/meshtest"
 )
 
 // TestDemoRunsTheSeedScenario runs `egret demo`, the README's first command, and checks that every
 // step of the guide gave its expected answer.
 func TestDemoRunsTheSeedScenario(t *testing.T) {
-	code, out, errw := run(t, "", "demo", "--gateway-net", "127.0.41", "--sidecar-net", "127.0.42")
+	code, out, errw := run(t, "", append([]string{"demo"}, meshtest.FreeUpNets(t).Args()...)...)
 	if code != ExitOK {
 		t.Fatalf("exit %d:\n%s\n%s", code, out, errw)
 	}
@@ -34,6 +36,15 @@ func TestDemoRunsTheSeedScenario(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("demo output lacks %q:\n%s", want, out)
 		}
+	}
+	// The work dir held the CA's root key: it is gone once the demo has returned.
+	if _, rest, ok := strings.Cut(out, "work dir "); ok {
+		work, _, _ := strings.Cut(rest, " ")
+		if _, err := os.Stat(work); !os.IsNotExist(err) {
+			t.Errorf("the demo's work dir %s (CA keys under data/) is still there after it returned: %v", work, err)
+		}
+	} else {
+		t.Errorf("the demo did not print its work dir:\n%s", out)
 	}
 	if strings.Contains(out, "✗") {
 		t.Errorf("a step failed:\n%s", out)

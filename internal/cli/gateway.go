@@ -37,6 +37,9 @@ type gatewayFlags struct {
 	overrides                []string
 	drain, upstreamTimeout   time.Duration
 	maxInFlight              int
+	limits                   connLimits
+	// bound, when set, is called once the listeners are open (egret up prints its banner after that).
+	bound func()
 }
 
 func newGatewayCmd(s streams) *cobra.Command {
@@ -56,7 +59,7 @@ ExternalService says. One access log line per request or tunnel goes to standard
 Admin: /stats/prometheus, /config_dump and /healthz/ready on --admin; /healthz/ready on --ready.
 SIGTERM or Ctrl-C drains: no new connections, requests in flight finish (up to --drain-timeout).`,
 		Example: `  egret ca issue --data-dir /var/lib/egret --identity spiffe://cluster1/ns/gloo-mesh-gateways/sa/istio-egressgateway --out gw-certs
-  egret render gateway-config -f examples/bookinfo-egress --gateway cluster1/gloo-mesh-gateways/istio-egressgateway -o gw.json
+  egret render gateway-config -f examples/bookinfo-egress --gateway cluster1/gloo-mesh-gateways/istio-egressgateway --out gw.json
   egret gateway --config gw.json --cert gw-certs/svid.pem --key gw-certs/key.pem --bundle gw-certs/bundle.pem`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runGateway(cmd.Context(), s, f) },
@@ -76,6 +79,7 @@ SIGTERM or Ctrl-C drains: no new connections, requests in flight finish (up to -
 	fl.DurationVar(&f.drain, "drain-timeout", 20*time.Second, "how long shutdown waits for requests in flight")
 	fl.DurationVar(&f.upstreamTimeout, "upstream-timeout", 30*time.Second, "time limit for an upstream response's headers (504 past it)")
 	fl.IntVar(&f.maxInFlight, "max-in-flight", 10000, "requests and tunnels served at once; more get 503 with Retry-After")
+	addGatewayLimitFlags(fl, &f.limits)
 
 	return cmd
 }
@@ -138,12 +142,16 @@ func runGateway(ctx context.Context, s streams, f gatewayFlags) error {
 		DrainTimeout:    f.drain,
 		UpstreamTimeout: f.upstreamTimeout,
 		MaxInFlight:     f.maxInFlight,
+		Listen:          f.limits.listen(log),
 	}, cfg)
 	if err != nil {
 		return withCode(ExitError, err)
 	}
 	if err := gw.Start(); err != nil {
-		return withCode(ExitError, err)
+		return withCode(ExitError, fmt.Errorf("gateway listener: %w", err))
+	}
+	if f.bound != nil {
+		f.bound()
 	}
 	ps.onUpdate(xds.KindGateway, func(m xds.Message) error { return gw.Update(m.Gateway) })
 	log.Info("gateway started", "gateway", cfg.Gateway.ID, "identity", cfg.Gateway.Identity.String(), "version", cfg.Version)

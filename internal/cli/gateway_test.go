@@ -29,6 +29,9 @@ import (
 func TestGatewayCommandServesTheSeedScenario(t *testing.T) {
 	dir := t.TempDir()
 	data := filepath.Join(dir, "data")
+	if code, _, errw := run(t, "", "ca", "init", "--data-dir", data); code != ExitOK {
+		t.Fatal(errw)
+	}
 	for _, id := range []struct{ name, spiffe string }{
 		{"gw", "spiffe://cluster1/ns/gloo-mesh-gateways/sa/istio-egressgateway"},
 		{"pp", "spiffe://cluster1/ns/bookinfo/sa/bookinfo-productpage"},
@@ -39,7 +42,7 @@ func TestGatewayCommandServesTheSeedScenario(t *testing.T) {
 		}
 	}
 	cfg := filepath.Join(dir, "gw.json")
-	if code, _, errw := run(t, "", "render", "gateway-config", "-f", example, "--gateway", "cluster1/gloo-mesh-gateways/istio-egressgateway", "-o", cfg); code != ExitOK {
+	if code, _, errw := run(t, "", "render", "gateway-config", "-f", example, "--gateway", "cluster1/gloo-mesh-gateways/istio-egressgateway", "--out", cfg); code != ExitOK {
 		t.Fatalf("render: %s", errw)
 	}
 	upstream, caFile := standIn(t, "www.google.com")
@@ -102,7 +105,7 @@ func TestGatewayCommandRefusesBadInput(t *testing.T) {
 		t.Errorf("exit %d, stderr %q", code, errw)
 	}
 	good := filepath.Join(dir, "gw.json")
-	run(t, "", "render", "gateway-config", "-f", example, "--gateway", "cluster1/gloo-mesh-gateways/istio-egressgateway", "-o", good)
+	run(t, "", "render", "gateway-config", "-f", example, "--gateway", "cluster1/gloo-mesh-gateways/istio-egressgateway", "--out", good)
 	code, _, errw = run(t, "", "gateway", "--config", good)
 	if code != ExitUsage || !strings.Contains(errw, "name exactly one identity source") {
 		t.Errorf("exit %d, stderr %q", code, errw)

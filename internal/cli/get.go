@@ -48,7 +48,7 @@ func newGetCmd(s streams) *cobra.Command {
 	var in inputFlags
 	var output, admin string
 	cmd := &cobra.Command{
-		Use:   "get routes|gateways|services|policies|workloads (-f PATH... | --control-plane-admin ADDR)",
+		Use:   "get routes|gateways|services|policies|workloads (-f PATH... | --admin ADDR)",
 		Short: "Print a part of the translated plan",
 		Long: `get translates the resources as the control plane does and prints one part of the
 resulting plan: the egress routes (client host:port → gateway → upstream host:port and TLS),
@@ -56,7 +56,7 @@ the gateway instances and their listeners, the external services, the compiled a
 policies or the workloads and their SPIFFE identities.`,
 		Example: `  egret get routes -f examples/bookinfo-egress
   egret get gateways -f examples/bookinfo-egress -o yaml
-  egret get routes --control-plane-admin 127.0.0.1:15014    # the plan a running control plane serves`,
+  egret get routes --admin 127.0.0.1:15014            # the plan a running control plane serves`,
 		Args:      cobra.ExactArgs(1),
 		ValidArgs: getKinds,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -64,20 +64,20 @@ policies or the workloads and their SPIFFE identities.`,
 			if !slices.Contains(getKinds, kind) {
 				return withCode(ExitUsage, fmt.Errorf("unknown kind %q: want one of %s", kind, strings.Join(getKinds, ", ")))
 			}
-			if !slices.Contains([]string{"table", "yaml", "json"}, output) {
-				return withCode(ExitUsage, fmt.Errorf("-o %q: want table, yaml or json", output))
+			if err := checkOutput(output, "table", "yaml", "json"); err != nil {
+				return err
 			}
 			var plan *ir.Plan
 			var err error
 			switch {
 			case admin != "" && len(in.paths) > 0:
-				return withCode(ExitUsage, errors.New("read files (-f) or a control plane (--control-plane-admin), not both"))
+				return withCode(ExitUsage, errors.New("read files (-f) or a control plane (--admin), not both"))
 			case admin != "":
 				plan, err = fetchPlan(admin)
 			case len(in.paths) > 0:
 				plan, err = loadPlan(s, &in)
 			default:
-				return withCode(ExitUsage, errors.New("name resources with -f PATH, or a running control plane with --control-plane-admin ADDR"))
+				return withCode(ExitUsage, errors.New("name resources with -f PATH, or a running control plane with --admin ADDR"))
 			}
 			if err != nil {
 				return err
@@ -87,7 +87,8 @@ policies or the workloads and their SPIFFE identities.`,
 	}
 	in.register(cmd)
 	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table, yaml or json")
-	cmd.Flags().StringVar(&admin, "control-plane-admin", "", "read the plan a running control plane serves (its --admin address)")
+	cmd.Flags().StringVar(&admin, "admin", "", "read the plan a running control plane serves at its admin address (as 'egret status --admin')")
+	deprecatedAlias(cmd, "control-plane-admin", "admin", &admin)
 	return cmd
 }
 

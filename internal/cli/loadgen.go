@@ -74,7 +74,7 @@ printing every result.`,
 	fl.StringVar(&f.key, "key", "", "PEM private key of --cert")
 	fl.BoolVar(&f.h2, "h2", false, "speak HTTP/2 only (needs TLS); otherwise HTTP/1.1 only")
 	fl.IntVar(&f.watchPID, "watch-pid", 0, "sample this process's CPU time and memory before and after each run")
-	fl.StringVarP(&f.output, "output", "o", "text", "output format: text, markdown or tsv (plain numbers, for scripts)")
+	fl.StringVarP(&f.output, "output", "o", "table", "output format: table, markdown or tsv (plain numbers, for scripts)")
 	fl.StringVar(&f.label, "label", "", "path name in the markdown or tsv table (default: client → upstream, or client → proxy → upstream)")
 	fl.StringVar(&f.host, "host", "", "send this Host (HTTP/2 :authority) instead of the URL's host; the URL's address is still what is dialled")
 	fl.StringVar(&f.serverID, "server-spiffe-id", "", "verify the server by its chain (against --cacert) and this SPIFFE ID in its URI SAN, not by host name")
@@ -84,8 +84,11 @@ printing every result.`,
 
 func (f *loadgenFlags) check() error {
 	var errs []error
-	if f.output != "text" && f.output != "markdown" && f.output != "tsv" {
-		errs = append(errs, fmt.Errorf("--output must be text, markdown or tsv, got %q", f.output))
+	if f.output == "text" { // the name -o had before every command said table
+		f.output = "table"
+	}
+	if err := checkOutput(f.output, "table", "markdown", "tsv"); err != nil {
+		errs = append(errs, errors.Unwrap(err))
 	}
 	if (f.cert == "") != (f.key == "") {
 		errs = append(errs, errors.New("--cert and --key go together"))

@@ -248,7 +248,7 @@ func TestLoadgenRejectsBadFlags(t *testing.T) {
 		want string
 	}{
 		{"no URL", nil, `required flag(s) "url" not set`},
-		{"unknown output", []string{"--url", "http://127.0.0.1:1/", "-o", "json"}, "--output must be text, markdown or tsv"},
+		{"unknown output", []string{"--url", "http://127.0.0.1:1/", "-o", "json"}, `-o "json": want table, markdown or tsv`},
 		{"cert without key", []string{"--url", "http://127.0.0.1:1/", "--cert", "c.pem"}, "--cert and --key go together"},
 		{"zero concurrency", []string{"--url", "http://127.0.0.1:1/", "--concurrency", "0"}, "--concurrency values must be at least 1"},
 		{"zero duration", []string{"--url", "http://127.0.0.1:1/", "--duration", "0s"}, "--duration must be positive"},

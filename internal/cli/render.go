@@ -1,10 +1,8 @@
 package cli
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -27,13 +25,16 @@ func newRenderCmd(s streams) *cobra.Command {
 
 func newRenderGatewayCmd(s streams) *cobra.Command {
 	var in inputFlags
-	var id, out string
+	var id, out, format string
 	cmd := &cobra.Command{
-		Use:     "gateway-config -f PATH --gateway CLUSTER/NAMESPACE/NAME",
+		Use:     "gateway-config -f PATH --gateway CLUSTER/NAMESPACE/NAME [--out FILE]",
 		Short:   "Write an egress gateway's config",
-		Example: "  egret render gateway-config -f examples/bookinfo-egress --gateway cluster1/gloo-mesh-gateways/istio-egressgateway -o gw.json",
+		Example: "  egret render gateway-config -f examples/bookinfo-egress --gateway cluster1/gloo-mesh-gateways/istio-egressgateway --out gw.json",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkOutput(format, "json", "yaml"); err != nil {
+				return err
+			}
 			res, err := translateInputs(s, &in)
 			if err != nil {
 				return err
@@ -42,12 +43,12 @@ func newRenderGatewayCmd(s streams) *cobra.Command {
 			if err != nil {
 				return withCode(ExitError, err)
 			}
-			return writeJSON(s, out, cfg)
+			return writeOutput(s, out, format, cfg)
 		},
 	}
 	in.register(cmd)
 	cmd.Flags().StringVar(&id, "gateway", "", "gateway ID, cluster/namespace/name (see 'egret get gateways')")
-	cmd.Flags().StringVarP(&out, "output", "o", "-", "file to write (- for standard output)")
+	addRenderOutputFlags(cmd, &format, &out)
 	_ = cmd.MarkFlagRequired("filename")
 	_ = cmd.MarkFlagRequired("gateway")
 	return cmd
@@ -55,14 +56,17 @@ func newRenderGatewayCmd(s streams) *cobra.Command {
 
 func newRenderSidecarCmd(s streams) *cobra.Command {
 	var in inputFlags
-	var workload, out string
+	var workload, out, format string
 	var addrs []string
 	cmd := &cobra.Command{
 		Use:     "sidecar-config -f PATH --workload NAMESPACE/NAME --gateway-address ID=HOST:PORT...",
 		Short:   "Write a workload sidecar's config",
-		Example: "  egret render sidecar-config -f examples/bookinfo-egress --workload bookinfo/productpage \\\n    --gateway-address cluster1/gloo-mesh-gateways/istio-egressgateway=127.0.0.1:8443 -o pp.json",
+		Example: "  egret render sidecar-config -f examples/bookinfo-egress --workload bookinfo/productpage \\\n    --gateway-address cluster1/gloo-mesh-gateways/istio-egressgateway=127.0.0.1:8443 --out pp.json",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkOutput(format, "json", "yaml"); err != nil {
+				return err
+			}
 			ns, name, ok := strings.Cut(workload, "/")
 			if !ok {
 				return withCode(ExitUsage, fmt.Errorf("--workload %q: want NAMESPACE/NAME", workload))
@@ -83,13 +87,13 @@ func newRenderSidecarCmd(s streams) *cobra.Command {
 			if err != nil {
 				return withCode(ExitError, err)
 			}
-			return writeJSON(s, out, cfg)
+			return writeOutput(s, out, format, cfg)
 		},
 	}
 	in.register(cmd)
 	cmd.Flags().StringVar(&workload, "workload", "", "the Workload, namespace/name")
 	cmd.Flags().StringArrayVar(&addrs, "gateway-address", nil, "where a gateway's listener is reached, ID=HOST:PORT (repeatable)")
-	cmd.Flags().StringVarP(&out, "output", "o", "-", "file to write (- for standard output)")
+	addRenderOutputFlags(cmd, &format, &out)
 	_ = cmd.MarkFlagRequired("filename")
 	_ = cmd.MarkFlagRequired("workload")
 	return cmd
@@ -111,18 +115,8 @@ func translateInputs(s streams, in *inputFlags) (*translate.Result, error) {
 	return res, nil
 }
 
-func writeJSON(s streams, path string, v any) error {
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return withCode(ExitError, err)
-	}
-	b = append(b, '\n')
-	if path == "-" || path == "" {
-		_, err = s.out.Write(b)
-		return err
-	}
-	if err := os.WriteFile(path, b, 0o644); err != nil {
-		return withCode(ExitError, err)
-	}
-	return nil
+// addRenderOutputFlags: the config is JSON (what --config reads) or YAML, to standard output or --out.
+func addRenderOutputFlags(cmd *cobra.Command, format, out *string) {
+	cmd.Flags().StringVarP(format, "output", "o", "json", "output format: json (what --config reads) or yaml")
+	cmd.Flags().StringVar(out, "out", "-", "file to write (- for standard output)")
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime/debug"
 
 	"github.com/spf13/cobra"
 )
@@ -77,6 +78,9 @@ GatewayLifecycleManager, ...) plus egret's Mesh and Workload, in YAML or JSON fi
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
+	bi, _ := debug.ReadBuildInfo()
+	root.Version = versionString(bi)
+	root.SetVersionTemplate("egret {{.Version}}\n")
 	root.AddCommand(
 		newVersionCmd(s),
 		newValidateCmd(s),

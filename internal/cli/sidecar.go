@@ -38,6 +38,9 @@ type sidecarFlags struct {
 	// connectTimeout bounds connecting to a gateway (TCP and TLS); 0 is sidecar.DefaultConnectTimeout.
 	connectTimeout time.Duration
 	id             identityFlags
+	limits         connLimits
+	// bound, when set, is called once the listeners are open (egret up prints its banner after that).
+	bound func()
 }
 
 func newSidecarCmd(s streams) *cobra.Command {
@@ -61,7 +64,7 @@ and, under ALLOW_ANY, an unknown host are reached directly; under REGISTRY_ONLY 
 with an empty body (HTTP) or a closed connection (TLS, TCP), and a log line naming the workload, the host
 and the reason.`,
 		Example: `  egret render sidecar-config -f examples/bookinfo-egress --workload bookinfo/productpage \
-    --gateway-address cluster1/gloo-mesh-gateways/istio-egressgateway=127.0.0.1:8443 -o pp.json
+    --gateway-address cluster1/gloo-mesh-gateways/istio-egressgateway=127.0.0.1:8443 --out pp.json
   egret sidecar --config pp.json --cert pp/svid.pem --key pp/key.pem --bundle pp/bundle.pem &
   curl -x http://127.0.0.1:15001 http://www.google.com/`,
 		Args: cobra.NoArgs,
@@ -74,6 +77,7 @@ and the reason.`,
 	fl.StringVar(&f.netns, "netns", "", "with --transparent: install the rules and listen in this network namespace (e.g. /var/run/netns/NAME); the sidecar's own connections leave from its own namespace")
 	fl.IntVar(&f.bypassMark, "bypass-mark", int(intercept.DefaultBypassMark), "socket mark of the sidecar's own connections, exempt from the redirect")
 	fl.StringVar(&f.accessLogFile, "access-log", "-", "access log file (- for standard output)")
+	addSidecarLimitFlags(fl, &f.limits)
 	fl.StringVar(&f.admin, "admin", "", "admin address (/stats/prometheus, /config_dump, /healthz/ready), e.g. 127.0.0.1:15000; empty to disable")
 	fl.DurationVar(&f.connectTimeout, "gateway-connect-timeout", sidecar.DefaultConnectTimeout, "how long connecting to a gateway (TCP and TLS) may take before the call goes to another gateway, or gets 503 UF when there is none; a gateway failing twice in a row is ejected for a growing back-off")
 	f.id.register(cmd)
@@ -173,18 +177,23 @@ func runSidecar(ctx context.Context, s streams, f sidecarFlags) error {
 				}
 				return withCode(ExitError, err)
 			}
+			ln = f.limits.wrap(ln, log)
 			go func() { errc <- sc.ServeTransparent(ln, intercept.OriginalDst) }()
 		}
 		log.Info("sidecar started", "mode", "transparent", "port", port, "identity", cfg.Workload.Identity.String(), "version", cfg.Version)
 	} else {
 		ln, err := net.Listen("tcp", listen)
 		if err != nil {
-			return withCode(ExitError, err)
+			return withCode(ExitError, fmt.Errorf("sidecar listener: %w", err))
 		}
 		ln = ownlisteners.Default.Track(ln, "sidecar")
+		ln = f.limits.wrap(ln, log)
 		go func() { errc <- sc.Serve(ln) }()
 		log.Info("sidecar started", "mode", "explicit", "listen", ln.Addr().String(), "identity", cfg.Workload.Identity.String(), "version", cfg.Version,
 			"hint", "HTTP_PROXY=http://"+ln.Addr().String())
+	}
+	if f.bound != nil {
+		f.bound()
 	}
 	admin := serveAdmin(log, map[string]http.Handler{f.admin: sc.AdminHandler()})
 	defer func() {

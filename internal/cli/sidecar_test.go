@@ -63,9 +63,9 @@ func TestJoinTokensToATrafficFlow(t *testing.T) {
 	gwCfg, ppCfg, rvCfg := filepath.Join(dir, "gw.json"), filepath.Join(dir, "pp.json"), filepath.Join(dir, "rv.json")
 	gwAddr := "cluster1/gloo-mesh-gateways/istio-egressgateway=127.0.0.1:" + gwPort
 	for _, args := range [][]string{
-		{"render", "gateway-config", "-f", example, "--gateway", "cluster1/gloo-mesh-gateways/istio-egressgateway", "-o", gwCfg},
-		{"render", "sidecar-config", "-f", example, "--workload", "bookinfo/productpage", "--gateway-address", gwAddr, "-o", ppCfg},
-		{"render", "sidecar-config", "-f", example, "--workload", "bookinfo/reviews", "--gateway-address", gwAddr, "-o", rvCfg},
+		{"render", "gateway-config", "-f", example, "--gateway", "cluster1/gloo-mesh-gateways/istio-egressgateway", "--out", gwCfg},
+		{"render", "sidecar-config", "-f", example, "--workload", "bookinfo/productpage", "--gateway-address", gwAddr, "--out", ppCfg},
+		{"render", "sidecar-config", "-f", example, "--workload", "bookinfo/reviews", "--gateway-address", gwAddr, "--out", rvCfg},
 	} {
 		if code, _, errw := run(t, "", args...); code != ExitOK {
 			t.Fatalf("%v: %s", args, errw)

@@ -37,7 +37,7 @@ root (its SHA-256), so the proxy needs no other trust material. Only a hash is s
 			if ttl <= 0 {
 				return withCode(ExitUsage, fmt.Errorf("--ttl must be positive"))
 			}
-			c, err := openCA(dataDir, nil)
+			c, err := openExistingCA(dataDir, nil)
 			if err != nil {
 				return err
 			}
@@ -49,7 +49,7 @@ root (its SHA-256), so the proxy needs no other trust material. Only a hash is s
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&dataDir, "data-dir", defaultDataDir, "CA data directory")
+	addDataDirFlag(cmd.Flags(), &dataDir, "the CA's data directory, as the running egret up or controlplane uses")
 	cmd.Flags().StringVar(&id, "identity", "", "SPIFFE ID the token grants, spiffe://<trustDomain>/ns/<ns>/sa/<sa>")
 	cmd.Flags().DurationVar(&ttl, "ttl", ca.DefaultTokenTTL, "how long the token may be redeemed")
 	return cmd

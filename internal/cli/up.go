@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
+	"net"
 	"strings"
 	"sync"
 	"text/tabwriter"
@@ -28,8 +28,12 @@ type upFlags struct {
 	dnsServer  string
 	upstreamCA string
 	overrides  []string
+	// standin starts a local server for every external host and points the gateways at it.
+	standin bool
 	// gatewayNet and sidecarNet are the first three octets of the loopback addresses handed out.
 	gatewayNet, sidecarNet string
+	// sidecarMaxConns and gatewayMaxConns bound each proxy's connections; 0 = derived from the file limit.
+	sidecarMaxConns, gatewayMaxConns int
 	// poll is how often up looks for a new plan (gateways and workloads to start or stop); 0 = 300 ms.
 	poll time.Duration
 	// connectTimeout is the sidecars' --gateway-connect-timeout; 0 = the sidecar's default.
@@ -74,12 +78,15 @@ It prints what runs where, writes access logs to standard output and JSON logs (
 	}
 	fl := cmd.Flags()
 	fl.StringVarP(&f.dir, "filename", "f", "", "directory of resources (watched)")
-	fl.StringVar(&f.dataDir, "data-dir", "", "CA data directory (default: a new temporary directory)")
+	addDataDirFlag(fl, &f.dataDir, "CA data directory (root key 0600, join tokens), created if missing; 'egret token create' and 'egret ca' read it")
 	fl.StringVar(&f.listen, "listen", "127.0.0.1:15012", "control plane TLS address")
 	fl.StringVar(&f.admin, "admin", "127.0.0.1:15014", "control plane admin address (egret status)")
 	fl.StringVar(&f.dnsServer, "dns-server", "", "DNS server for the gateways (default: the system resolver)")
 	fl.StringVar(&f.upstreamCA, "upstream-ca", "", "CA bundle the gateways verify external hosts against when an ExternalService names none")
 	fl.StringArrayVar(&f.overrides, "resolve", nil, "HOST:PORT=ADDR sent to the gateways (repeatable)")
+	fl.BoolVar(&f.standin, "standin", false, "answer for every external host with a local server (HTTPS under a CA of its own, which the gateways trust): try the resources without reaching the internet")
+	fl.IntVar(&f.sidecarMaxConns, "sidecar-max-connections", 0, "connections each sidecar holds at once (default: an eighth of the open-file limit, at most 1024)")
+	fl.IntVar(&f.gatewayMaxConns, "gateway-max-connections", 0, "connections each gateway listener holds at once (default: a quarter of the open-file limit, at most 10000)")
 	addNetFlags(cmd, &f)
 	fl.DurationVar(&f.connectTimeout, "gateway-connect-timeout", sidecar.DefaultConnectTimeout, "how long a sidecar's connection to a gateway (TCP and TLS) may take before the call fails over (see egret sidecar)")
 	_ = cmd.MarkFlagRequired("filename")
@@ -99,6 +106,8 @@ type up struct {
 	sup     *supervisor.Supervisor
 	log     *slog.Logger
 	dataDir string
+	// sidecarLimits and gatewayLimits are what each sidecar and gateway listener may hold.
+	sidecarLimits, gatewayLimits connLimits
 	// lockdown is nil when transparent Workloads can get their own network namespace here, else why not.
 	lockdown error
 
@@ -112,6 +121,11 @@ type up struct {
 	skipped  []string
 	failures []string
 	places   places
+	standin  *upStandin // nil without --standin
+	// listening holds the units whose listeners are open.
+	listening map[string]bool
+	// standinHosts are the host:port pairs the stand-ins answer for now.
+	standinHosts []string
 }
 
 type upProxy struct {
@@ -122,20 +136,39 @@ func startUp(parent context.Context, s streams, f upFlags) (*up, error) {
 	if f.poll == 0 {
 		f.poll = 300 * time.Millisecond
 	}
+	for flag, n := range map[string]string{"--gateway-net": f.gatewayNet, "--sidecar-net": f.sidecarNet} {
+		if ip := net.ParseIP(n + ".1"); n != "" && (ip == nil || ip.To4() == nil || strings.Count(n, ".") != 2) {
+			return nil, withCode(ExitUsage, fmt.Errorf("%s %q: want the first three octets of an IPv4 address, e.g. 127.0.1", flag, n))
+		}
+	}
 	ctx, cancel := context.WithCancel(parent)
 	base := slog.New(slog.NewJSONHandler(s.err, nil))
 	u := &up{s: s, f: f, ctx: ctx, ctxCancel: cancel, dataDir: f.dataDir, log: base.With("component", "up"),
 		cpDone: make(chan struct{}), places: newPlaces(f)}
+	u.sidecarLimits, u.gatewayLimits = upLimits()
+	if f.sidecarMaxConns > 0 {
+		u.sidecarLimits.max = f.sidecarMaxConns
+	}
+	if f.gatewayMaxConns > 0 {
+		u.gatewayLimits.max = f.gatewayMaxConns
+	}
 	fail := func(err error) (*up, error) {
 		cancel()
+		if u.standin != nil {
+			u.standin.close()
+		}
 		return nil, withCode(ExitError, err)
 	}
-	if u.dataDir == "" {
-		d, err := os.MkdirTemp("", "egret-up-")
+	if f.standin {
+		st, err := startStandin(f.upstreamCA)
 		if err != nil {
-			return fail(err)
+			return fail(fmt.Errorf("--standin: %w", err))
 		}
-		u.dataDir = d
+		u.standin = st
+		u.f.upstreamCA = st.caFile
+	}
+	if u.dataDir == "" {
+		u.dataDir = defaultDataDir()
 	}
 	cp, err := controlplane.NewContext(ctx, controlplane.Params{ConfigDir: f.dir, DataDir: u.dataDir, Listen: f.listen, Admin: f.admin, Log: base})
 	if err != nil {
@@ -162,7 +195,7 @@ func startUp(parent context.Context, s streams, f upFlags) (*up, error) {
 	u.places.announced = u.places.gatewayAddrs()
 	cp.SetGatewayAddresses(u.places.announced)
 	if err := cp.Start(); err != nil {
-		return fail(err)
+		return fail(fmt.Errorf("control plane: %w", err))
 	}
 	go func() {
 		defer close(u.cpDone)
@@ -177,8 +210,54 @@ func startUp(parent context.Context, s streams, f upFlags) (*up, error) {
 		u.failed(key, err)
 	}})
 	u.sup.Apply(units)
+	if err := u.awaitListening(units, time.Minute); err != nil {
+		u.ctxCancel()
+		_ = u.wait()
+		return nil, withCode(ExitError, err)
+	}
 	go u.follow(plan)
 	return u, nil
+}
+
+// bound returns what a unit calls once its listeners are open.
+func (u *up) bound(key string) func() {
+	return func() {
+		u.mu.Lock()
+		defer u.mu.Unlock()
+		if u.listening == nil {
+			u.listening = map[string]bool{}
+		}
+		u.listening[key] = true
+	}
+}
+
+// awaitListening returns when every unit has opened its listeners, or the first failure (a port that
+// is taken, say: the error names the address) when one could not.
+func (u *up) awaitListening(units []supervisor.Unit, limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	for {
+		u.mu.Lock()
+		failures := append([]string(nil), u.failures...)
+		waiting := 0
+		for _, un := range units {
+			if !u.listening[un.Key] {
+				waiting++
+			}
+		}
+		u.mu.Unlock()
+		switch {
+		case len(failures) > 0:
+			return fmt.Errorf("%s", strings.Join(failures, "; "))
+		case waiting == 0:
+			return nil
+		case u.ctx.Err() != nil:
+			return u.ctx.Err()
+		case time.Now().After(deadline):
+			u.log.Warn("some proxies have not opened their listeners yet; printing what runs anyway", "waiting", waiting)
+			return nil
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // follow starts and stops proxies as the plan changes.
@@ -214,6 +293,9 @@ func (u *up) wait() error {
 	<-u.ctx.Done()
 	u.sup.Stop()
 	<-u.cpDone
+	if u.standin != nil {
+		u.standin.close()
+	}
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	if len(u.failures) > 0 {
@@ -227,6 +309,9 @@ func (u *up) print(w io.Writer) {
 	defer u.mu.Unlock()
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "control plane\t%s (TLS: enrollment, config streams)\tadmin %s\tdata %s\n", u.cp.Addr(), u.cp.AdminAddr(), u.dataDir)
+	if u.standin != nil {
+		fmt.Fprintf(tw, "stand-ins\thttps %s, http %s\tCA %s\t%s\n", u.standin.srv.TLSAddr, u.standin.srv.PlainAddr, u.standin.caFile, strings.Join(u.standinHosts, " "))
+	}
 	for _, g := range u.gateways {
 		fmt.Fprintf(tw, "gateway %s\t%s\t%s\t%s\n", g.name, g.identity, g.cluster, g.extra)
 	}

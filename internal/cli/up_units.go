@@ -67,6 +67,16 @@ func (u *up) units(plan *ir.Plan) []supervisor.Unit {
 	gws := append(plan.Gateways[:0:0], plan.Gateways...)
 	sort.Slice(gws, func(i, j int) bool { return gws[i].ID < gws[j].ID })
 	u.gateways, u.sidecars, u.skipped = nil, nil, nil
+	overrides := u.f.overrides
+	if u.standin != nil {
+		so := u.standin.overrides(plan)
+		overrides = append(append([]string(nil), overrides...), so...)
+		u.standinHosts = nil
+		for _, o := range so {
+			hp, _, _ := strings.Cut(o, "=")
+			u.standinHosts = append(u.standinHosts, hp)
+		}
+	}
 	for _, g := range gws {
 		ip := u.places.gateway(g.ID)
 		var ports []string
@@ -75,18 +85,21 @@ func (u *up) units(plan *ir.Plan) []supervisor.Unit {
 		}
 		gf := gatewayFlags{
 			address: ip, admin: ip + ":15000", ready: ip + ":15021", accessLogFile: "-",
-			dnsServer: u.f.dnsServer, upstreamCA: u.f.upstreamCA, overrides: u.f.overrides,
+			dnsServer: u.f.dnsServer, upstreamCA: u.f.upstreamCA, overrides: overrides,
 			drain: 5 * time.Second, upstreamTimeout: 30 * time.Second, maxInFlight: 10000,
+			limits: u.gatewayLimits,
 		}
 		u.gateways = append(u.gateways, upProxy{name: g.ID, identity: g.Identity.String(), cluster: g.Cluster, address: ip,
 			extra: strings.Join(ports, " ") + "  admin " + gf.admin})
 		id := g.Identity.String()
-		units = append(units, supervisor.Unit{Key: "gateway " + g.ID, Spec: ip + " " + strings.Join(ports, " "), Run: func(ctx context.Context) error {
+		// The overrides are in the Spec: a host added with --standin restarts the gateways pointed at it.
+		units = append(units, supervisor.Unit{Key: "gateway " + g.ID, Spec: ip + " " + strings.Join(ports, " ") + " " + strings.Join(overrides, ","), Run: func(ctx context.Context) error {
 			tok, err := u.cp.Token(id, 10*time.Minute)
 			if err != nil {
 				return err
 			}
 			gf.id = identityFlags{controlPlane: u.cp.Addr(), token: tok}
+			gf.bound = u.bound("gateway " + g.ID)
 			return runGateway(ctx, u.s, gf)
 		}})
 	}
@@ -134,7 +147,7 @@ func (u *up) sidecarUnit(w ir.Workload) (supervisor.Unit, bool) {
 			if err != nil {
 				return err
 			}
-			return runSidecar(ctx, u.s, sidecarFlags{transparent: true, netns: sb.Path, listen: "127.0.0.1:15001", accessLogFile: "-", id: idf, connectTimeout: u.f.connectTimeout})
+			return runSidecar(ctx, u.s, sidecarFlags{transparent: true, netns: sb.Path, listen: "127.0.0.1:15001", accessLogFile: "-", id: idf, connectTimeout: u.f.connectTimeout, limits: u.sidecarLimits, bound: u.bound("sidecar " + name)})
 		}}, true
 	}
 	listen := ""
@@ -149,6 +162,6 @@ func (u *up) sidecarUnit(w ir.Workload) (supervisor.Unit, bool) {
 		if err != nil {
 			return err
 		}
-		return runSidecar(ctx, u.s, sidecarFlags{listen: listen, accessLogFile: "-", id: idf, connectTimeout: u.f.connectTimeout})
+		return runSidecar(ctx, u.s, sidecarFlags{listen: listen, accessLogFile: "-", id: idf, connectTimeout: u.f.connectTimeout, limits: u.sidecarLimits, bound: u.bound("sidecar " + name)})
 	}}, true
 }

@@ -31,6 +31,7 @@ var rules = []struct {
 	{"internal/failover", []string{module}, "shared proxy pieces stand alone"},
 	{"internal/h2limit", []string{module}, "shared proxy pieces stand alone"},
 	{"internal/ownlisteners", []string{module}, "shared proxy pieces stand alone"},
+	{"internal/connlimit", []string{module}, "shared proxy pieces stand alone"},
 }
 
 var dataPlaneForbidden = []string{
@@ -85,6 +86,7 @@ var stdlibOnly = map[string][]string{
 	"internal/accesslog":   nil,
 	"internal/origination": nil,
 	"internal/failover":    nil,
+	"internal/connlimit":   nil,
 	"internal/resolve":     {"github.com/miekg/dns"},
 	"internal/h2limit":     {"golang.org/x/net/http2", "golang.org/x/net/http2/hpack"},
 }

@@ -19,7 +19,7 @@ func TestTrafficSurvivesAControlPlaneRestart(t *testing.T) {
 	listen, admin, gwAddr, ready := freeAddr(t), freeAddr(t), freeAddr(t), freeAddr(t)
 	pp, rv := freeAddr(t), freeAddr(t)
 	_, gwPort, _ := strings.Cut(gwAddr, ":")
-	cpArgs := []string{"controlplane", "--config-dir", dir, "--data-dir", data, "--listen", listen, "--admin", admin,
+	cpArgs := []string{"controlplane", "-f", dir, "--data-dir", data, "--listen", listen, "--admin", admin,
 		"--gateway-address", gw1 + "=" + gwAddr}
 	cp := start(t, cpArgs...)
 	token := func(id string) string {

@@ -67,12 +67,9 @@ spec:
   ports: [{name: http, number: 9}, {name: tls, number: %[2]d}]
 `, partner.CAFile, port)
 	dir := meshtest.CopyExample(t, map[string]string{"10-partner.yaml": resources})
-	// Nets of its own (not up's 127.0.61/62), so it can run beside the other scenarios' `egret up`.
-	p := start(t, "up", "-f", dir, "--listen", freeAddr(t), "--admin", freeAddr(t),
-		"--resolve", "www.google.com:443="+ext.Addr(), "--upstream-ca", ext.CAFile,
-		"--gateway-net", "127.0.73", "--sidecar-net", "127.0.74")
+	p, _ := up(t, dir, ext)
 	logs := func() string { return p.out.String() + p.err.String() }
-	const pp = "127.0.74.1:15001"
+	pp := p.nets.SidecarAddr(1)
 
 	eventually(t, pp, "http://api.partner.test/", 200, logs)
 	if code, body, err := get(viaProxy(pp), "http://api.partner.test/"); err != nil || body != "partner api.partner.test tls=true" {

@@ -54,6 +54,7 @@ type proc struct {
 	out, err buffer
 	cancel   context.CancelFunc
 	done     chan int
+	nets     meshtest.UpNets // for an up started by up(): where its gateways and sidecars listen
 }
 
 // start runs `egret args...` until stop.
@@ -250,14 +251,15 @@ func acked(st controlplane.Status, name string) string {
 }
 
 // up runs `egret up` on dir with the stand-in for www.google.com; it returns the process and the
-// control plane's admin address. Gateways get 127.0.61.N and sidecars 127.0.62.N:15001, apart from the
-// defaults, so the tests do not collide with an `egret up` a developer is running.
+// control plane's admin address. Gateways and sidecars get loopback nets of their own (p.nets), so the
+// tests collide neither with each other nor with an `egret up` a developer is running.
 func up(t *testing.T, dir string, ext *meshtest.External) (*proc, string) {
 	t.Helper()
 	listen, admin := freeAddr(t), freeAddr(t)
-	p := start(t, "up", "-f", dir, "--listen", listen, "--admin", admin,
-		"--resolve", "www.google.com:443="+ext.Addr(), "--upstream-ca", ext.CAFile,
-		"--gateway-net", "127.0.61", "--sidecar-net", "127.0.62")
+	nets := meshtest.FreeUpNets(t)
+	p := start(t, append([]string{"up", "-f", dir, "--listen", listen, "--admin", admin, "--data-dir", t.TempDir(),
+		"--resolve", "www.google.com:443=" + ext.Addr(), "--upstream-ca", ext.CAFile}, nets.Args()...)...)
+	p.nets = nets
 	return p, admin
 }
 

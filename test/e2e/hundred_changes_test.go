@@ -16,7 +16,7 @@ func TestAHundredPolicyChangesUnderLoadFailNoRequest(t *testing.T) {
 	dir := meshtest.CopyExample(t, nil)
 	p, admin := up(t, dir, ext)
 	logs := func() string { return p.out.String() + p.err.String() }
-	const pp, rv = "127.0.62.1:15001", "127.0.62.2:15001"
+	pp, rv := p.nets.SidecarAddr(1), p.nets.SidecarAddr(2)
 	eventually(t, pp, "http://www.google.com/", 200, logs)
 	prev := acked(allSynced(t, admin, 4), gw1)
 

@@ -170,10 +170,11 @@ func TestLockdownBypassIsRefusedAndNothingIsLeftBehind(t *testing.T) {
 			os.Remove("/run/egret/netns/" + n)
 		}
 	})
+	nets, data := meshtest.FreeUpNets(t), t.TempDir()
 	upArgs := func() []string {
 		return []string{"up", "-f", dir, "--listen", freeAddr(t), "--admin", freeAddr(t),
 			"--resolve", "www.google.com:443=" + ext.Addr(), "--upstream-ca", ext.CAFile,
-			"--gateway-net", "127.0.63", "--sidecar-net", "127.0.64"}
+			"--gateway-net", nets.Gateway, "--sidecar-net", nets.Sidecar, "--data-dir", data}
 	}
 
 	first := startEgret(t, upArgs()...)

@@ -23,6 +23,7 @@ func TestWorkspacesAndARouteTableThroughEgretUp(t *testing.T) {
 	}
 	a, portA := standIn("A")
 	b, portB := standIn("B")
+	nets := meshtest.FreeUpNets(t)
 	resources := fmt.Sprintf(`apiVersion: admin.gloo.solo.io/v2
 kind: Workspace
 metadata: {name: bookinfo, namespace: gloo-mesh}
@@ -120,14 +121,13 @@ metadata: {name: nosy, namespace: third}
 spec:
   serviceAccount: nosy
   cluster: cluster1
-  sidecar: {listen: "127.0.78.9:15001"}
-`, a.CAFile, portA, b.CAFile, portB)
+  sidecar: {listen: "%[5]s"}
+`, a.CAFile, portA, b.CAFile, portB, nets.Sidecar+".9:15001")
 	dir := meshtest.CopyExample(t, map[string]string{"10-tenancy.yaml": resources})
-	p := start(t, "up", "-f", dir, "--listen", freeAddr(t), "--admin", freeAddr(t),
-		"--resolve", "www.google.com:443="+ext.Addr(), "--upstream-ca", ext.CAFile,
-		"--gateway-net", "127.0.77", "--sidecar-net", "127.0.78")
+	p := start(t, append([]string{"up", "-f", dir, "--listen", freeAddr(t), "--admin", freeAddr(t), "--data-dir", t.TempDir(),
+		"--resolve", "www.google.com:443=" + ext.Addr(), "--upstream-ca", ext.CAFile}, nets.Args()...)...)
 	logs := func() string { return p.out.String() + p.err.String() }
-	const productpage, nosy = "127.0.78.1:15001", "127.0.78.9:15001"
+	productpage, nosy := nets.SidecarAddr(1), nets.Sidecar+".9:15001"
 
 	// The importing workspace reaches the exported service.
 	eventually(t, productpage, "http://api.partner.test/x", 200, logs)

@@ -27,7 +27,7 @@ func TestEachClusterUsesItsOwnGateway(t *testing.T) {
 	p, admin := up(t, dir, ext)
 	logs := func() string { return p.out.String() + p.err.String() }
 	// Sidecars in namespace/name order: bookinfo/productpage, bookinfo/ratings, bookinfo/reviews.
-	const pp, ratings = "127.0.62.1:15001", "127.0.62.2:15001"
+	pp, ratings := p.nets.SidecarAddr(1), p.nets.SidecarAddr(2)
 	if !strings.Contains(p.out.String(), "sidecar bookinfo/ratings") && !waitPrinted(p, "sidecar bookinfo/ratings") {
 		t.Fatalf("up did not start the cluster2 workload:\n%s", p.out.String())
 	}
@@ -66,8 +66,8 @@ func TestEachClusterUsesItsOwnGateway(t *testing.T) {
 			}
 		}
 	}
-	check("spiffe://cluster1/ns/bookinfo/sa/bookinfo-productpage", "127.0.61.1")
-	check("spiffe://cluster2/ns/bookinfo/sa/bookinfo-productpage", "127.0.61.2")
+	check("spiffe://cluster1/ns/bookinfo/sa/bookinfo-productpage", p.nets.GatewayIP(1))
+	check("spiffe://cluster2/ns/bookinfo/sa/bookinfo-productpage", p.nets.GatewayIP(2))
 	p.stop(t)
 }
 

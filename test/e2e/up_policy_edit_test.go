@@ -14,7 +14,7 @@ func TestUpAppliesAnAccessPolicyEditWithoutRestartOrFailedRequest(t *testing.T) 
 	dir := meshtest.CopyExample(t, nil)
 	p, admin := up(t, dir, ext)
 	logs := func() string { return p.out.String() + p.err.String() }
-	const pp, rv = "127.0.62.1:15001", "127.0.62.2:15001"
+	pp, rv := p.nets.SidecarAddr(1), p.nets.SidecarAddr(2)
 
 	eventually(t, pp, "http://www.google.com/", 200, logs)
 	code, body, err := get(viaProxy(rv), "http://www.google.com/")
@@ -23,7 +23,7 @@ func TestUpAppliesAnAccessPolicyEditWithoutRestartOrFailedRequest(t *testing.T) 
 	}
 	st := allSynced(t, admin, 4)
 	out := p.out.String()
-	for _, want := range []string{"127.0.61.1", "127.0.61.2", gw1, gw2, "HTTP_PROXY=http://" + pp, "HTTP_PROXY=http://" + rv} {
+	for _, want := range []string{p.nets.GatewayIP(1), p.nets.GatewayIP(2), gw1, gw2, "HTTP_PROXY=http://" + pp, "HTTP_PROXY=http://" + rv} {
 		if !strings.Contains(out, want) {
 			t.Errorf("up did not print %q:\n%s", want, out)
 		}
