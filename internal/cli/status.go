@@ -26,21 +26,22 @@ was not applied, and the files it skipped or kept at their last good contents), 
 change that was refused.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkOutput(output, "table", "yaml", "json"); err != nil {
+				return err
+			}
 			st, err := fetchStatus(admin)
 			if err != nil {
 				return withCode(ExitError, err)
 			}
-			if output == "json" {
-				enc := json.NewEncoder(s.out)
-				enc.SetIndent("", "  ")
-				return enc.Encode(st)
+			if output != "table" {
+				return encode(s.out, output, st)
 			}
 			printStatus(s, st)
 			return nil
 		},
 	}
 	cmd.Flags().StringVar(&admin, "admin", "127.0.0.1:15014", "the control plane's admin address")
-	cmd.Flags().StringVarP(&output, "output", "o", "table", "table or json")
+	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table, yaml or json")
 	return cmd
 }
 

@@ -31,6 +31,15 @@ func TestGetAndStatusReadARunningControlPlane(t *testing.T) {
 	if code != ExitOK || !strings.Contains(out, "AccessPolicy bookinfo/egress-access-productpage        Accepted") {
 		t.Errorf("status: exit %d\n%s%s", code, out, errw)
 	}
+	for _, format := range []string{"yaml", "json"} {
+		code, out, errw = run(t, "", "status", "--admin", cp.AdminAddr(), "-o", format)
+		if code != ExitOK || !strings.Contains(out, "egress-access-productpage") {
+			t.Errorf("status -o %s: exit %d\n%s%s", format, code, out, errw)
+		}
+	}
+	if code, _, errw = run(t, "", "status", "--admin", cp.AdminAddr(), "-o", "status.json"); code != ExitUsage || !strings.Contains(errw, "--out") {
+		t.Errorf("status -o FILE: exit %d, %s; want a usage error pointing at --out", code, errw)
+	}
 	code, _, errw = run(t, "", "get", "routes")
 	if code != ExitUsage || !strings.Contains(errw, "name resources with -f PATH") {
 		t.Errorf("get without a source: exit %d, %s", code, errw)
