@@ -19,7 +19,7 @@ func newRenderCmd(s streams) *cobra.Command {
 		Long: `render translates the resources and writes the native config of one proxy, the file that
 'egret gateway --config' and 'egret sidecar --config' run from when there is no control plane.`,
 	}
-	cmd.AddCommand(newRenderGatewayCmd(s), newRenderSidecarCmd(s))
+	cmd.AddCommand(newRenderGatewayCmd(s), newRenderSidecarCmd(s), newRenderIstioCmd(s))
 	return cmd
 }
 

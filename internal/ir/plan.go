@@ -49,6 +49,8 @@ type Gateway struct {
 	Identity     SpiffeID          `json:"identity" yaml:"identity"`
 	ServicePorts []GatewayPort     `json:"servicePorts,omitempty" yaml:"servicePorts,omitempty"`
 	Listeners    []Listener        `json:"listeners,omitempty" yaml:"listeners,omitempty"`
+	// Install is how the gateway is deployed in Kubernetes (render/istio); nil outside a GatewayLifecycleManager.
+	Install *GatewayInstall `json:"install,omitempty" yaml:"install,omitempty"`
 }
 
 // GatewayPort is a port of the gateway's Service: clients dial Port, the gateway process listens on TargetPort.

@@ -52,6 +52,7 @@ func (t *translator) gateways() {
 						// The gateway runs as a service account named after it, as Istio's chart does.
 						Identity:     ir.NewSpiffeID(t.trustDomain(c.Name), ns, g.Name),
 						ServicePorts: servicePorts(g),
+						Install:      gatewayInstall(glm.Metadata.Namespace+"/"+glm.Metadata.Name, iop, g),
 					}
 					t.plan.Gateways = append(t.plan.Gateways, gw)
 				}
