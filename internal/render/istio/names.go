@@ -46,7 +46,11 @@ func objectName(parts ...string) string {
 			}
 		}
 	}
-	name := strings.Trim(b.String(), "-")
+	name := b.String()
+	for strings.Contains(name, "--") {
+		name = strings.ReplaceAll(name, "--", "-")
+	}
+	name = strings.Trim(name, "-")
 	if len(name) <= maxName {
 		return name
 	}

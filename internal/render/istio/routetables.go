@@ -1,7 +1,6 @@
 package istio
 
 import (
-
 	netapi "istio.io/api/networking/v1alpha3"
 	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
 
@@ -117,4 +116,3 @@ func httpMatch(m ir.RouteMatcher) *netapi.HTTPMatchRequest {
 
 func nsOf(id string) string   { ns, _, _ := cutID(id); return ns }
 func nameOf(id string) string { _, n, _ := cutID(id); return n }
-

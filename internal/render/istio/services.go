@@ -7,9 +7,9 @@ import (
 	"strconv"
 	"strings"
 
+	"google.golang.org/protobuf/types/known/wrapperspb"
 	netapi "istio.io/api/networking/v1alpha3"
 	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
-	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"egret.dev/egret/internal/ir"
 )
