@@ -1,9 +1,11 @@
 package e2e
 
 import (
-	"egret.dev/egret/internal/meshtest"
 	"strings"
 	"testing"
+	"time"
+
+	"egret.dev/egret/internal/meshtest"
 )
 
 // TestUpAppliesAnAccessPolicyEditWithoutRestartOrFailedRequest is the "done when": egret up on
@@ -22,8 +24,15 @@ func TestUpAppliesAnAccessPolicyEditWithoutRestartOrFailedRequest(t *testing.T) 
 		t.Fatalf("reviews before the edit: %d %q %v", code, body, err)
 	}
 	st := allSynced(t, admin, 4)
+	// The banner follows once every listener is open, which may be a moment after the configs are ACKed.
+	wants := []string{p.nets.GatewayIP(1), p.nets.GatewayIP(2), gw1, gw2, "HTTP_PROXY=http://" + pp, "HTTP_PROXY=http://" + rv}
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); sleep() {
+		if out := p.out.String(); strings.Contains(out, "egret status --admin") {
+			break
+		}
+	}
 	out := p.out.String()
-	for _, want := range []string{p.nets.GatewayIP(1), p.nets.GatewayIP(2), gw1, gw2, "HTTP_PROXY=http://" + pp, "HTTP_PROXY=http://" + rv} {
+	for _, want := range wants {
 		if !strings.Contains(out, want) {
 			t.Errorf("up did not print %q:\n%s", want, out)
 		}
