@@ -26,7 +26,19 @@ func plan(t *testing.T, path string) *ir.Plan {
 	if err != nil && !errors.As(err, &ps) {
 		t.Fatal(err)
 	}
+	if err != nil {
+		t.Fatalf("%s does not decode: %v", path, err)
+	}
 	res := translate.Translate(snap)
+	raw, _ := os.ReadFile(path)
+	for _, p := range res.Problems() {
+		// An input may mean a resource to be refused: it says so in a comment "# expect-invalid: Kind ns/name".
+		if p.Severity == api.SeverityError && !strings.Contains(string(raw), "# expect-invalid: "+p.Object+"\n") {
+			// A resource left out as invalid would make the test pass on less than it means to test
+			// (an invalid AccessPolicy restricts nothing).
+			t.Fatalf("%s: %s", path, p)
+		}
+	}
 	return res.Plan
 }
 
