@@ -364,6 +364,16 @@ func (d *DeltaServer) Status() []ProxyStatus {
 	for _, ps := range d.gone {
 		out = append(out, ps)
 	}
+	sort.Slice(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if a.Kind != b.Kind {
+			return a.Kind < b.Kind
+		}
+		if a.Cluster != b.Cluster {
+			return a.Cluster < b.Cluster
+		}
+		return a.Name < b.Name
+	})
 	return out
 }
 
