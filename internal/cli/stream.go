@@ -27,10 +27,28 @@ type configStream struct {
 	errc    chan error
 }
 
+// The config protocols a proxy can follow (--config-protocol).
+const (
+	protocolConfigV1 = "egret-config/v1"
+	protocolXDS      = "xds"
+)
+
 // startConfigStream connects to the control plane with the proxy's SVID and keeps the stream open
-// until ctx ends.
-func startConfigStream(ctx context.Context, addr string, src identity.Source, log *slog.Logger) *configStream {
+// until ctx ends, over egret-config/v1 or, with protocol "xds", delta xDS (kind picks the resources).
+func startConfigStream(ctx context.Context, addr, protocol, kind string, src identity.Source, log *slog.Logger) *configStream {
 	cs := &configStream{first: make(chan xds.Message, 1), errc: make(chan error, 1)}
+	if protocol == protocolXDS {
+		go func() {
+			cs.errc <- xds.RunDeltaClient(ctx, xds.DeltaClientParams{
+				Address: addr,
+				TLS:     identity.ClientTLSConfig(src, authorizeControlPlane, nil),
+				Kind:    kind,
+				Apply:   cs.apply,
+				Log:     log,
+			})
+		}()
+		return cs
+	}
 	go func() {
 		cs.errc <- xds.RunClient(ctx, xds.ClientParams{
 			Address: addr,
@@ -97,6 +115,9 @@ func startProxy(ctx context.Context, kind, config string, id identityFlags, base
 	if config == "" && id.controlPlane == "" {
 		return nil, withCode(ExitUsage, errors.New("name a config: --config FILE, or --control-plane ADDR to stream it"))
 	}
+	if id.configProtocol != "" && id.configProtocol != protocolConfigV1 && id.configProtocol != protocolXDS {
+		return nil, withCode(ExitUsage, fmt.Errorf("--config-protocol %q: want %s or %s", id.configProtocol, protocolConfigV1, protocolXDS))
+	}
 	ps := &proxyStart{}
 	if config != "" {
 		m, err := load(config)
@@ -111,7 +132,7 @@ func startProxy(ctx context.Context, kind, config string, id identityFlags, base
 	}
 	ps.src, ps.closeSrc = src, closeSrc
 	if config == "" {
-		ps.stream = startConfigStream(ctx, id.controlPlane, src, log)
+		ps.stream = startConfigStream(ctx, id.controlPlane, id.configProtocol, kind, src, log)
 		m, err := ps.stream.Wait(ctx)
 		if err == nil && m.Kind != kind {
 			err = fmt.Errorf("the control plane sent a %s config to a %s", m.Kind, kind)

@@ -52,6 +52,9 @@ type ControlPlane struct {
 	log *slog.Logger
 	ca  *ca.CA
 	xds *xds.Server
+	// delta serves the same plan over delta xDS (gRPC on the same TLS port); proxies pick with
+	// --config-protocol.
+	delta *xds.DeltaServer
 
 	mu       sync.RWMutex
 	plan     *ir.Plan
@@ -97,6 +100,7 @@ func NewContext(ctx context.Context, p Params) (*ControlPlane, error) {
 	}
 	cp.ca = c
 	cp.xds = xds.NewServer(cp, cp.log)
+	cp.delta = xds.NewDeltaServer(cp.log)
 	// The first load is applied even if the directory changes while it is read (there is nothing older
 	// to keep serving); the watcher then sees the change and loads it again.
 	if err := cp.reload(ctx, file.Fingerprint(p.ConfigDir), true); err != nil {
@@ -128,6 +132,17 @@ func (cp *ControlPlane) SetGatewayAddresses(addrs map[string]string) {
 	cp.cuts = nil
 	cp.mu.Unlock()
 	cp.xds.Push()
+	cp.pushDelta()
+}
+
+// pushDelta sends the plan's changed resources to the delta xDS proxies.
+func (cp *ControlPlane) pushDelta() {
+	cp.mu.RLock()
+	plan, addrs := cp.plan, cp.p.GatewayAddresses
+	cp.mu.RUnlock()
+	if err := cp.delta.Update(plan, addrs); err != nil {
+		cp.log.Error("delta xDS resources not updated; proxies keep the last ones", "err", err)
+	}
 }
 
 // Plan is the plan being served.
@@ -166,6 +181,7 @@ func (cp *ControlPlane) Start() error {
 	mux.Handle(enrollproto.PathBundle, enroll)
 	mux.Handle(xds.StreamPath, cp.xds.Handler())
 	mux.Handle(xds.AckPath, cp.xds.Handler())
+	mux.Handle(xds.ADSPath, cp.delta.Handler())
 	ln, err := net.Listen("tcp", cp.p.Listen)
 	if err != nil {
 		return fmt.Errorf("control plane: %w", err)
@@ -269,6 +285,7 @@ func (cp *ControlPlane) reload(ctx context.Context, stamp string, first bool) er
 	cp.log.Info("configuration applied", "gateways", len(res.Plan.Gateways), "services", len(res.Plan.Services),
 		"routes", len(res.Plan.Routes), "policies", len(res.Plan.Policies), "workloads", len(res.Plan.Workloads))
 	cp.xds.Push()
+	cp.pushDelta()
 	return nil
 }
 

@@ -45,6 +45,11 @@ func ForGateway(p *ir.Plan, id string) (*Gateway, error) {
 	if self == nil {
 		return nil, fmt.Errorf("no gateway %q in the plan (gateways: %v)", id, gatewayIDs(p))
 	}
+	// How the gateway is installed (Kubernetes scheduling, images) is the renderer's business, not the
+	// running gateway's: leaving it out keeps the config's version still when only that changes.
+	own := *self
+	own.Install = nil
+	self = &own
 	slice := ir.Plan{Outbound: p.Outbound, AccessLogEncoding: p.AccessLogEncoding, Clusters: p.Clusters, Gateways: []ir.Gateway{*self}}
 	// The gateway decides visibility by its caller's workspace, as the sidecar does.
 	slice.Workspaces = p.Workspaces

@@ -56,8 +56,10 @@ type Ack struct {
 
 // ProxyStatus is what the control plane knows of one connected (or once connected) proxy.
 type ProxyStatus struct {
-	Identity   string    `json:"identity"`
-	Kind       string    `json:"kind"`
+	Identity string `json:"identity"`
+	Kind     string `json:"kind"`
+	// Protocol is how the proxy is connected: egret-config/v1 (empty) or xds-delta/v3.
+	Protocol   string    `json:"protocol,omitempty"`
 	Name       string    `json:"name"`
 	Cluster    string    `json:"cluster"`
 	Sent       string    `json:"sent,omitempty"`
@@ -66,6 +68,8 @@ type ProxyStatus struct {
 	Connected  bool      `json:"connected"`
 	LastSeen   time.Time `json:"lastSeen"`
 	CertExpiry time.Time `json:"certExpiry"`
+	// Types is the state of each resource type, over delta xDS.
+	Types []TypeStatus `json:"types,omitempty"`
 }
 
 // State summarizes a proxy's status like istioctl proxy-status: SYNCED when the last version sent was

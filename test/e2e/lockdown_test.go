@@ -194,8 +194,15 @@ func TestLockdownBypassIsRefusedAndNothingIsLeftBehind(t *testing.T) {
 		if code != 0 || out != "hello from www.google.com" {
 			t.Errorf("allowed workload: exit %d %q", code, out)
 		}
-		rvVia := hostEnd(nsNames[1])
-		code, out = egretExec(t, rv, "--", "curl", "-sS", "--max-time", "5", "-w", " %{http_code}", "--resolve", "www.google.com:80:"+rvVia, "http://www.google.com/")
+		// The two workloads start side by side: the denied one's namespace may be a moment behind.
+		waitUntil(t, "the denied workload's namespace and sidecar answer", 30*time.Second, func() bool {
+			rvVia := hostEnd(nsNames[1])
+			if rvVia == "" {
+				return false
+			}
+			code, out = egretExec(t, rv, "--", "curl", "-sS", "--max-time", "5", "-w", " %{http_code}", "--resolve", "www.google.com:80:"+rvVia, "http://www.google.com/")
+			return code == 0 && !strings.HasSuffix(out, " 000")
+		}, func() string { return logs() + fmt.Sprintf("\nlast exec: exit %d %q", code, out) })
 		if code != 0 || out != "RBAC: access denied 403" {
 			t.Errorf("denied workload: exit %d %q, want the policy's 403", code, out)
 		}

@@ -19,6 +19,7 @@ func TestUpAppliesAnAccessPolicyEditWithoutRestartOrFailedRequest(t *testing.T) 
 	pp, rv := p.nets.SidecarAddr(1), p.nets.SidecarAddr(2)
 
 	eventually(t, pp, "http://www.google.com/", 200, logs)
+	eventually(t, rv, "http://www.google.com/", 403, logs) // the sidecars start side by side
 	code, body, err := get(viaProxy(rv), "http://www.google.com/")
 	if err != nil || code != 403 || body != "RBAC: access denied" {
 		t.Fatalf("reviews before the edit: %d %q %v", code, body, err)

@@ -1,0 +1,201 @@
+package xds
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+
+	"google.golang.org/protobuf/proto"
+
+	"egret.dev/egret/internal/ir"
+	"egret.dev/egret/internal/proxyconfig"
+	pb "egret.dev/egret/internal/xds/configv1"
+)
+
+// Type URLs of egret's resources (egret.config.v1.*).
+const (
+	typePrefix          = "type.googleapis.com/"
+	TypeMesh            = typePrefix + "egret.config.v1.Mesh"
+	TypeExternalService = typePrefix + "egret.config.v1.ExternalService"
+	TypeRouteTable      = typePrefix + "egret.config.v1.RouteTable"
+	TypePolicy          = typePrefix + "egret.config.v1.Policy"
+	TypeGateway         = typePrefix + "egret.config.v1.Gateway"
+	TypeWorkload        = typePrefix + "egret.config.v1.Workload"
+)
+
+// MeshName is the name of the one Mesh resource.
+const MeshName = "mesh"
+
+// SidecarTypes and GatewayTypes are the resource types each kind of proxy subscribes to, in the order
+// it subscribes.
+var (
+	SidecarTypes = []string{TypeMesh, TypeExternalService, TypeRouteTable, TypeWorkload}
+	GatewayTypes = []string{TypeMesh, TypeExternalService, TypeRouteTable, TypePolicy, TypeGateway}
+)
+
+// Resources are resources by type URL and name.
+type Resources map[string]map[string]proto.Message
+
+func (r Resources) put(typ, name string, m proto.Message) {
+	if r[typ] == nil {
+		r[typ] = map[string]proto.Message{}
+	}
+	r[typ][name] = m
+}
+
+// sliceResources turns a proxy's slice of the plan into resources: the mesh settings, one ExternalService
+// per service (carrying the slice's routes to it), one RouteTable per table and one Policy per policy.
+// A route to a service outside the slice is an error: it could not be delivered on its own.
+func sliceResources(p *ir.Plan, policies bool) (Resources, error) {
+	r := Resources{}
+	for _, t := range []string{TypeMesh, TypeExternalService, TypeRouteTable} {
+		r[t] = map[string]proto.Message{}
+	}
+	r.put(TypeMesh, MeshName, meshToPB(p))
+	routes := map[string][]ir.Route{}
+	for _, rt := range p.Routes {
+		routes[rt.ServiceID] = append(routes[rt.ServiceID], rt)
+	}
+	for i := range p.Services {
+		s := &p.Services[i]
+		r.put(TypeExternalService, s.ID, serviceToPB(s, routes[s.ID], i))
+		delete(routes, s.ID)
+	}
+	for id := range routes {
+		return nil, fmt.Errorf("a route names ExternalService %s, which is not in the plan", id)
+	}
+	for i := range p.RouteTables {
+		r.put(TypeRouteTable, p.RouteTables[i].ID, routeTableToPB(&p.RouteTables[i], i))
+	}
+	if policies {
+		r[TypePolicy] = map[string]proto.Message{}
+		for i := range p.Policies {
+			r.put(TypePolicy, p.Policies[i].ID, policyToPB(&p.Policies[i], i))
+		}
+	}
+	return r, nil
+}
+
+// SidecarResources are what sidecars receive: shared (the mesh settings, every ExternalService with its
+// routes, every RouteTable — the host index a sidecar routes and blocks by is the same for all) and each
+// workload's own Workload resource (its identity and the gateway addresses), by SPIFFE ID.
+func SidecarResources(p *ir.Plan, addrs map[string]string) (shared Resources, own map[string]*pb.Workload, err error) {
+	shared, err = sliceResources(&ir.Plan{Outbound: p.Outbound, AccessLogEncoding: p.AccessLogEncoding, Clusters: p.Clusters,
+		Services: p.Services, Routes: p.Routes, Workspaces: p.Workspaces, RouteTables: p.RouteTables}, false)
+	if err != nil {
+		return nil, nil, err
+	}
+	cutter := proxyconfig.NewSidecarCutter(p, addrs)
+	own = map[string]*pb.Workload{}
+	for i := range p.Workloads {
+		w := &p.Workloads[i]
+		cfg, err := cutter.For(w.Namespace, w.Name)
+		if err != nil {
+			return nil, nil, err
+		}
+		own[w.Identity.String()] = workloadToPB(w, cfg.GatewayAddresses)
+	}
+	return shared, own, nil
+}
+
+// GatewayResources are what gateway id receives: itself (its listeners), the services its routes and
+// route tables send to, those routes, and the policies that apply to those services (proxyconfig.ForGateway).
+func GatewayResources(p *ir.Plan, id string) (Resources, error) {
+	cfg, err := proxyconfig.ForGateway(p, id)
+	if err != nil {
+		return nil, err
+	}
+	r, err := sliceResources(&cfg.Plan, true)
+	if err != nil {
+		return nil, fmt.Errorf("gateway %s: %w", id, err)
+	}
+	r[TypeGateway] = map[string]proto.Message{id: gatewayToPB(&cfg.Gateway)}
+	return r, nil
+}
+
+// assemble rebuilds a proxy's config from its resources, exactly as proxyconfig cuts it, so the proxy is
+// handed the same proxyconfig.Gateway or proxyconfig.Sidecar as over egret-config/v1.
+func assemble(kind string, r Resources, version string) (Message, error) {
+	var plan ir.Plan
+	mesh, ok := r[TypeMesh][MeshName].(*pb.Mesh)
+	if !ok {
+		return Message{}, fmt.Errorf("no %s resource %q", TypeMesh, MeshName)
+	}
+	meshFromPB(mesh, &plan)
+	services := sorted[*pb.ExternalService](r[TypeExternalService], func(s *pb.ExternalService) uint64 { return s.GetOrder() })
+	for _, o := range services {
+		s, routes, err := serviceFromPB(o)
+		if err != nil {
+			return Message{}, err
+		}
+		plan.Services = append(plan.Services, s)
+		plan.Routes = append(plan.Routes, routes...)
+	}
+	for _, o := range sorted[*pb.RouteTable](r[TypeRouteTable], func(t *pb.RouteTable) uint64 { return t.GetOrder() }) {
+		t, err := routeTableFromPB(o)
+		if err != nil {
+			return Message{}, err
+		}
+		plan.RouteTables = append(plan.RouteTables, t)
+	}
+	switch kind {
+	case KindGateway:
+		for _, o := range sorted[*pb.Policy](r[TypePolicy], func(p *pb.Policy) uint64 { return p.GetOrder() }) {
+			p, err := policyFromPB(o)
+			if err != nil {
+				return Message{}, err
+			}
+			plan.Policies = append(plan.Policies, p)
+		}
+		if len(r[TypeGateway]) != 1 {
+			return Message{}, fmt.Errorf("want one %s resource, have %d", TypeGateway, len(r[TypeGateway]))
+		}
+		var g ir.Gateway
+		for _, m := range r[TypeGateway] {
+			o, _ := m.(*pb.Gateway)
+			var err error
+			if g, err = gatewayFromPB(o); err != nil {
+				return Message{}, err
+			}
+		}
+		plan.Gateways = []ir.Gateway{g}
+		return Message{Kind: KindGateway, Version: version, Gateway: &proxyconfig.Gateway{Version: version, Gateway: g, Plan: plan}}, nil
+	case KindSidecar:
+		if len(r[TypeWorkload]) != 1 {
+			return Message{}, fmt.Errorf("want one %s resource, have %d", TypeWorkload, len(r[TypeWorkload]))
+		}
+		var sc proxyconfig.Sidecar
+		for _, m := range r[TypeWorkload] {
+			o, _ := m.(*pb.Workload)
+			w, addrs, err := workloadFromPB(o)
+			if err != nil {
+				return Message{}, err
+			}
+			sc = proxyconfig.Sidecar{Version: version, Workload: w, GatewayAddresses: addrs, Plan: plan}
+		}
+		return Message{Kind: KindSidecar, Version: version, Sidecar: &sc}, nil
+	}
+	return Message{}, fmt.Errorf("unknown proxy kind %q", kind)
+}
+
+// sorted returns the resources of one type in their plan order (ties, which a plan never has, by id).
+func sorted[T proto.Message](m map[string]proto.Message, order func(T) uint64) []T {
+	type named struct {
+		name string
+		v    T
+	}
+	list := make([]named, 0, len(m))
+	for name, v := range m {
+		if t, ok := v.(T); ok {
+			list = append(list, named{name, t})
+		}
+	}
+	slices.SortFunc(list, func(a, b named) int {
+		return cmp.Or(cmp.Compare(order(a.v), order(b.v)), cmp.Compare(a.name, b.name))
+	})
+	out := make([]T, len(list))
+	for i, n := range list {
+		out[i] = n.v
+	}
+	return out
+}
