@@ -138,8 +138,8 @@ kind: AuthorizationPolicy
 metadata: {name: bad, namespace: gloo-mesh-gateways}
 spec:
   action: ALLOW
-  rules: [{from: [{source: {principals: [""]}}]}]`, "empty value is not allowed"},
-		{"a Gateway server with ISTIO_MUTUAL on plain HTTP", `
+  rules: [{from: [{source: {principals: [""]}}]}]`, "empty value not allowed"},
+		{"an HTTPS Gateway server without TLS settings", `
 apiVersion: networking.istio.io/v1
 kind: Gateway
 metadata: {name: gw, namespace: gloo-mesh-gateways}
