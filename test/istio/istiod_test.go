@@ -2,6 +2,7 @@ package istio
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -171,29 +172,36 @@ func TestIstiodGeneratesTheIntendedEgressConfig(t *testing.T) {
 	})
 
 	t.Run("REGISTRY_ONLY sends the sidecar's calls to unknown hosts to the BlackHole", func(t *testing.T) {
-		if got := routeCluster(t, sc, "unknown.example.com", "80"); got != "BlackHoleCluster" {
-			t.Errorf("HTTP to unknown.example.com:80 goes to %q, want BlackHoleCluster", got)
+		// Istio's REGISTRY_ONLY HTTP catch-all is the virtual host "block_all", answering 502 itself.
+		if vh, got := routeTarget(t, sc, "unknown.example.com", "80"); vh != "block_all" || (got != "direct-response 502" && got != "BlackHoleCluster") {
+			t.Errorf("HTTP to unknown.example.com:80 goes to virtual host %q, %q; want block_all, a 502 direct response or BlackHoleCluster", vh, got)
 		}
 		vo := sc.Listener("virtualOutbound")
 		if vo == nil {
 			t.Fatalf("no virtualOutbound listener\n%s", sc.Names())
 		}
-		var passthrough []string
+		var catchAll []string
+		var chains []string
 		for _, fc := range append(slices.Clone(vo.GetFilterChains()), vo.GetDefaultFilterChain()) {
-			if fc.GetName() != "PassthroughFilterChain" {
+			chains = append(chains, fc.GetName())
+			if fc.GetName() != "virtualOutbound-catchall-tcp" {
 				continue
 			}
 			for _, f := range fc.GetFilters() {
-				tp := &tcpproxyv3.TcpProxy{}
-				if f.GetTypedConfig().UnmarshalTo(tp) == nil {
-					passthrough = append(passthrough, tp.GetCluster())
+				if !strings.HasSuffix(f.GetTypedConfig().GetTypeUrl(), ".TcpProxy") {
+					continue
 				}
+				tp := &tcpproxyv3.TcpProxy{}
+				if err := f.GetTypedConfig().UnmarshalTo(tp); err != nil {
+					t.Fatalf("decode tcp_proxy: %v", err)
+				}
+				catchAll = append(catchAll, tp.GetCluster())
 			}
 		}
-		if len(passthrough) == 0 {
-			t.Fatal("virtualOutbound has no PassthroughFilterChain with a tcp_proxy")
+		if len(catchAll) == 0 {
+			t.Fatalf("virtualOutbound has no virtualOutbound-catchall-tcp chain with a tcp_proxy (chains %q)", chains)
 		}
-		for _, c := range passthrough {
+		for _, c := range catchAll {
 			if c != "BlackHoleCluster" {
 				t.Errorf("TCP to unknown destinations goes to %q, want BlackHoleCluster", c)
 			}
@@ -240,6 +248,14 @@ func upstreamTLS(t *testing.T, c *clusterv3.Cluster) *tlsv3.UpstreamTlsContext {
 // configuration istiod sent (for a sidecar the one named after the port; for a gateway, any).
 func routeCluster(t *testing.T, pc *kubetest.ProxyConfig, host, port string) string {
 	t.Helper()
+	_, target := routeTarget(t, pc, host, port)
+	return target
+}
+
+// routeTarget is routeCluster that also names the chosen virtual host; a direct response reads
+// "direct-response <status>".
+func routeTarget(t *testing.T, pc *kubetest.ProxyConfig, host, port string) (vhost, target string) {
+	t.Helper()
 	var rcs []*routev3.RouteConfiguration
 	if port != "" {
 		if rc := pc.Route(port); rc != nil {
@@ -280,16 +296,16 @@ func routeCluster(t *testing.T, pc *kubetest.ProxyConfig, host, port string) str
 	}
 	r := best.GetRoutes()[0]
 	if c := r.GetRoute().GetCluster(); c != "" {
-		return c
+		return best.GetName(), c
 	}
 	if wc := r.GetRoute().GetWeightedClusters().GetClusters(); len(wc) == 1 {
-		return wc[0].GetName()
+		return best.GetName(), wc[0].GetName()
 	}
-	if r.GetDirectResponse() != nil {
-		return "direct-response"
+	if dr := r.GetDirectResponse(); dr != nil {
+		return best.GetName(), fmt.Sprintf("direct-response %d", dr.GetStatus())
 	}
 	t.Fatalf("virtual host %s: first route has no single cluster: %v", best.GetName(), r)
-	return ""
+	return "", ""
 }
 
 // principalNames collects the authenticated principal names an RBAC principal matches, walking
