@@ -32,6 +32,7 @@ var rules = []struct {
 	{"internal/h2limit", []string{module}, "shared proxy pieces stand alone"},
 	{"internal/ownlisteners", []string{module}, "shared proxy pieces stand alone"},
 	{"internal/connlimit", []string{module}, "shared proxy pieces stand alone"},
+	{"cmd/...", []string{"istio.io/istio/", module + "internal/kubetest"}, "istio.io/istio and the Kubernetes test harness are for tests only; egret's binary must not link them"},
 }
 
 var dataPlaneForbidden = []string{

@@ -1,0 +1,160 @@
+package kubetest
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/pem"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+)
+
+// APIServer is a running etcd + kube-apiserver pair on loopback, owned by one test.
+type APIServer struct {
+	// Name tells the API servers of a multi-cluster test apart (log file names, kubeconfig context).
+	Name string
+	// Dir holds the data, certificates, logs and the kubeconfig.
+	Dir string
+	// Kubeconfig is the path of a kubeconfig with cluster-admin rights (a static bearer token).
+	Kubeconfig string
+	// Config is the same as a client-go config.
+	Config *rest.Config
+
+	Clientset *kubernetes.Clientset
+	Dynamic   *dynamic.DynamicClient
+}
+
+// StartAPIServer starts etcd and kube-apiserver on free 127.0.0.1 ports with a fresh temporary
+// directory and waits (up to 60 s) until /readyz answers ok. Everything stops when the test ends.
+// Call it once per cluster for a test with several clusters.
+func StartAPIServer(t testing.TB, name string) *APIServer {
+	t.Helper()
+	etcdBin := Binary(t, "etcd", "scripts/build-kube.sh")
+	apiBin := Binary(t, "kube-apiserver", "scripts/build-kube.sh")
+
+	dir := t.TempDir()
+	ports := freePorts(t, 3)
+	etcdClient, etcdPeer, securePort := ports[0], ports[1], ports[2]
+
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+
+	etcd := startProcess(t, dir, name+"-etcd", nil, etcdBin,
+		"--name", "default",
+		"--data-dir", filepath.Join(dir, "etcd"),
+		"--listen-client-urls", "http://"+loopback(etcdClient),
+		"--advertise-client-urls", "http://"+loopback(etcdClient),
+		"--listen-peer-urls", "http://"+loopback(etcdPeer),
+		"--initial-advertise-peer-urls", "http://"+loopback(etcdPeer),
+		"--initial-cluster", "default=http://"+loopback(etcdPeer),
+		"--listen-metrics-urls", "",
+		"--log-level", "warn",
+	)
+	if err := waitFor(ctx, etcd, "etcd", func(ctx context.Context) error {
+		return httpOK(ctx, "http://"+loopback(etcdClient)+"/health")
+	}); err != nil {
+		t.Fatal(err)
+	}
+
+	saKey := filepath.Join(dir, "sa.key")
+	writeRSAKey(t, saKey)
+	token := "egret-test-admin-" + randomHex(t, 8)
+	tokens := filepath.Join(dir, "tokens.csv")
+	if err := os.WriteFile(tokens, []byte(token+`,egret-admin,egret-admin,"system:masters"`+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	certDir := filepath.Join(dir, "certs")
+
+	api := startProcess(t, dir, name+"-kube-apiserver", nil, apiBin,
+		"--etcd-servers", "http://"+loopback(etcdClient),
+		"--bind-address", "127.0.0.1",
+		"--advertise-address", "127.0.0.1",
+		"--secure-port", fmt.Sprint(securePort),
+		"--cert-dir", certDir,
+		"--token-auth-file", tokens,
+		"--authorization-mode", "RBAC",
+		"--service-account-issuer", "https://kubernetes.default.svc.cluster.local",
+		"--service-account-key-file", saKey,
+		"--service-account-signing-key-file", saKey,
+		"--service-cluster-ip-range", "10.96.0.0/24",
+		"--disable-admission-plugins", "ServiceAccount",
+		"--enable-priority-and-fairness=false",
+		"--endpoint-reconciler-type", "none",
+	)
+
+	cfg := &rest.Config{
+		Host:        "https://" + loopback(securePort),
+		BearerToken: token,
+		// The API server generates its own self-signed serving certificate in --cert-dir; it
+		// appears only once the server runs, so the CA is filled in below.
+		TLSClientConfig: rest.TLSClientConfig{CAFile: filepath.Join(certDir, "apiserver.crt")},
+		QPS:             200,
+		Burst:           400,
+	}
+	if err := waitFor(ctx, api, "kube-apiserver", func(ctx context.Context) error {
+		if _, err := os.Stat(cfg.TLSClientConfig.CAFile); err != nil {
+			return err
+		}
+		cs, err := kubernetes.NewForConfig(cfg)
+		if err != nil {
+			return err
+		}
+		body, err := cs.Discovery().RESTClient().Get().AbsPath("/readyz").DoRaw(ctx)
+		if err != nil {
+			return fmt.Errorf("%v: %s", err, body)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+
+	s := &APIServer{Name: name, Dir: dir, Config: cfg}
+	s.Clientset = kubernetes.NewForConfigOrDie(cfg)
+	s.Dynamic = dynamic.NewForConfigOrDie(cfg)
+	s.Kubeconfig = filepath.Join(dir, "kubeconfig")
+	kc := clientcmdapi.NewConfig()
+	kc.Clusters[name] = &clientcmdapi.Cluster{Server: cfg.Host, CertificateAuthority: cfg.TLSClientConfig.CAFile}
+	kc.AuthInfos[name] = &clientcmdapi.AuthInfo{Token: token}
+	kc.Contexts[name] = &clientcmdapi.Context{Cluster: name, AuthInfo: name}
+	kc.CurrentContext = name
+	if err := clientcmd.WriteToFile(*kc, s.Kubeconfig); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// Discovery returns a fresh discovery client (new CRDs show up in it).
+func (s *APIServer) Discovery() discovery.DiscoveryInterface {
+	return discovery.NewDiscoveryClientForConfigOrDie(s.Config)
+}
+
+func writeRSAKey(t testing.TB, path string) {
+	t.Helper()
+	k, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(k)})
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func randomHex(t testing.TB, n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprintf("%x", b)
+}

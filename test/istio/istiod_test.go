@@ -1,0 +1,341 @@
+package istio
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
+	rbacconfigv3 "github.com/envoyproxy/go-control-plane/envoy/config/rbac/v3"
+	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	rbacv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/rbac/v3"
+	tcpproxyv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/tcp_proxy/v3"
+	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
+
+	"egret.dev/egret/internal/kubetest"
+)
+
+const (
+	gatewayService = "istio-egressgateway.gloo-mesh-gateways.svc.cluster.local"
+	allowedSPIFFE  = "spiffe://cluster1/ns/bookinfo/sa/bookinfo-productpage"
+)
+
+// The proxies the test pretends to be. Their IPs are only names in istiod's model; nothing dials them.
+var (
+	egressGatewayProxy = kubetest.Proxy{
+		Type: "router", IP: "10.244.1.10", Pod: "istio-egressgateway-7d4f9c-abcde", Namespace: "gloo-mesh-gateways",
+		ServiceAccount: "istio-egressgateway",
+		Labels:         map[string]string{"istio": "egressgateway", "app": "istio-egressgateway", "traffic": "egress"},
+	}
+	productpageProxy = kubetest.Proxy{
+		Type: "sidecar", IP: "10.244.2.20", Pod: "productpage-v1-5f8d6-fghij", Namespace: "bookinfo",
+		ServiceAccount: "bookinfo-productpage",
+		Labels:         map[string]string{"app": "productpage", "version": "v1"},
+	}
+)
+
+// TestIstiodGeneratesTheIntendedEgressConfig applies the seed objects to a real kube-apiserver,
+// starts a real istiod (pilot-discovery) on it with the seed's mesh config, asks istiod over xDS
+// for the configuration of the egress gateway and of productpage's sidecar, and checks that what
+// Envoy would receive does what the objects intend.
+func TestIstiodGeneratesTheIntendedEgressConfig(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts etcd, kube-apiserver and istiod")
+	}
+	kubetest.Binary(t, "pilot-discovery", "scripts/build-istiod.sh") // skip early, before starting the API server
+	api := kubetest.StartAPIServer(t, seedCluster)
+	api.LoadIstioCRDs(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := api.Apply(ctx, seedObjects(t)); err != nil {
+		t.Fatalf("apply seed objects: %v", err)
+	}
+	istiod := kubetest.StartIstiod(t, api, kubetest.IstiodOptions{ClusterID: seedCluster, MeshConfig: seedMeshConfig(t)})
+
+	gw, err := istiod.Fetch(ctx, egressGatewayProxy)
+	if err != nil {
+		t.Fatalf("xDS as the egress gateway: %v\nistiod:\n%s", err, istiod.Log(40))
+	}
+	sc, err := istiod.Fetch(ctx, productpageProxy)
+	if err != nil {
+		t.Fatalf("xDS as productpage's sidecar: %v\nistiod:\n%s", err, istiod.Log(40))
+	}
+
+	t.Run("the gateway's 8443 listener requires a client certificate (mutual TLS)", func(t *testing.T) {
+		l := gw.Listener("0.0.0.0_8443")
+		if l == nil {
+			t.Fatalf("no 0.0.0.0_8443 listener for the gateway (Service port 443 -> targetPort 8443)\n%s", gw.Names())
+		}
+		if len(l.GetFilterChains()) == 0 {
+			t.Fatal("listener has no filter chains")
+		}
+		for i, fc := range l.GetFilterChains() {
+			ctx := downstreamTLS(t, fc)
+			if ctx == nil {
+				t.Fatalf("filter chain %d (%s) terminates no TLS", i, fc.GetName())
+			}
+			if !ctx.GetRequireClientCertificate().GetValue() {
+				t.Errorf("filter chain %d (%s) does not require a client certificate", i, fc.GetName())
+			}
+			if n := ctx.GetCommonTlsContext().GetTlsCertificateSdsSecretConfigs(); len(n) == 0 || n[0].GetName() != "default" {
+				t.Errorf("filter chain %d serves %v, want the workload certificate (SDS \"default\")", i, n)
+			}
+		}
+	})
+
+	t.Run("the gateway's RBAC filter allows exactly productpage's principal", func(t *testing.T) {
+		l := gw.Listener("0.0.0.0_8443")
+		if l == nil {
+			t.Fatalf("no 0.0.0.0_8443 listener\n%s", gw.Names())
+		}
+		hcms := kubetest.HTTPConnectionManagers(l)
+		if len(hcms) == 0 {
+			t.Fatal("the 8443 listener has no HTTP connection manager")
+		}
+		for _, hcm := range hcms {
+			var rbac *rbacv3.RBAC
+			for _, f := range hcm.GetHttpFilters() {
+				if f.GetName() == "envoy.filters.http.rbac" {
+					rbac = &rbacv3.RBAC{}
+					if err := f.GetTypedConfig().UnmarshalTo(rbac); err != nil {
+						t.Fatalf("decode RBAC: %v", err)
+					}
+				}
+			}
+			if rbac == nil {
+				t.Fatal("no envoy.filters.http.rbac filter on the gateway's 8443 listener")
+			}
+			if a := rbac.GetRules().GetAction(); a != rbacconfigv3.RBAC_ALLOW {
+				t.Errorf("RBAC action %v, want ALLOW", a)
+			}
+			var names []string
+			for _, p := range rbac.GetRules().GetPolicies() {
+				for _, pr := range p.GetPrincipals() {
+					names = append(names, principalNames(pr)...)
+				}
+			}
+			slices.Sort(names)
+			names = slices.Compact(names)
+			if !slices.Equal(names, []string{allowedSPIFFE}) {
+				t.Errorf("RBAC principals %q, want exactly [%s]", names, allowedSPIFFE)
+			}
+		}
+	})
+
+	t.Run("the gateway routes www.google.com to a cluster that originates TLS with SNI www.google.com", func(t *testing.T) {
+		cluster := routeCluster(t, gw, "www.google.com", "")
+		if cluster != "outbound|443||www.google.com" {
+			t.Fatalf("the gateway routes www.google.com to %q, want outbound|443||www.google.com", cluster)
+		}
+		c := gw.Cluster(cluster)
+		if c == nil {
+			t.Fatalf("no cluster %s\n%s", cluster, gw.Names())
+		}
+		up := upstreamTLS(t, c)
+		if up == nil {
+			t.Fatalf("cluster %s originates no TLS", cluster)
+		}
+		if up.GetSni() != "www.google.com" {
+			t.Errorf("SNI %q, want www.google.com", up.GetSni())
+		}
+		if len(up.GetCommonTlsContext().GetTlsCertificateSdsSecretConfigs()) != 0 {
+			t.Errorf("SIMPLE origination presents a client certificate: %v", up.GetCommonTlsContext().GetTlsCertificateSdsSecretConfigs())
+		}
+	})
+
+	t.Run("the sidecar sends www.google.com:80 to the gateway with Istio mutual TLS", func(t *testing.T) {
+		cluster := routeCluster(t, sc, "www.google.com", "80")
+		want := "outbound|443||" + gatewayService
+		if cluster != want {
+			t.Fatalf("the sidecar routes www.google.com:80 to %q, want %s", cluster, want)
+		}
+		c := sc.Cluster(cluster)
+		if c == nil {
+			t.Fatalf("no cluster %s\n%s", cluster, sc.Names())
+		}
+		up := upstreamTLS(t, c)
+		if up == nil {
+			t.Fatalf("cluster %s sends plaintext to the gateway", cluster)
+		}
+		if up.GetSni() != "www.google.com" {
+			t.Errorf("SNI to the gateway %q, want www.google.com (the DestinationRule's sni)", up.GetSni())
+		}
+		certs := up.GetCommonTlsContext().GetTlsCertificateSdsSecretConfigs()
+		if len(certs) == 0 || certs[0].GetName() != "default" {
+			t.Errorf("the sidecar presents %v to the gateway, want its workload certificate (SDS \"default\")", certs)
+		}
+	})
+
+	t.Run("REGISTRY_ONLY sends the sidecar's calls to unknown hosts to the BlackHole", func(t *testing.T) {
+		// Istio's REGISTRY_ONLY HTTP catch-all is the virtual host "block_all", answering 502 itself.
+		if vh, got := routeTarget(t, sc, "unknown.example.com", "80"); vh != "block_all" || (got != "direct-response 502" && got != "BlackHoleCluster") {
+			t.Errorf("HTTP to unknown.example.com:80 goes to virtual host %q, %q; want block_all, a 502 direct response or BlackHoleCluster", vh, got)
+		}
+		vo := sc.Listener("virtualOutbound")
+		if vo == nil {
+			t.Fatalf("no virtualOutbound listener\n%s", sc.Names())
+		}
+		var catchAll []string
+		var chains []string
+		for _, fc := range append(slices.Clone(vo.GetFilterChains()), vo.GetDefaultFilterChain()) {
+			chains = append(chains, fc.GetName())
+			if fc.GetName() != "virtualOutbound-catchall-tcp" {
+				continue
+			}
+			for _, f := range fc.GetFilters() {
+				if !strings.HasSuffix(f.GetTypedConfig().GetTypeUrl(), ".TcpProxy") {
+					continue
+				}
+				tp := &tcpproxyv3.TcpProxy{}
+				if err := f.GetTypedConfig().UnmarshalTo(tp); err != nil {
+					t.Fatalf("decode tcp_proxy: %v", err)
+				}
+				catchAll = append(catchAll, tp.GetCluster())
+			}
+		}
+		if len(catchAll) == 0 {
+			t.Fatalf("virtualOutbound has no virtualOutbound-catchall-tcp chain with a tcp_proxy (chains %q)", chains)
+		}
+		for _, c := range catchAll {
+			if c != "BlackHoleCluster" {
+				t.Errorf("TCP to unknown destinations goes to %q, want BlackHoleCluster", c)
+			}
+		}
+	})
+}
+
+func downstreamTLS(t *testing.T, fc *listenerv3.FilterChain) *tlsv3.DownstreamTlsContext {
+	t.Helper()
+	ts := fc.GetTransportSocket()
+	if ts == nil {
+		return nil
+	}
+	ctx := &tlsv3.DownstreamTlsContext{}
+	if err := ts.GetTypedConfig().UnmarshalTo(ctx); err != nil {
+		t.Fatalf("decode downstream TLS of %s: %v", fc.GetName(), err)
+	}
+	return ctx
+}
+
+// upstreamTLS is the TLS context a cluster uses, from its transport socket or, for Istio's
+// auto-mTLS shape, from its single tls transport socket match.
+func upstreamTLS(t *testing.T, c *clusterv3.Cluster) *tlsv3.UpstreamTlsContext {
+	t.Helper()
+	sockets := []*corev3.TransportSocket{c.GetTransportSocket()}
+	for _, m := range c.GetTransportSocketMatches() {
+		sockets = append(sockets, m.GetTransportSocket())
+	}
+	for _, ts := range sockets {
+		if ts == nil || !strings.HasSuffix(ts.GetTypedConfig().GetTypeUrl(), "UpstreamTlsContext") {
+			continue
+		}
+		ctx := &tlsv3.UpstreamTlsContext{}
+		if err := ts.GetTypedConfig().UnmarshalTo(ctx); err != nil {
+			t.Fatalf("decode upstream TLS of %s: %v", c.GetName(), err)
+		}
+		return ctx
+	}
+	return nil
+}
+
+// routeCluster answers "where does Envoy send an HTTP request for host[:port]?" the way Envoy
+// picks a virtual host (exact domain, then wildcard suffix, then "*"), over every route
+// configuration istiod sent (for a sidecar the one named after the port; for a gateway, any).
+func routeCluster(t *testing.T, pc *kubetest.ProxyConfig, host, port string) string {
+	t.Helper()
+	_, target := routeTarget(t, pc, host, port)
+	return target
+}
+
+// routeTarget is routeCluster that also names the chosen virtual host; a direct response reads
+// "direct-response <status>".
+func routeTarget(t *testing.T, pc *kubetest.ProxyConfig, host, port string) (vhost, target string) {
+	t.Helper()
+	var rcs []*routev3.RouteConfiguration
+	if port != "" {
+		if rc := pc.Route(port); rc != nil {
+			rcs = append(rcs, rc)
+		}
+	} else {
+		rcs = pc.Routes
+	}
+	if len(rcs) == 0 {
+		t.Fatalf("no route configuration for port %q\n%s", port, pc.Names())
+	}
+	authority := host
+	if port != "" {
+		authority = host + ":" + port
+	}
+	var best *routev3.VirtualHost
+	bestRank := 0
+	for _, rc := range rcs {
+		for _, vh := range rc.GetVirtualHosts() {
+			for _, d := range vh.GetDomains() {
+				rank := 0
+				switch {
+				case d == host || d == authority:
+					rank = 3
+				case strings.HasPrefix(d, "*.") && strings.HasSuffix(host, d[1:]):
+					rank = 2
+				case d == "*":
+					rank = 1
+				}
+				if rank > bestRank {
+					best, bestRank = vh, rank
+				}
+			}
+		}
+	}
+	if best == nil || len(best.GetRoutes()) == 0 {
+		t.Fatalf("no virtual host with routes for %s\n%s", authority, pc.Names())
+	}
+	r := best.GetRoutes()[0]
+	if c := r.GetRoute().GetCluster(); c != "" {
+		return best.GetName(), c
+	}
+	if wc := r.GetRoute().GetWeightedClusters().GetClusters(); len(wc) == 1 {
+		return best.GetName(), wc[0].GetName()
+	}
+	if dr := r.GetDirectResponse(); dr != nil {
+		return best.GetName(), fmt.Sprintf("direct-response %d", dr.GetStatus())
+	}
+	t.Fatalf("virtual host %s: first route has no single cluster: %v", best.GetName(), r)
+	return "", ""
+}
+
+// principalNames collects the authenticated principal names an RBAC principal matches, walking
+// and/or/not sets.
+func principalNames(p *rbacconfigv3.Principal) []string {
+	var out []string
+	switch id := p.GetIdentifier().(type) {
+	case *rbacconfigv3.Principal_Authenticated_:
+		m := id.Authenticated.GetPrincipalName()
+		for _, s := range []string{m.GetExact(), m.GetPrefix(), m.GetSuffix(), m.GetContains(), m.GetSafeRegex().GetRegex()} {
+			if s != "" {
+				out = append(out, s)
+			}
+		}
+	case *rbacconfigv3.Principal_AndIds:
+		for _, x := range id.AndIds.GetIds() {
+			out = append(out, principalNames(x)...)
+		}
+	case *rbacconfigv3.Principal_OrIds:
+		for _, x := range id.OrIds.GetIds() {
+			out = append(out, principalNames(x)...)
+		}
+	case *rbacconfigv3.Principal_NotId:
+		for _, n := range principalNames(id.NotId) {
+			out = append(out, "not "+n)
+		}
+	case *rbacconfigv3.Principal_Any:
+		out = append(out, "any")
+	default:
+		out = append(out, "other:"+p.String())
+	}
+	return out
+}
