@@ -15,6 +15,7 @@ import (
 
 	"egret.dev/egret/internal/accesslog"
 	"egret.dev/egret/internal/resolve"
+	"egret.dev/egret/internal/splice"
 )
 
 type ctxKey struct{}
@@ -86,7 +87,8 @@ func (g *Gateway) proxy() *httputil.ReverseProxy {
 				pr.Out.Header.Del("Forwarded")
 				pr.Out.Header.Set("X-Request-Id", f.rq.entry.RequestID)
 			},
-			Transport: roundTripper{},
+			Transport:  roundTripper{},
+			BufferPool: splice.BufferPool,
 			ModifyResponse: func(resp *http.Response) error {
 				// Only the gateway's own denials carry it; a host cannot make a sidecar log one.
 				resp.Header.Del(accesslog.HeaderGatewayDenied)

@@ -197,7 +197,8 @@ func (s *Sidecar) newProxy() *httputil.ReverseProxy {
 			pr.Out.Header.Del("Proxy-Authorization")
 			pr.Out.Header.Del("Proxy-Connection")
 		},
-		Transport: sidecarTransport{s},
+		Transport:  sidecarTransport{s},
+		BufferPool: splice.BufferPool,
 		ModifyResponse: func(resp *http.Response) error {
 			c := resp.Request.Context().Value(ctxKey{}).(*call)
 			policy, denied := gatewayDenial(resp.StatusCode, resp.Header)
