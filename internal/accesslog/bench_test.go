@@ -53,3 +53,16 @@ func BenchmarkLoggerParallel(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkLoggerBufferedParallel is BenchmarkLoggerParallel with writes batched off the request path.
+func BenchmarkLoggerBufferedParallel(b *testing.B) {
+	l := NewWith(io.Discard, FormatJSON, Options{Buffer: 1 << 20})
+	defer l.Close()
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		e := istioExample()
+		for pb.Next() {
+			l.Log(e)
+		}
+	})
+}
