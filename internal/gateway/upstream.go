@@ -182,8 +182,15 @@ func (u *Upstream) forService(st *state, d ir.Decision) (*upstreamService, error
 		}
 		return nil, errors.Join(errs...)
 	}
+	dial := us.dial
 	us.transport = &http.Transport{
-		DialContext:           us.dial,
+		DialContext: func(ctx context.Context, network, address string) (net.Conn, error) {
+			c, err := dial(ctx, network, address)
+			if err != nil {
+				return nil, err
+			}
+			return withAddrs(c), nil
+		},
 		TLSClientConfig:       us.tls,
 		ForceAttemptHTTP2:     us.tls != nil,
 		MaxIdleConns:          256,
