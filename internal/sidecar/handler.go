@@ -43,7 +43,7 @@ func (s *Sidecar) newCall(r *http.Request) *call {
 	c := &call{st: st, entry: accesslog.Entry{
 		StartTime:      time.Now(),
 		Component:      accesslog.ComponentSidecar,
-		SourceIdentity: st.cfg.Workload.Identity.String(),
+		SourceIdentity: st.identity,
 		SourceAddress:  r.RemoteAddr,
 		Method:         r.Method,
 		Path:           r.URL.Path,
@@ -463,6 +463,9 @@ func (c *call) gatewayDenied(policy string) {
 }
 
 func splitHostPort(a string, def uint32) (string, uint32, error) {
+	if !strings.Contains(a, ":") {
+		return strings.ToLower(strings.Trim(a, "[]")), def, nil // no port: no error to build and read
+	}
 	host, p, err := net.SplitHostPort(a)
 	if err != nil {
 		if strings.Contains(err.Error(), "missing port") {

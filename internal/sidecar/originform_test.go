@@ -21,8 +21,8 @@ func TestOriginFormRequestsAreRoutedByTheirHost(t *testing.T) {
 	direct := &http.Client{Timeout: 10 * time.Second}
 	for _, tc := range []struct {
 		name, sidecar, host string
-		status             int
-		body               string
+		status              int
+		body                string
 	}{
 		{"an allowed workload reaches the host through the gateway", pp.addr, "www.google.com", 200, "hello from www.google.com"},
 		{"the Host header's port 80 is the same destination", pp.addr, "www.google.com:80", 200, "hello from www.google.com"},
