@@ -245,6 +245,9 @@ func splitAuthority(a string, def uint32) (string, uint32, error) {
 	if a == "" {
 		return "", 0, errors.New("request has no authority")
 	}
+	if !strings.Contains(a, ":") {
+		return strings.ToLower(strings.Trim(a, "[]")), def, nil // no port: no error to build and read
+	}
 	host, portStr, err := net.SplitHostPort(a)
 	if err != nil {
 		if strings.Contains(err.Error(), "missing port") {
