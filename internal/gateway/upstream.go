@@ -191,10 +191,13 @@ func (u *Upstream) forService(st *state, d ir.Decision) (*upstreamService, error
 			}
 			return withAddrs(c), nil
 		},
-		TLSClientConfig:       us.tls,
-		ForceAttemptHTTP2:     us.tls != nil,
-		MaxIdleConns:          256,
-		MaxIdleConnsPerHost:   64,
+		TLSClientConfig:   us.tls,
+		ForceAttemptHTTP2: us.tls != nil,
+		// Keep as many idle connections as callers use at once: an HTTP/1.1 host gets one connection per
+		// request in flight, and every connection above the idle limit was closed after its response and
+		// dialled again (a TLS handshake per request) as soon as more than 64 requests overlapped.
+		MaxIdleConns:          4096,
+		MaxIdleConnsPerHost:   1024,
 		IdleConnTimeout:       90 * time.Second,
 		TLSHandshakeTimeout:   10 * time.Second,
 		ResponseHeaderTimeout: 0,
