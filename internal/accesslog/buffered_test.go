@@ -108,6 +108,19 @@ func TestBufferedLogger(t *testing.T) {
 			time.Sleep(5 * time.Millisecond)
 		}
 	})
+	t.Run("with no interval a line is written without waiting for a flush", func(t *testing.T) {
+		w := &lockedBuf{}
+		l := NewWith(w, FormatJSON, Options{Buffer: 1 << 20})
+		defer l.Close()
+		l.Log(allowed(1))
+		deadline := time.Now().Add(5 * time.Second)
+		for len(w.lines(t)) != 1 {
+			if time.Now().After(deadline) {
+				t.Fatal("the line was never written")
+			}
+			time.Sleep(time.Millisecond)
+		}
+	})
 	t.Run("a full buffer drops lines, counts them and reports them, and never blocks", func(t *testing.T) {
 		w := &lockedBuf{}
 		var reported uint64

@@ -39,11 +39,14 @@ func (f Format) String() string {
 // Options tune how a Logger writes.
 type Options struct {
 	// Buffer, when above zero, takes writes off the request path: lines are appended to a pending batch
-	// of at most Buffer bytes, which a writer goroutine hands to w in one Write every FlushInterval
-	// (or sooner, once a quarter of it is full). A line that does not fit is dropped and counted
-	// (Dropped), never waited for. Zero writes each line synchronously, as New does.
+	// of at most Buffer bytes, which a writer goroutine hands to w in one Write. A line that does not
+	// fit is dropped and counted (Dropped), never waited for. Zero writes each line synchronously, as
+	// New does.
 	Buffer int
-	// FlushInterval is how long a line may wait in the batch; default 100ms.
+	// FlushInterval, when above zero, is how long a line may wait for others to join its batch (the
+	// batch is written sooner once a quarter of Buffer is full). Zero writes a batch as soon as the
+	// writer runs: the first line of a batch wakes it, the lines that arrive while it writes form the
+	// next one, so batches grow with the load and a line is never held back when the proxy is idle.
 	FlushInterval time.Duration
 	// SampleEvery, above 1, logs one in SampleEvery routine entries (allowed and answered below 400);
 	// denials, dry-run denials and failures are always logged. 0 or 1 logs every entry.
@@ -90,9 +93,6 @@ func NewWith(w io.Writer, format Format, opts Options) *Logger {
 	}
 	l.bufs.New = func() any { b := make([]byte, 0, 1024); return &b }
 	if opts.Buffer > 0 {
-		if l.opts.FlushInterval <= 0 {
-			l.opts.FlushInterval = 100 * time.Millisecond
-		}
 		l.pending = make([]byte, 0, min(opts.Buffer, 256<<10))
 		l.kick, l.stop, l.done = make(chan struct{}, 1), make(chan struct{}), make(chan struct{})
 		go l.writer()
@@ -144,10 +144,11 @@ func (l *Logger) enqueue(line []byte) bool {
 		l.dropped.Add(1)
 		return true
 	}
+	first := len(l.pending) == 0
 	l.pending = append(l.pending, line...)
-	full := len(l.pending) >= l.opts.Buffer/4
+	wake := (first && l.opts.FlushInterval <= 0) || len(l.pending) >= l.opts.Buffer/4
 	l.pmu.Unlock()
-	if full {
+	if wake {
 		select {
 		case l.kick <- struct{}{}:
 		default:
@@ -158,11 +159,15 @@ func (l *Logger) enqueue(line []byte) bool {
 
 func (l *Logger) writer() {
 	defer close(l.done)
-	t := time.NewTicker(l.opts.FlushInterval)
-	defer t.Stop()
+	var tick <-chan time.Time
+	if l.opts.FlushInterval > 0 {
+		t := time.NewTicker(l.opts.FlushInterval)
+		defer t.Stop()
+		tick = t.C
+	}
 	for {
 		select {
-		case <-t.C:
+		case <-tick:
 		case <-l.kick:
 		case <-l.stop:
 			_ = l.Flush()
