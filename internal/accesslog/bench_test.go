@@ -3,7 +3,9 @@ package accesslog
 import (
 	"encoding/json"
 	"io"
+	"os"
 	"testing"
+	"time"
 )
 
 func BenchmarkAppendJSON(b *testing.B) {
@@ -52,4 +54,48 @@ func BenchmarkLoggerParallel(b *testing.B) {
 			l.Log(e)
 		}
 	})
+}
+
+// BenchmarkLoggerBufferedParallel is BenchmarkLoggerParallel with writes batched off the request path.
+func BenchmarkLoggerBufferedParallel(b *testing.B) {
+	l := NewWith(io.Discard, FormatJSON, Options{Buffer: 1 << 20})
+	defer l.Close()
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		e := istioExample()
+		for pb.Next() {
+			l.Log(e)
+		}
+	})
+}
+
+// BenchmarkLoggerDevNull writes lines from 16 goroutines per core to /dev/null, so each write is a real
+// system call: one per line unbuffered, one per batch buffered.
+func BenchmarkLoggerDevNull(b *testing.B) {
+	for _, tc := range []struct {
+		name string
+		opts Options
+	}{
+		{"unbuffered", Options{}},
+		{"buffered", Options{Buffer: 1 << 20}},
+		{"buffered, 100ms interval", Options{Buffer: 1 << 20, FlushInterval: 100 * time.Millisecond}},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			f, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer f.Close()
+			l := NewWith(f, FormatJSON, tc.opts)
+			defer l.Close()
+			b.ReportAllocs()
+			b.SetParallelism(16)
+			b.RunParallel(func(pb *testing.PB) {
+				e := istioExample()
+				for pb.Next() {
+					l.Log(e)
+				}
+			})
+		})
+	}
 }

@@ -38,6 +38,7 @@ type gatewayFlags struct {
 	drain, upstreamTimeout   time.Duration
 	maxInFlight              int
 	limits                   connLimits
+	dp                       dataPlaneFlags
 	// bound, when set, is called once the listeners are open (egret up prints its banner after that).
 	bound func()
 }
@@ -72,7 +73,7 @@ SIGTERM or Ctrl-C drains: no new connections, requests in flight finish (up to -
 	fl.StringVar(&f.admin, "admin", "127.0.0.1:15000", "admin address (metrics, config dump, readiness); empty to disable")
 	fl.StringVar(&f.ready, "ready", "127.0.0.1:15021", "readiness address (/healthz/ready); empty to disable")
 	fl.StringVar(&f.accessLog, "access-log-format", "", "JSON or TEXT (default: the mesh's accessLogEncoding, else JSON)")
-	fl.StringVar(&f.accessLogFile, "access-log", "-", "access log file (- for standard output)")
+	fl.StringVar(&f.accessLogFile, "access-log", "-", "access log file (- for standard output, off for none)")
 	fl.StringVar(&f.dnsServer, "dns-server", "", "DNS server (host:port) for external hosts; default: the system resolver")
 	fl.StringVar(&f.upstreamCA, "upstream-ca", "", "verify external hosts whose ExternalService names no caCertificates against this CA bundle instead of the system roots")
 	fl.StringArrayVar(&f.overrides, "resolve", nil, "send HOST:PORT to ADDR instead of resolving it, HOST:PORT=ADDR (repeatable; like curl --connect-to)")
@@ -80,6 +81,7 @@ SIGTERM or Ctrl-C drains: no new connections, requests in flight finish (up to -
 	fl.DurationVar(&f.upstreamTimeout, "upstream-timeout", 30*time.Second, "time limit for an upstream response's headers (504 past it)")
 	fl.IntVar(&f.maxInFlight, "max-in-flight", 10000, "requests and tunnels served at once; more get 503 with Retry-After")
 	addGatewayLimitFlags(fl, &f.limits)
+	f.dp.register(fl)
 
 	return cmd
 }
@@ -117,7 +119,7 @@ func runGateway(ctx context.Context, s streams, f gatewayFlags) error {
 		}
 		overrides[k] = v
 	}
-	access, closeLog, err := accessLog(s, f.accessLogFile, f.accessLog, cfg.Plan.AccessLogEncoding)
+	access, closeLog, err := f.dp.openAccessLog(s, log, f.accessLogFile, f.accessLog, cfg.Plan.AccessLogEncoding)
 	if err != nil {
 		return err
 	}
@@ -165,7 +167,7 @@ func runGateway(ctx context.Context, s streams, f gatewayFlags) error {
 			}
 		}
 	}
-	servers := serveAdmin(log, map[string]http.Handler{f.admin: gw.AdminHandler(), f.ready: gw.ReadyHandler()})
+	servers := serveAdmin(log, map[string]http.Handler{f.admin: f.dp.admin(gw.AdminHandler()), f.ready: gw.ReadyHandler()})
 	var died error
 	select {
 	case <-ctx.Done():

@@ -34,6 +34,7 @@ type sidecarFlags struct {
 	bypassMark    int
 	netns         string
 	accessLogFile string
+	dp            dataPlaneFlags
 	admin         string
 	// connectTimeout bounds connecting to a gateway (TCP and TLS); 0 is sidecar.DefaultConnectTimeout.
 	connectTimeout time.Duration
@@ -76,7 +77,8 @@ and the reason.`,
 	fl.BoolVar(&f.transparent, "transparent", false, "redirect this network namespace's outbound TCP to the sidecar with nftables (Linux, root)")
 	fl.StringVar(&f.netns, "netns", "", "with --transparent: install the rules and listen in this network namespace (e.g. /var/run/netns/NAME); the sidecar's own connections leave from its own namespace")
 	fl.IntVar(&f.bypassMark, "bypass-mark", int(intercept.DefaultBypassMark), "socket mark of the sidecar's own connections, exempt from the redirect")
-	fl.StringVar(&f.accessLogFile, "access-log", "-", "access log file (- for standard output)")
+	fl.StringVar(&f.accessLogFile, "access-log", "-", "access log file (- for standard output, off for none)")
+	f.dp.register(fl)
 	addSidecarLimitFlags(fl, &f.limits)
 	fl.StringVar(&f.admin, "admin", "", "admin address (/stats/prometheus, /config_dump, /healthz/ready), e.g. 127.0.0.1:15000; empty to disable")
 	fl.DurationVar(&f.connectTimeout, "gateway-connect-timeout", sidecar.DefaultConnectTimeout, "how long connecting to a gateway (TCP and TLS) may take before the call goes to another gateway, or gets 503 UF when there is none; a gateway failing twice in a row is ejected for a growing back-off")
@@ -107,7 +109,7 @@ func runSidecar(ctx context.Context, s streams, f sidecarFlags) error {
 	if svid, err := src.GetX509SVID(); err == nil && svid.ID.String() != cfg.Workload.Identity.String() {
 		return withCode(ExitError, fmt.Errorf("the SVID is %s but the config is for %s", svid.ID, cfg.Workload.Identity))
 	}
-	access, closeLog, err := accessLog(s, f.accessLogFile, "", cfg.Plan.AccessLogEncoding)
+	access, closeLog, err := f.dp.openAccessLog(s, log, f.accessLogFile, "", cfg.Plan.AccessLogEncoding)
 	if err != nil {
 		return err
 	}
@@ -195,7 +197,7 @@ func runSidecar(ctx context.Context, s streams, f sidecarFlags) error {
 	if f.bound != nil {
 		f.bound()
 	}
-	admin := serveAdmin(log, map[string]http.Handler{f.admin: sc.AdminHandler()})
+	admin := serveAdmin(log, map[string]http.Handler{f.admin: f.dp.admin(sc.AdminHandler())})
 	defer func() {
 		for _, srv := range admin {
 			srv.Close()

@@ -161,7 +161,11 @@ func (ps *proxyStart) onUpdate(kind string, apply func(xds.Message) error) {
 
 // accessLog opens a proxy's access log: path "-" is standard output; format "" is the mesh's encoding
 // (planEncoding), else JSON. Close the returned closer when the proxy stops.
-func accessLog(s streams, path, format, planEncoding string) (*accesslog.Logger, func() error, error) {
+func accessLog(s streams, path, format, planEncoding string, opts ...accesslog.Options) (*accesslog.Logger, func() error, error) {
+	var o accesslog.Options
+	if len(opts) > 0 {
+		o = opts[0]
+	}
 	if format == "" {
 		format = planEncoding
 	}
@@ -173,11 +177,11 @@ func accessLog(s streams, path, format, planEncoding string) (*accesslog.Logger,
 		return nil, nil, withCode(ExitUsage, err)
 	}
 	if path == "-" || path == "" {
-		return accesslog.New(s.out, lf), func() error { return nil }, nil
+		return accesslog.NewWith(s.out, lf, o), func() error { return nil }, nil
 	}
 	file, err := os.OpenFile(path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o640)
 	if err != nil {
 		return nil, nil, withCode(ExitError, err)
 	}
-	return accesslog.New(file, lf), file.Close, nil
+	return accesslog.NewWith(file, lf, o), file.Close, nil
 }

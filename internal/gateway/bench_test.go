@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"egret.dev/egret/internal/gateway"
 	"egret.dev/egret/internal/meshtest"
 	"encoding/pem"
 	"fmt"
@@ -234,3 +235,29 @@ func heapInUse() uint64 {
 }
 
 func hello(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "hello") }
+
+// BenchmarkGatewayAlone is the gateway's own cost per request: the mesh client (HTTP/2 over mTLS with
+// the productpage SVID) and the HTTPS stand-in (1 KiB body) run in a peer process, so this process
+// holds only the gateway and -benchmem reports the gateway's bytes and allocations per request.
+//
+//	go test ./internal/gateway -run '^$' -bench GatewayAlone -benchmem -count 5
+func BenchmarkGatewayAlone(b *testing.B) {
+	m := meshtest.NewMesh(b)
+	dir := b.TempDir()
+	meshtest.WriteBenchCerts(b, m, dir, map[string]string{"client": meshtest.Productpage})
+	peer := meshtest.StartBenchPeer(b, "TestBenchPeer", meshtest.PeerClientMTLS, dir)
+	up := peer.Expect("upstream")
+	gw, err := gateway.New(meshtest.BenchGatewayParams(m.ServerTLS(meshtest.GatewaySVID), up[0], up[1]), meshtest.SeedConfig(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := gw.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = gw.Shutdown(context.Background()) })
+	peer.Send("target %s", gw.Addr(8443))
+	peer.Run()
+}
+
+// TestBenchPeer is the peer process of the *Alone benchmarks; it does nothing in a normal test run.
+func TestBenchPeer(t *testing.T) { meshtest.RunBenchPeer(t) }

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -15,6 +16,7 @@ import (
 
 	"egret.dev/egret/internal/accesslog"
 	"egret.dev/egret/internal/resolve"
+	"egret.dev/egret/internal/splice"
 )
 
 type ctxKey struct{}
@@ -46,8 +48,10 @@ func (h *handler) serveHTTP(w http.ResponseWriter, r *http.Request, rq *request)
 			fmt.Sprintf("%s speaks %s and the gateway does not originate TLS for it; open a CONNECT tunnel", rq.decision.Upstream, up.port.Protocol), "")
 		return
 	}
-	rw := &countingWriter{ResponseWriter: w}
-	ctx := context.WithValue(r.Context(), ctxKey{}, &forwarding{rq: rq, up: up, h: h})
+	rq.cw = countingWriter{ResponseWriter: w}
+	rw := &rq.cw
+	rq.fw = forwarding{rq: rq, up: up, h: h}
+	ctx := context.WithValue(r.Context(), ctxKey{}, &rq.fw)
 	h.g.proxy().ServeHTTP(rw, r.WithContext(ctx))
 	rq.entry.Status = rw.status
 	rq.entry.BytesSent = rw.n
@@ -86,7 +90,8 @@ func (g *Gateway) proxy() *httputil.ReverseProxy {
 				pr.Out.Header.Del("Forwarded")
 				pr.Out.Header.Set("X-Request-Id", f.rq.entry.RequestID)
 			},
-			Transport: roundTripper{},
+			Transport:  roundTripper{},
+			BufferPool: splice.BufferPool,
 			ModifyResponse: func(resp *http.Response) error {
 				// Only the gateway's own denials carry it; a host cannot make a sidecar log one.
 				resp.Header.Del(accesslog.HeaderGatewayDenied)
@@ -113,10 +118,10 @@ func (roundTripper) RoundTrip(r *http.Request) (*http.Response, error) {
 	f := r.Context().Value(ctxKey{}).(*forwarding)
 	ctx, cancel := context.WithTimeout(r.Context(), f.h.g.p.UpstreamTimeout)
 	// Record the address actually dialled (or reused), for the access log's upstream_host.
-	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{GotConn: func(info httptrace.GotConnInfo) {
-		f.rq.entry.UpstreamHost = info.Conn.RemoteAddr().String()
-		f.rq.entry.UpstreamLocalAddress = info.Conn.LocalAddr().String()
-	}})
+	f.rq.trace.GotConn = func(info httptrace.GotConnInfo) {
+		f.rq.entry.UpstreamHost, f.rq.entry.UpstreamLocalAddress = connAddrs(info.Conn)
+	}
+	ctx = httptrace.WithClientTrace(ctx, &f.rq.trace)
 	start := time.Now()
 	resp, err := f.up.transport.RoundTrip(r.WithContext(ctx))
 	f.rq.entry.UpstreamServiceTime = time.Since(start)
@@ -124,7 +129,8 @@ func (roundTripper) RoundTrip(r *http.Request) (*http.Response, error) {
 		cancel()
 		return nil, err
 	}
-	resp.Body = &cancelBody{ReadCloser: resp.Body, cancel: cancel}
+	f.rq.body = cancelBody{ReadCloser: resp.Body, cancel: cancel}
+	resp.Body = &f.rq.body
 	return resp, nil
 }
 
@@ -175,3 +181,26 @@ func (c *countingWriter) Flush() {
 }
 
 func (c *countingWriter) Unwrap() http.ResponseWriter { return c.ResponseWriter }
+
+// addrConn is an upstream connection with its addresses' text, made once when it is dialled rather
+// than for every request that reuses it.
+type addrConn struct {
+	net.Conn
+	remote, local string
+}
+
+func withAddrs(c net.Conn) net.Conn {
+	return &addrConn{Conn: c, remote: c.RemoteAddr().String(), local: c.LocalAddr().String()}
+}
+
+// connAddrs is the remote and local address of an upstream connection (under its TLS, if any).
+func connAddrs(c net.Conn) (remote, local string) {
+	inner := c
+	if tc, ok := c.(*tls.Conn); ok {
+		inner = tc.NetConn()
+	}
+	if ac, ok := inner.(*addrConn); ok {
+		return ac.remote, ac.local
+	}
+	return c.RemoteAddr().String(), c.LocalAddr().String()
+}

@@ -4,15 +4,19 @@ import (
 	"cmp"
 	"crypto/rand"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	mrand "math/rand/v2"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
+	"weak"
 
 	"egret.dev/egret/internal/accesslog"
 	"egret.dev/egret/internal/ir"
@@ -34,6 +38,12 @@ type request struct {
 	port     uint32
 	entry    accesslog.Entry
 	decision ir.Decision
+
+	// The per-request helpers of the HTTP path live in the request's one allocation.
+	fw    forwarding
+	cw    countingWriter
+	trace httptrace.ClientTrace
+	body  cancelBody
 }
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -79,8 +89,8 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.answer(w, rq, http.StatusForbidden, accesslog.FlagPolicyDenied, err.Error(), "RBAC: access denied")
 		return
 	}
-	rq.source = id
-	rq.entry.SourceIdentity = id.String()
+	rq.source = id.id
+	rq.entry.SourceIdentity = id.name
 
 	if r.Method == http.MethodConnect {
 		h.serveConnect(w, r, rq)
@@ -140,7 +150,7 @@ func (h *handler) route(w http.ResponseWriter, r *http.Request, rq *request, aut
 	if d.DryRunDeny {
 		rq.entry.Decision = accesslog.DecisionDryRunDeny
 	}
-	rq.entry.UpstreamCluster = fmt.Sprintf("outbound|%d||%s", d.ServicePort, host)
+	rq.entry.UpstreamCluster = "outbound|" + strconv.FormatUint(uint64(d.ServicePort), 10) + "||" + host
 	return true
 }
 
@@ -179,12 +189,51 @@ func (h *handler) answer(w http.ResponseWriter, rq *request, status int, flag ac
 	h.g.p.Log.Debug("local reply", "status", status, "flag", flag, "source", rq.entry.SourceIdentity, "authority", rq.entry.Authority, "reason", reason)
 }
 
+// peer is a caller's SPIFFE ID and its text.
+type peer struct {
+	id   ir.SpiffeID
+	name string
+}
+
+// peers remembers the SPIFFE ID read from each verified leaf certificate, so that the requests of one
+// connection (which all carry the same verified chain) parse it once. Keys are weak: the cache keeps no
+// certificate alive, and it is emptied when it reaches peerCacheSize entries.
+var peers struct {
+	sync.Mutex
+	m map[weak.Pointer[x509.Certificate]]peer
+}
+
+const peerCacheSize = 4096
+
 // peerID is the caller's SPIFFE ID, taken only from the verified certificate chain.
-func peerID(cs *tls.ConnectionState) (ir.SpiffeID, error) {
+func peerID(cs *tls.ConnectionState) (peer, error) {
 	if cs == nil || len(cs.VerifiedChains) == 0 || len(cs.VerifiedChains[0]) == 0 {
-		return ir.SpiffeID{}, errors.New("no verified client certificate")
+		return peer{}, errors.New("no verified client certificate")
 	}
 	leaf := cs.VerifiedChains[0][0]
+	key := weak.Make(leaf)
+	peers.Lock()
+	p, ok := peers.m[key]
+	peers.Unlock()
+	if ok {
+		return p, nil
+	}
+	id, err := parsePeerID(leaf)
+	if err != nil {
+		return peer{}, err
+	}
+	p = peer{id: id, name: id.String()}
+	peers.Lock()
+	if peers.m == nil || len(peers.m) >= peerCacheSize {
+		peers.m = make(map[weak.Pointer[x509.Certificate]]peer)
+	}
+	peers.m[key] = p
+	peers.Unlock()
+	return p, nil
+}
+
+// parsePeerID reads the one SPIFFE ID of a verified leaf certificate.
+func parsePeerID(leaf *x509.Certificate) (ir.SpiffeID, error) {
 	if len(leaf.URIs) != 1 {
 		return ir.SpiffeID{}, fmt.Errorf("client certificate has %d URI SANs, want exactly one SPIFFE ID", len(leaf.URIs))
 	}
@@ -195,6 +244,9 @@ func peerID(cs *tls.ConnectionState) (ir.SpiffeID, error) {
 func splitAuthority(a string, def uint32) (string, uint32, error) {
 	if a == "" {
 		return "", 0, errors.New("request has no authority")
+	}
+	if !strings.Contains(a, ":") {
+		return strings.ToLower(strings.Trim(a, "[]")), def, nil // no port: no error to build and read
 	}
 	host, portStr, err := net.SplitHostPort(a)
 	if err != nil {
@@ -217,8 +269,14 @@ func requestID(r *http.Request) string {
 	}
 	var b [16]byte
 	_, _ = rand.Read(b[:])
-	id := hex.EncodeToString(b[:])
-	id = id[:8] + "-" + id[8:12] + "-" + id[12:16] + "-" + id[16:20] + "-" + id[20:]
+	var out [36]byte // 8-4-4-4-12 hex digits, in one allocation
+	hex.Encode(out[0:8], b[0:4])
+	hex.Encode(out[9:13], b[4:6])
+	hex.Encode(out[14:18], b[6:8])
+	hex.Encode(out[19:23], b[8:10])
+	hex.Encode(out[24:36], b[10:16])
+	out[8], out[13], out[18], out[23] = '-', '-', '-', '-'
+	id := string(out[:])
 	r.Header.Set("X-Request-Id", id)
 	return id
 }

@@ -182,12 +182,22 @@ func (u *Upstream) forService(st *state, d ir.Decision) (*upstreamService, error
 		}
 		return nil, errors.Join(errs...)
 	}
+	dial := us.dial
 	us.transport = &http.Transport{
-		DialContext:           us.dial,
-		TLSClientConfig:       us.tls,
-		ForceAttemptHTTP2:     us.tls != nil,
-		MaxIdleConns:          256,
-		MaxIdleConnsPerHost:   64,
+		DialContext: func(ctx context.Context, network, address string) (net.Conn, error) {
+			c, err := dial(ctx, network, address)
+			if err != nil {
+				return nil, err
+			}
+			return withAddrs(c), nil
+		},
+		TLSClientConfig:   us.tls,
+		ForceAttemptHTTP2: us.tls != nil,
+		// Keep as many idle connections as callers use at once: an HTTP/1.1 host gets one connection per
+		// request in flight, and every connection above the idle limit was closed after its response and
+		// dialled again (a TLS handshake per request) as soon as more than 64 requests overlapped.
+		MaxIdleConns:          4096,
+		MaxIdleConnsPerHost:   1024,
 		IdleConnTimeout:       90 * time.Second,
 		TLSHandshakeTimeout:   10 * time.Second,
 		ResponseHeaderTimeout: 0,

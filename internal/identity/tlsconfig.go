@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 	"github.com/spiffe/go-spiffe/v2/spiffetls/tlsconfig"
@@ -36,20 +37,36 @@ func ServerTLSConfig(src Source, authz Authorizer, clk Clock) *tls.Config {
 		clk = SystemClock
 	}
 	base := &tls.Config{MinVersion: tls.VersionTLS12}
+	// The config for a handshake is built once per SVID and bundle and reused until either changes:
+	// building it (a certificate, a pool of the roots) on every handshake cost more than the handshake's
+	// own allocations.
+	var mu sync.Mutex
+	var last struct {
+		svid  *x509svid.SVID
+		roots []*x509.Certificate
+		conf  *tls.Config
+	}
 	base.GetConfigForClient = func(*tls.ClientHelloInfo) (*tls.Config, error) {
-		cert, svid, err := tlsCertificate(src)
+		svid, err := src.GetX509SVID()
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("identity: no SVID: %w", err)
 		}
 		bundle, err := src.GetX509BundleForTrustDomain(svid.ID.TrustDomain())
 		if err != nil {
 			return nil, fmt.Errorf("identity: bundle: %w", err)
 		}
+		roots := bundle.X509Authorities()
+		mu.Lock()
+		defer mu.Unlock()
+		if last.conf != nil && last.svid == svid && sameCerts(last.roots, roots) {
+			return last.conf, nil
+		}
+		cert := certificateOf(svid)
 		pool := x509.NewCertPool()
-		for _, c := range bundle.X509Authorities() {
+		for _, c := range roots {
 			pool.AddCert(c)
 		}
-		return &tls.Config{
+		conf := &tls.Config{
 			MinVersion:   tls.VersionTLS12,
 			NextProtos:   base.NextProtos, // http.Server adds h2 to the outer config
 			Certificates: []tls.Certificate{*cert},
@@ -72,9 +89,24 @@ func ServerTLSConfig(src Source, authz Authorizer, clk Clock) *tls.Config {
 				}
 				return authz(id, cs.VerifiedChains)
 			},
-		}, nil
+		}
+		last.svid, last.roots, last.conf = svid, roots, conf
+		return conf, nil
 	}
 	return base
+}
+
+// sameCerts reports whether a and b hold the same certificates in the same order.
+func sameCerts(a, b []*x509.Certificate) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] && !a[i].Equal(b[i]) {
+			return false
+		}
+	}
+	return true
 }
 
 // ClientTLSConfig presents src's newest SVID and accepts a server only if its SVID verifies
@@ -110,9 +142,13 @@ func tlsCertificate(src Source) (*tls.Certificate, *x509svid.SVID, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("identity: no SVID: %w", err)
 	}
+	return certificateOf(svid), svid, nil
+}
+
+func certificateOf(svid *x509svid.SVID) *tls.Certificate {
 	cert := &tls.Certificate{PrivateKey: svid.PrivateKey, Leaf: svid.Certificates[0]}
 	for _, c := range svid.Certificates {
 		cert.Certificate = append(cert.Certificate, c.Raw)
 	}
-	return cert, svid, nil
+	return cert
 }

@@ -13,7 +13,8 @@ func (p *Plan) Decide(r Request) Decision {
 	ix := p.index()
 	host := NormalizeHost(r.Host)
 	d := Decision{Host: host, Port: r.Port, Source: r.Source.String(), Cluster: r.Cluster}
-	hostPort := net.JoinHostPort(host, strconv.FormatUint(uint64(r.Port), 10))
+	// The strings below feed only reasons and refusals: they are built when one is, not per request.
+	hostPort := func() string { return net.JoinHostPort(host, strconv.FormatUint(uint64(r.Port), 10)) }
 
 	if !r.Source.IsZero() {
 		clusters := ix.clustersByTD[r.Source.TrustDomain]
@@ -41,7 +42,6 @@ func (p *Plan) Decide(r Request) Decision {
 	}
 	if via != nil {
 		host, r.Port, d.Host, d.Port = via.host, via.port, via.host, via.port
-		hostPort = net.JoinHostPort(host, strconv.FormatUint(uint64(r.Port), 10))
 	}
 	pe, entry, hostKnown := ix.lookup(host, r.Port, d.Cluster, &vw)
 	if via != nil && via.gateway != nil {
@@ -52,7 +52,7 @@ func (p *Plan) Decide(r Request) Decision {
 		}
 	}
 	if vw.refuses(entry) {
-		vw.refuse(&d, hostPort)
+		vw.refuse(&d, hostPort())
 		return d
 	}
 	// A host:port that any claim routes through gateways is never direct or passed through (overlap.go).
@@ -62,10 +62,10 @@ func (p *Plan) Decide(r Request) Decision {
 	}
 	vw.explain(&d, entry)
 	if entry == nil {
-		d.Upstream = hostPort
-		what := hostPort + " is not in the registry"
+		d.Upstream = hostPort()
+		what := d.Upstream + " is not in the registry"
 		if hostKnown {
-			what = hostPort + " is not in the registry (the host is, on other ports)"
+			what = d.Upstream + " is not in the registry (the host is, on other ports)"
 		}
 		if p.Outbound == RegistryOnly {
 			d.Kind = KindNotInRegistry
@@ -83,7 +83,9 @@ func (p *Plan) Decide(r Request) Decision {
 	if upstreamPort == 0 {
 		upstreamPort = sp.Number
 	}
-	svcDesc := fmt.Sprintf("ExternalService %s port %d", entry.svc.ID, sp.Number)
+	svcDesc := func() string {
+		return "ExternalService " + entry.svc.ID + " port " + strconv.FormatUint(uint64(sp.Number), 10)
+	}
 
 	var applying []policyTarget
 	for _, pt := range ix.policies[entry.svc.ID] {
@@ -97,13 +99,18 @@ func (p *Plan) Decide(r Request) Decision {
 	}
 	switch {
 	case !enforced.applies:
-		d.Reason = "no AccessPolicy restricts " + svcDesc + "; any caller is allowed"
+		d.Reason = "no AccessPolicy restricts " + svcDesc() + "; any caller is allowed"
 	case !enforced.matched:
 		d.Kind, d.Reason, d.Policy = KindDenied, enforced.reason, enforced.policy
 		return d
 	default:
 		d.Policy = enforced.policy
-		d.Reason = fmt.Sprintf("AccessPolicy %s allows %s to %s", enforced.policy, callerName(r.Source), svcDesc)
+		// One concatenation, one allocation: this reason is built for every allowed request.
+		caller := d.Source
+		if caller == "" {
+			caller = callerName(r.Source)
+		}
+		d.Reason = "AccessPolicy " + enforced.policy + " allows " + caller + " to ExternalService " + entry.svc.ID + " port " + strconv.FormatUint(uint64(sp.Number), 10)
 	}
 
 	if isRouted(pe, entry) && ix.coRouted(&d, r, host, entry) {
@@ -129,7 +136,7 @@ func (p *Plan) Decide(r Request) Decision {
 	}
 	if pe.route == nil || len(pe.route.Targets) == 0 {
 		d.Kind = KindNoRoute
-		d.Reason = fmt.Sprintf("no egress gateway serves %s (%s routes port %d through gateways)", hostPort, svcDesc, sp.PortMatch)
+		d.Reason = fmt.Sprintf("no egress gateway serves %s (%s routes port %d through gateways)", hostPort(), svcDesc(), sp.PortMatch)
 		return d
 	}
 	d.Allow, d.Kind = true, KindRouted
@@ -140,6 +147,9 @@ func (p *Plan) Decide(r Request) Decision {
 // orderTargets puts the caller's own cluster's gateways first, keeping the plan's order otherwise, so
 // traffic stays in its cluster while it can and fails over in a predictable order.
 func orderTargets(ts []GatewayTarget, cluster string) []GatewayTarget {
+	if inOrder(ts, cluster) {
+		return ts[:len(ts):len(ts)] // no copy; an append by the caller copies
+	}
 	out := make([]GatewayTarget, 0, len(ts))
 	for _, t := range ts {
 		if t.Cluster == cluster {
@@ -152,6 +162,19 @@ func orderTargets(ts []GatewayTarget, cluster string) []GatewayTarget {
 		}
 	}
 	return out
+}
+
+// inOrder reports whether ts already lists cluster's own gateways first.
+func inOrder(ts []GatewayTarget, cluster string) bool {
+	others := false
+	for _, t := range ts {
+		if t.Cluster != cluster {
+			others = true
+		} else if others {
+			return false
+		}
+	}
+	return true
 }
 
 func callerName(id SpiffeID) string {

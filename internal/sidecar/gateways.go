@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strconv"
 	"sync"
 	"time"
 
@@ -37,12 +38,16 @@ func (e *connectError) Unwrap() error { return e.err }
 
 // gateway returns the connection to the gateway target at addr, creating it on first use.
 func (s *Sidecar) gateway(addr string, id ir.SpiffeID) *gatewayConn {
+	// The key is built in a stack buffer: a map lookup by string(bytes) does not allocate, and this
+	// runs for every call.
+	var buf [256]byte
+	k := append(append(append(append(append(append(append(buf[:0], addr...), "|spiffe://"...), id.TrustDomain...), "/ns/"...), id.Namespace...), "/sa/"...), id.ServiceAccount...)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	key := addr + "|" + id.String()
-	if g, ok := s.gateways[key]; ok {
+	if g, ok := s.gateways[string(k)]; ok {
 		return g
 	}
+	key := string(k)
 	conf := s.p.ClientTLS(id)
 	conf.NextProtos = []string{"h2"}
 	// The sidecar's own connections use the Direct dialer too: in transparent mode it carries the bypass
@@ -249,7 +254,9 @@ func (e *exhaustedError) Attempts() int { return e.attempts }
 // gatewayAddress finds where a gateway listener is reached: "ID:targetPort" names one listener's
 // address; "ID" names the gateway's host (its listeners on their target ports) or one host:port for all.
 func gatewayAddress(addrs map[string]string, t ir.GatewayTarget) (string, bool) {
-	if a, ok := addrs[fmt.Sprintf("%s:%d", t.GatewayID, t.TargetPort)]; ok {
+	var buf [256]byte
+	k := strconv.AppendUint(append(append(buf[:0], t.GatewayID...), ':'), uint64(t.TargetPort), 10)
+	if a, ok := addrs[string(k)]; ok { // no allocation for the lookup
 		return a, true
 	}
 	a, ok := addrs[t.GatewayID]

@@ -43,7 +43,7 @@ func (s *Sidecar) newCall(r *http.Request) *call {
 	c := &call{st: st, entry: accesslog.Entry{
 		StartTime:      time.Now(),
 		Component:      accesslog.ComponentSidecar,
-		SourceIdentity: st.cfg.Workload.Identity.String(),
+		SourceIdentity: st.identity,
 		SourceAddress:  r.RemoteAddr,
 		Method:         r.Method,
 		Path:           r.URL.Path,
@@ -69,8 +69,9 @@ func (s *Sidecar) finish(c *call) {
 	s.p.Metrics.Request(&c.entry, l)
 }
 
-// ServeHTTP is the explicit proxy (absolute-form requests and CONNECT) and, for requests that arrive
-// through a transparent redirect, the HTTP path of transparent mode.
+// ServeHTTP is the explicit proxy (absolute-form requests, origin-form requests routed by their Host
+// header, and CONNECT) and, for requests that arrive through a transparent redirect, the HTTP path of
+// transparent mode.
 func (s *Sidecar) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c := s.newCall(r)
 	defer s.finish(c)
@@ -83,11 +84,17 @@ func (s *Sidecar) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		defPort = 443
 	}
 	if authority == "" {
-		if !c.origDst.IsValid() {
-			s.local(w, c, http.StatusBadRequest, accesslog.FlagDownstreamProtocolError, "not a proxy request: send absolute-form requests (HTTP_PROXY) or CONNECT", "")
+		// An origin-form request: the Host header names the destination, as Envoy's sidecar reads plain
+		// HTTP (a client that sets only Host, or a load tool that sends the same request to any proxy).
+		// The decision and the call use that host exactly as for an absolute-form request.
+		if r.Host == "" {
+			s.local(w, c, http.StatusBadRequest, accesslog.FlagDownstreamProtocolError, "no destination: an origin-form request needs a Host header (or send absolute-form requests, HTTP_PROXY, or CONNECT)", "")
 			return
 		}
-		authority, defPort = r.Host, uint32(c.origDst.Port())
+		authority = r.Host
+		if c.origDst.IsValid() {
+			defPort = uint32(c.origDst.Port())
+		}
 	}
 	c.entry.Authority = authority
 	host, port, err := splitHostPort(authority, defPort)
@@ -197,7 +204,8 @@ func (s *Sidecar) newProxy() *httputil.ReverseProxy {
 			pr.Out.Header.Del("Proxy-Authorization")
 			pr.Out.Header.Del("Proxy-Connection")
 		},
-		Transport: sidecarTransport{s},
+		Transport:  sidecarTransport{s},
+		BufferPool: splice.BufferPool,
 		ModifyResponse: func(resp *http.Response) error {
 			c := resp.Request.Context().Value(ctxKey{}).(*call)
 			policy, denied := gatewayDenial(resp.StatusCode, resp.Header)
@@ -455,6 +463,9 @@ func (c *call) gatewayDenied(policy string) {
 }
 
 func splitHostPort(a string, def uint32) (string, uint32, error) {
+	if !strings.Contains(a, ":") {
+		return strings.ToLower(strings.Trim(a, "[]")), def, nil // no port: no error to build and read
+	}
 	host, p, err := net.SplitHostPort(a)
 	if err != nil {
 		if strings.Contains(err.Error(), "missing port") {

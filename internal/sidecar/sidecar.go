@@ -75,8 +75,9 @@ type Sidecar struct {
 
 // state is one applied config with its compiled plan.
 type state struct {
-	cfg  *proxyconfig.Sidecar
-	plan *ir.Plan
+	cfg      *proxyconfig.Sidecar
+	plan     *ir.Plan
+	identity string // cfg.Workload.Identity's text, for every log line
 }
 
 // New returns a sidecar for cfg; Serve or ServeTransparent starts it.
@@ -109,7 +110,7 @@ func New(p Params, cfg *proxyconfig.Sidecar) (*Sidecar, error) {
 
 func (s *Sidecar) apply(cfg *proxyconfig.Sidecar) {
 	plan := cfg.Plan
-	s.cfg.Store(&state{cfg: cfg, plan: (&plan).Compile()})
+	s.cfg.Store(&state{cfg: cfg, plan: (&plan).Compile(), identity: cfg.Workload.Identity.String()})
 	s.p.Metrics.ConfigVersion(cfg.Version)
 }
 

@@ -1,0 +1,112 @@
+package cli
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"egret.dev/egret/internal/meshtest"
+)
+
+func TestPprofOnlyWithTheFlag(t *testing.T) {
+	admin := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "admin "+r.URL.Path) })
+	for _, tc := range []struct {
+		name  string
+		pprof bool
+		want  string
+	}{
+		{"without --pprof the admin handler answers /debug/pprof/ itself", false, "admin /debug/pprof/"},
+		{"with --pprof the profiler's index is served", true, "goroutine"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := httptest.NewServer((&dataPlaneFlags{pprof: tc.pprof}).admin(admin))
+			defer srv.Close()
+			for path, want := range map[string]string{"/debug/pprof/": tc.want, "/stats/prometheus": "admin /stats/prometheus"} {
+				resp, err := http.Get(srv.URL + path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if !strings.Contains(string(b), want) {
+					t.Errorf("%s: %.100q, want it to contain %q", path, b, want)
+				}
+			}
+		})
+	}
+}
+
+// The access log flags on the real command: sampling keeps every denial, "off" writes nothing, and
+// every line is out by the time the gateway exits (the batch is flushed after the drain).
+func TestGatewayAccessLogFlags(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	if code, _, errw := run(t, "", "ca", "init", "--data-dir", data); code != ExitOK {
+		t.Fatal(errw)
+	}
+	for _, id := range []struct{ name, spiffe string }{
+		{"gw", "spiffe://cluster1/ns/gloo-mesh-gateways/sa/istio-egressgateway"},
+		{"pp", "spiffe://cluster1/ns/bookinfo/sa/bookinfo-productpage"},
+		{"rv", "spiffe://cluster1/ns/bookinfo/sa/bookinfo-reviews"},
+	} {
+		if code, _, errw := run(t, "", "ca", "issue", "--data-dir", data, "--identity", id.spiffe, "--out", filepath.Join(dir, id.name)); code != ExitOK {
+			t.Fatalf("ca issue %s: %s", id.name, errw)
+		}
+	}
+	cfg := filepath.Join(dir, "gw.json")
+	if code, _, errw := run(t, "", "render", "gateway-config", "-f", example, "--gateway", "cluster1/gloo-mesh-gateways/istio-egressgateway", "--out", cfg); code != ExitOK {
+		t.Fatalf("render: %s", errw)
+	}
+	upstream, caFile := standIn(t, "www.google.com")
+	for _, tc := range []struct {
+		name      string
+		flags     []string
+		wantLines int
+	}{
+		{"every request is logged by default", nil, 6},
+		{"sampling one in 2 keeps 2 of the 4 allowed requests and both denials", []string{"--access-log-sample", "2"}, 4},
+		{"unbuffered writes every line too", []string{"--access-log-buffer", "0"}, 6},
+		{"off writes nothing", []string{"--access-log", "off"}, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			listen, ready := freePort(t), freePort(t)
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			var stdout, stderr meshtest.LockedBuffer
+			done := make(chan int)
+			go func() {
+				done <- Run(ctx, append([]string{"gateway", "--config", cfg,
+					"--cert", filepath.Join(dir, "gw", "svid.pem"), "--key", filepath.Join(dir, "gw", "key.pem"), "--bundle", filepath.Join(dir, "gw", "bundle.pem"),
+					"--port", "8443=" + listen, "--admin", "", "--ready", "127.0.0.1:" + ready,
+					"--resolve", "www.google.com:443=" + upstream, "--upstream-ca", caFile,
+				}, tc.flags...), strings.NewReader(""), &stdout, &stderr)
+			}()
+			waitReady(t, "http://127.0.0.1:"+ready+"/healthz/ready", &stderr)
+			for _, who := range []string{"pp", "pp", "rv", "pp", "rv", "pp"} {
+				c := meshClient(t, filepath.Join(dir, who), "127.0.0.1:"+listen)
+				resp, err := c.Get("https://www.google.com/")
+				if err != nil {
+					t.Fatalf("%s: %v", who, err)
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+			cancel()
+			if code := <-done; code != ExitOK {
+				t.Fatalf("gateway exited %d: %s", code, stderr.String())
+			}
+			out := strings.TrimSpace(stdout.String())
+			n := 0
+			if out != "" {
+				n = len(strings.Split(out, "\n"))
+			}
+			if n != tc.wantLines || strings.Count(out, `"decision":"deny"`) != min(2, tc.wantLines) {
+				t.Errorf("%d lines, want %d (every denial kept):\n%s", n, tc.wantLines, out)
+			}
+		})
+	}
+}
