@@ -15,24 +15,66 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"egret.dev/egret/internal/kubetest"
+	render "egret.dev/egret/internal/render/istio"
+	"egret.dev/egret/internal/source/file"
+	"egret.dev/egret/internal/translate"
 )
 
-// seedObjects are the Istio and Kubernetes objects for the seed's scenario
-// (examples/bookinfo-egress, cluster1). Until `egret render istio` is merged they are the
-// hand-written equivalent in testdata/seed-istio.yaml.
-//
-// To check the renderer instead, replace the body's first line with the renderer's output, e.g.
-//
-//	objs, err := kubetest.ToUnstructured(renderedObjects) // []runtime.Object
-//	objs, err := kubetest.DecodeYAML(renderedYAML)         // or YAML bytes
+// seedObjects are the Istio and Kubernetes objects `egret render istio` makes for the seed's scenario
+// (examples/bookinfo-egress, cluster1): the renderer's own output, checked by Istio itself.
 func seedObjects(t testing.TB) []*unstructured.Unstructured {
 	t.Helper()
-	objs, err := kubetest.DecodeYAML(mustRead(t, "testdata/seed-istio.yaml"))
+	snap, err := file.Load([]string{"../../examples/bookinfo-egress"}, file.Options{})
+	if err != nil {
+		t.Fatalf("load the example: %v", err)
+	}
+	res := translate.Translate(snap)
+	if res.Invalid() {
+		t.Fatalf("the example does not translate: %v", res.Problems())
+	}
+	out, err := render.Render(res.Plan, seedCluster)
+	if err != nil {
+		t.Fatalf("render: %v", err)
+	}
+	y, err := render.YAML(out)
+	if err != nil {
+		t.Fatalf("render: %v", err)
+	}
+	rendered, err := kubetest.DecodeYAML(y)
+	if err != nil {
+		t.Fatalf("rendered objects: %v", err)
+	}
+	// The namespaces exist in a workload cluster before egret renders into them (the mesh's
+	// namespaces, istio-system, the gateway's): the test creates them first, as a cluster has them.
+	var objs []*unstructured.Unstructured
+	seen := map[string]bool{}
+	for _, u := range rendered {
+		if ns := u.GetNamespace(); ns != "" && !seen[ns] {
+			seen[ns] = true
+			n := &unstructured.Unstructured{}
+			n.SetAPIVersion("v1")
+			n.SetKind("Namespace")
+			n.SetName(ns)
+			objs = append(objs, n)
+		}
+	}
+	objs = append(objs, rendered...)
 	if err != nil {
 		t.Fatalf("seed objects: %v", err)
 	}
 	if len(objs) == 0 {
 		t.Fatal("seed objects: none")
+	}
+	return objs
+}
+
+// handWrittenSeedObjects are the Istio documentation's hand-written equivalent (testdata/seed-istio.yaml),
+// kept to show that the checks below hold for what Istio users write today, too.
+func handWrittenSeedObjects(t testing.TB) []*unstructured.Unstructured {
+	t.Helper()
+	objs, err := kubetest.DecodeYAML(mustRead(t, "testdata/seed-istio.yaml"))
+	if err != nil {
+		t.Fatalf("seed objects: %v", err)
 	}
 	return objs
 }
