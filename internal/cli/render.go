@@ -32,6 +32,7 @@ func newRenderGatewayCmd(s streams) *cobra.Command {
 		Example: "  egret render gateway-config -f examples/bookinfo-egress --gateway cluster1/gloo-mesh-gateways/istio-egressgateway --out gw.json",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			legacyOutFile(s, &format, &out)
 			if err := checkOutput(format, "json", "yaml"); err != nil {
 				return err
 			}
@@ -64,6 +65,7 @@ func newRenderSidecarCmd(s streams) *cobra.Command {
 		Example: "  egret render sidecar-config -f examples/bookinfo-egress --workload bookinfo/productpage \\\n    --gateway-address cluster1/gloo-mesh-gateways/istio-egressgateway=127.0.0.1:8443 --out pp.json",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			legacyOutFile(s, &format, &out)
 			if err := checkOutput(format, "json", "yaml"); err != nil {
 				return err
 			}
@@ -119,4 +121,19 @@ func translateInputs(s streams, in *inputFlags) (*translate.Result, error) {
 func addRenderOutputFlags(cmd *cobra.Command, format, out *string) {
 	cmd.Flags().StringVarP(format, "output", "o", "json", "output format: json (what --config reads) or yaml")
 	cmd.Flags().StringVar(out, "out", "-", "file to write (- for standard output)")
+}
+
+// legacyOutFile keeps `render gateway-config|sidecar-config -o FILE.json` working for the scripts
+// written before --out existed (a file name ending in .json or .yaml, and no --out file): it writes the
+// file and says to use --out. Any other -o value is the output format, as on every command.
+func legacyOutFile(s streams, format, out *string) {
+	f := *format
+	if (*out != "" && *out != "-") || !(strings.HasSuffix(f, ".json") || strings.HasSuffix(f, ".yaml") || strings.HasSuffix(f, ".yml")) {
+		return
+	}
+	fmt.Fprintf(s.err, "egret: -o %s: -o is the output format; writing the file, but use --out %s\n", f, f)
+	*out, *format = f, "json"
+	if !strings.HasSuffix(f, ".json") {
+		*format = "yaml"
+	}
 }
