@@ -203,8 +203,34 @@ func (u *Upstream) forService(st *state, d ir.Decision) (*upstreamService, error
 		ResponseHeaderTimeout: 0,
 		ExpectContinueTimeout: time.Second,
 	}
+	u.evictFor(key)
 	u.cache[key] = us
 	return us, nil
+}
+
+// maxUpstreams bounds the pooled transports one gateway keeps. A wildcard ExternalService gets one per
+// requested host, so without a bound any caller its policies allow could grow the gateway's memory
+// with made-up names.
+const maxUpstreams = 4096
+
+// evictFor makes room for key: transports of another config version go (the first upstream built for
+// a new config retires the old config's), and past maxUpstreams one other entry goes. Their idle
+// connections close now; connections busy with a request close when it ends and their idle timeout
+// passes. Called with u.mu held.
+func (u *Upstream) evictFor(key upstreamKey) {
+	for k, old := range u.cache {
+		if k.version != key.version {
+			old.transport.CloseIdleConnections()
+			delete(u.cache, k)
+		}
+	}
+	for k, old := range u.cache {
+		if len(u.cache) < maxUpstreams {
+			break
+		}
+		old.transport.CloseIdleConnections()
+		delete(u.cache, k)
+	}
 }
 
 // CloseIdle closes idle upstream connections of every transport.
