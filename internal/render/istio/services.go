@@ -263,6 +263,19 @@ func (r *renderer) originations() {
 			}
 			dr.Spec.TrafficPolicy = tp
 			r.out.DestinationRules = append(r.out.DestinationRules, dr)
+			// The gateway sees the host through the ServiceEntry in its own namespace, and istiod looks
+			// for a DestinationRule in the proxy's namespace, then the service's, then the root namespace:
+			// one exported from the ExternalService's namespace is never consulted there. So the gateway
+			// gets its own copy (found by istiod's xDS test: without it the gateway sent plain HTTP to 443).
+			for _, ns := range r.gatewayNamespaces(s) {
+				if ns == s.Namespace {
+					continue
+				}
+				gdr := dr.DeepCopy()
+				gdr.ObjectMeta = r.meta(objectName("externalservice", s.Name, s.Namespace, string(h)), ns, ownerOf("ExternalService", s.ID))
+				gdr.Spec.ExportTo = []string{"."}
+				r.out.DestinationRules = append(r.out.DestinationRules, gdr)
+			}
 		}
 	}
 }
