@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"go.yaml.in/yaml/v3"
 
 	"egret.dev/egret/internal/api"
 	"egret.dev/egret/internal/ir"
@@ -121,18 +120,8 @@ func printPlanPart(w io.Writer, plan *ir.Plan, kind, output string) error {
 	case "workloads":
 		part = plan.Workloads
 	}
-	switch output {
-	case "json":
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(part)
-	case "yaml":
-		enc := yaml.NewEncoder(w)
-		enc.SetIndent(2)
-		if err := enc.Encode(part); err != nil {
-			return err
-		}
-		return enc.Close()
+	if output == "json" || output == "yaml" {
+		return encode(w, output, part)
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	switch kind {

@@ -4,39 +4,11 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/netip"
 	"strings"
 	"testing"
 
 	"egret.dev/egret/internal/meshtest"
 )
-
-// statusPeek routes www.google.com:8080 through the seed's gateway to an ExternalEndpoint at target.
-func statusPeek(target string) string {
-	ap := netip.MustParseAddrPort(target)
-	return fmt.Sprintf(`apiVersion: networking.gloo.solo.io/v2
-kind: ExternalService
-metadata: {name: peek, namespace: attacker}
-spec:
-  hosts: [www.google.com]
-  selector: {peek: "yes"}
-  ports:
-  - name: http
-    number: 9000
-    protocol: HTTP
-    targetPort: {name: http}
-    egressGatewayRoutes:
-      portMatch: 8080
-      virtualGatewayRefs: [{name: istio-egressgateway, namespace: bookinfo}]
----
-apiVersion: networking.gloo.solo.io/v2
-kind: ExternalEndpoint
-metadata: {name: peek, namespace: attacker, labels: {peek: "yes"}}
-spec:
-  address: %s
-  ports: [{name: http, number: %d}]
-`, ap.Addr(), ap.Port())
-}
 
 // The attack of issue 11: a workload read the control plane's status page through the gateway, by way
 // of a service declared on its loopback address. The gateway now refuses to dial the control plane's
@@ -56,7 +28,7 @@ func TestTheGatewayDoesNotServeTheControlPlanesListeners(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			gw := meshtest.StartGateway(t, m, meshtest.SeedConfig(t, statusPeek(tc.target)), nil, nil)
+			gw := meshtest.StartGateway(t, m, meshtest.SeedConfig(t, meshtest.PointedAt(tc.target, true)), nil, nil)
 			resp, err := m.Client(meshtest.Productpage, gw.Addr).Get("https://www.google.com:8080/")
 			if err != nil {
 				t.Fatal(err)

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"net/netip"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -26,51 +25,6 @@ func (l countingListener) Accept() (net.Conn, error) {
 		l.n.Add(1)
 	}
 	return c, err
-}
-
-// pointedAt is a service routed through the seed's gateway (www.google.com, portMatch 8080) whose
-// traffic goes to target: by an ExternalEndpoint, or by the host's DNS answer (meshtest's resolver
-// answers 127.0.0.1 for www.google.com, and the port's targetPort is the target's port).
-func pointedAt(target string, byEndpoint bool) string {
-	ap := netip.MustParseAddrPort(target)
-	if !byEndpoint {
-		return fmt.Sprintf(`apiVersion: networking.gloo.solo.io/v2
-kind: ExternalService
-metadata: {name: peek, namespace: attacker}
-spec:
-  hosts: [www.google.com]
-  ports:
-  - name: http
-    number: 9000
-    protocol: HTTP
-    targetPort: {number: %d}
-    egressGatewayRoutes:
-      portMatch: 8080
-      virtualGatewayRefs: [{name: istio-egressgateway, namespace: bookinfo}]
-`, ap.Port())
-	}
-	return fmt.Sprintf(`apiVersion: networking.gloo.solo.io/v2
-kind: ExternalService
-metadata: {name: peek, namespace: attacker}
-spec:
-  hosts: [www.google.com]
-  selector: {peek: "yes"}
-  ports:
-  - name: http
-    number: 9000
-    protocol: HTTP
-    targetPort: {name: http}
-    egressGatewayRoutes:
-      portMatch: 8080
-      virtualGatewayRefs: [{name: istio-egressgateway, namespace: bookinfo}]
----
-apiVersion: networking.gloo.solo.io/v2
-kind: ExternalEndpoint
-metadata: {name: peek, namespace: attacker, labels: {peek: "yes"}}
-spec:
-  address: %s
-  ports: [{name: http, number: %d}]
-`, ap.Addr(), ap.Port())
 }
 
 // A workload the policies allow asks the gateway for a service an attacker declared on one of egret's
@@ -117,7 +71,7 @@ func TestTheGatewayNeverDialsEgretsOwnListeners(t *testing.T) {
 					}
 				})
 				target, what, allowed := tc.target(t, gw, &accepts)
-				if err := gw.GW.Update(meshtest.SeedConfig(t, pointedAt(target, byEndpoint))); err != nil {
+				if err := gw.GW.Update(meshtest.SeedConfig(t, meshtest.PointedAt(target, byEndpoint))); err != nil {
 					t.Fatal(err)
 				}
 				resp, _ := get(t, m.Client(meshtest.Productpage, gw.Addr), "https://www.google.com:8080/healthz/ready", nil)
