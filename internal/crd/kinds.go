@@ -42,7 +42,7 @@ var virtualGatewayRules = concat([]rule{
 	port("spec.listeners[].port.number"),
 	cel("spec.listeners[]", "!(has(self.http) && has(self.tcp))", "set http or tcp, not both", ""),
 	// tls is required and must be ISTIO_MUTUAL, so an http listener's appProtocol is HTTPS, any other TLS.
-	cel("spec.listeners[]", "!has(self.appProtocol) || self.appProtocol == '' || self.appProtocol == (has(self.http) ? 'HTTPS' : 'TLS')",
+	cel("spec.listeners[]", "!has(self.appProtocol) || size(self.appProtocol) == 0 || self.appProtocol == (has(self.http) ? 'HTTPS' : 'TLS')",
 		"does not fit this listener: with tls, use HTTPS on an http listener and TLS otherwise", ".appProtocol"),
 	required("spec.listeners[].tls", "mode"),
 	only("spec.listeners[].tls.mode", "ISTIO_MUTUAL"),
@@ -62,9 +62,11 @@ var routeTableRules = concat([]rule{
 	optionalCluster("spec.virtualGateways[].cluster"),
 	only("spec.workloadSelectors[].kind", "KUBE"),
 	forbid("spec.workloadSelectors[]", "port", "not allowed on a route table's workload selector: only selector.labels may be set"),
-	cel("spec.workloadSelectors[].selector",
-		"(!has(self.name) || self.name == '') && (!has(self.namespace) || self.namespace == '') && (!has(self.cluster) || self.cluster == '') && (!has(self.workspace) || self.workspace == '')",
-		"only selector.labels may be set on a route table's workload selector (Gloo's rule)", ""),
+	// Gloo's rule: only selector.labels may be set on a route table's workload selector.
+	forbid("spec.workloadSelectors[].selector", "name", "only selector.labels may be set on a route table's workload selector (Gloo's rule)"),
+	forbid("spec.workloadSelectors[].selector", "namespace", "only selector.labels may be set on a route table's workload selector (Gloo's rule)"),
+	forbid("spec.workloadSelectors[].selector", "cluster", "only selector.labels may be set on a route table's workload selector (Gloo's rule)"),
+	forbid("spec.workloadSelectors[].selector", "workspace", "only selector.labels may be set on a route table's workload selector (Gloo's rule)"),
 	forbid("spec", "applyToDestinations", notActed),
 	forbid("spec", "defaultDestination", notActed),
 	forbid("spec", "tcp", notActed),
@@ -75,13 +77,10 @@ var routeTableRules = concat([]rule{
 	forbid("spec.http[]", "directResponse", notActed),
 	forbid("spec.http[]", "graphql", notActed),
 	forbid("spec.http[].matchers[].uri", "suffix", "not supported (Gloo marks it unsupported too): use regex"),
-	cel("spec.http[].matchers[].uri",
-		"(has(self.exact) && self.exact != '' ? 1 : 0) + (has(self.prefix) && self.prefix != '' ? 1 : 0) + (has(self.regex) && self.regex != '' ? 1 : 0) + (has(self.suffix) && self.suffix != '' ? 1 : 0) == 1",
-		"set one of exact, prefix or regex", ""),
 	pattern("spec.http[].matchers[].uri.exact", `^(/.*)?$`),
 	pattern("spec.http[].matchers[].uri.prefix", `^(/.*)?$`),
 	required("spec.http[].matchers[].headers[]", "name"),
-	cel("spec.http[].matchers[].headers[]", "!has(self.regex) || !self.regex || (has(self.value) && self.value != '')",
+	cel("spec.http[].matchers[].headers[]", "!has(self.regex) || !self.regex || (has(self.value) && size(self.value) > 0)",
 		"required with regex: true", ".value"),
 	forbid("spec.http[].matchers[]", "queryParameters", "egret does not match query parameters yet: a matcher that ignored them would match more requests than written"),
 	pattern("spec.http[].matchers[].method", `^[^ \t/]*$`),
@@ -163,8 +162,7 @@ var workspaceSettingsRules = concat(
 
 func shareRules(p string) []rule {
 	return []rule{
-		cel(p+".workspaces[]", "(has(self.name) && self.name != '') != (has(self.selector) && size(self.selector) > 0)",
-			"set a workspace name (* patterns allowed) or a label selector, one of them", ""),
+		// "a name or a selector, not both" costs more CEL than the API server allows two lists deep.
 		optionalName(p+".resources[].namespace", dnsLabel, 63),
 		optionalCluster(p + ".resources[].cluster"),
 	}

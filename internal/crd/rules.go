@@ -181,13 +181,24 @@ func forbid(path, field, message string) rule {
 		if !ok {
 			return fmt.Errorf("no field %q", field)
 		}
+		// CEL cannot see a field the schema leaves untyped (an api.Raw); egret rejects every value of a
+		// forbidden field, so typing it as an object (any fields) narrows nothing egret accepts.
+		if p.Type == "" {
+			p.Type = "object"
+		}
+		if p.Type == "array" && p.Items.Schema.Type == "" {
+			p.Items.Schema.Type = "object"
+		}
+		s.Properties[field] = p
 		expr := fmt.Sprintf("!has(self.%s)", field)
 		switch {
 		case p.Type == "string":
-			expr += fmt.Sprintf(" || self.%s == ''", field)
+			expr += fmt.Sprintf(" || size(self.%s) == 0", field)
 		case p.Type == "array", p.Type == "object" && p.AdditionalProperties != nil:
 			expr += fmt.Sprintf(" || size(self.%s) == 0", field)
 		}
+		p.Description = "Not accepted by egret: " + message
+		s.Properties[field] = p
 		s.XValidations = append(s.XValidations, apiextensionsv1.ValidationRule{
 			Rule: expr, Message: message, FieldPath: "." + field, Reason: ptr(apiextensionsv1.FieldValueForbidden),
 		})
