@@ -256,6 +256,10 @@ spec: {hosts: [a.example.com], http: [{forwardTo: {destinations: [{kind: EXTERNA
 kind: GatewayLifecycleManager
 metadata: {name: noclusters, namespace: gloo-mesh}
 spec: {installations: [{gatewayRevision: "1-25"}]}`, "spec.installations[0].clusters", true},
+		{"metadata.clusterName, egret's own metadata field", `apiVersion: egret.dev/v1alpha1
+kind: Mesh
+metadata: {name: placed, namespace: default, clusterName: cluster1}
+spec: {}`, "metadata.clusterName", false},
 		{"a Mesh trust domain in capitals", `apiVersion: egret.dev/v1alpha1
 kind: Mesh
 metadata: {name: caps, namespace: default}
