@@ -151,12 +151,18 @@ func (o Options) deployment() *appsv1.Deployment {
 		}}
 	}
 	nonRoot := int64(65532)
+	one, zero := intstr.FromInt32(1), intstr.FromInt32(0)
 	return &appsv1.Deployment{
 		TypeMeta:   typeMeta("apps/v1", "Deployment"),
 		ObjectMeta: o.meta(o.Name, o.Namespace),
 		Spec: appsv1.DeploymentSpec{
 			Replicas: &o.Replicas,
 			Selector: &metav1.LabelSelector{MatchLabels: o.selector()},
+			// A new pod is ready before an old one goes, so a standby is there to take the Lease.
+			Strategy: appsv1.DeploymentStrategy{
+				Type:          appsv1.RollingUpdateDeploymentStrategyType,
+				RollingUpdate: &appsv1.RollingUpdateDeployment{MaxSurge: &one, MaxUnavailable: &zero},
+			},
 			Template: corev1.PodTemplateSpec{
 				ObjectMeta: metav1.ObjectMeta{Labels: o.labels()},
 				Spec: corev1.PodSpec{
