@@ -33,13 +33,7 @@ func Manifests(o Options) ([]Object, error) {
 	}
 	var out []Object
 	if o.CreateNamespace {
-		out = append(out, &corev1.Namespace{
-			TypeMeta: typeMeta("v1", "Namespace"),
-			ObjectMeta: metav1.ObjectMeta{Name: o.Namespace, Labels: map[string]string{
-				// The controller's pod meets the restricted Pod Security Standard; enforce it.
-				"pod-security.kubernetes.io/enforce": "restricted",
-			}},
-		})
+		out = append(out, o.namespace())
 	}
 	sa := rbacv1.Subject{Kind: "ServiceAccount", Name: o.Name, Namespace: o.Namespace}
 	out = append(out,
@@ -81,7 +75,7 @@ func WorkloadClusterManifests(o Options) ([]Object, error) {
 	name := o.Name + "-remote"
 	sa := rbacv1.Subject{Kind: "ServiceAccount", Name: name, Namespace: o.Namespace}
 	return []Object{
-		&corev1.Namespace{TypeMeta: typeMeta("v1", "Namespace"), ObjectMeta: metav1.ObjectMeta{Name: o.Namespace}},
+		o.namespace(),
 		&corev1.ServiceAccount{TypeMeta: typeMeta("v1", "ServiceAccount"), ObjectMeta: o.meta(name, o.Namespace)},
 		&corev1.Secret{
 			TypeMeta: typeMeta("v1", "Secret"),
@@ -100,6 +94,18 @@ func WorkloadClusterManifests(o Options) ([]Object, error) {
 			Subjects:   []rbacv1.Subject{sa},
 		},
 	}, nil
+}
+
+// namespace is the same object in both outputs, so applying the workload-cluster file to the
+// management cluster (as one field manager) keeps the label.
+func (o Options) namespace() *corev1.Namespace {
+	return &corev1.Namespace{
+		TypeMeta: typeMeta("v1", "Namespace"),
+		ObjectMeta: metav1.ObjectMeta{Name: o.Namespace, Labels: map[string]string{
+			// The controller's pod meets the restricted Pod Security Standard; enforce it.
+			"pod-security.kubernetes.io/enforce": "restricted",
+		}},
+	}
 }
 
 func workloadClusterRole(o Options) *rbacv1.ClusterRole {
