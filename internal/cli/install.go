@@ -2,6 +2,7 @@ package cli
 
 import (
 	"errors"
+	"fmt"
 	"os"
 
 	"github.com/spf13/cobra"
@@ -46,6 +47,10 @@ Only --dry-run is implemented: apply the output with kubectl.`,
 			}
 			if err := checkOutput(format, "yaml", "json"); err != nil {
 				return err
+			}
+			if o.Replicas < 1 {
+				// Options reads 0 as "the default"; on the command line it would be a silent 2.
+				return withCode(ExitUsage, fmt.Errorf("--replicas %d: want at least 1", o.Replicas))
 			}
 			o.PullPolicy = corev1.PullPolicy(pullPolicy)
 			var objs []runtime.Object

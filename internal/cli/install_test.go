@@ -70,6 +70,14 @@ func TestInstall(t *testing.T) {
 			},
 		},
 		{
+			name: "zero replicas is a usage error, not the default", args: []string{"install", "--dry-run", "--replicas", "0"}, wantCode: ExitUsage,
+			check: func(t *testing.T, _, errw string) {
+				if !strings.Contains(errw, "--replicas 0") {
+					t.Errorf("stderr %q", errw)
+				}
+			},
+		},
+		{
 			name: "-o with a file name gets the --out hint", args: []string{"install", "--dry-run", "-o", "x.yaml"}, wantCode: ExitUsage,
 			check: func(t *testing.T, _, errw string) {
 				if !strings.Contains(errw, "--out x.yaml") {
