@@ -97,6 +97,7 @@ GatewayLifecycleManager, ...) plus egret's Mesh and Workload, in YAML or JSON fi
 		newUpCmd(s),
 		newDemoCmd(s),
 		newExecCmd(s),
+		newInstallCmd(s),
 	)
 	return root
 }
