@@ -44,6 +44,9 @@ type DeltaServer struct {
 	grpc *grpc.Server
 	sent atomic.Int64 // bytes of responses sent (their protobuf size)
 
+	updating                    sync.Mutex // one Update at a time; guards the keys
+	svcKeys, tableKeys, polKeys orderKeys
+
 	mu       sync.Mutex
 	known    map[string]proxyRef                 // by SPIFFE ID
 	sidecars map[string]*trackedCache            // by type
@@ -175,14 +178,17 @@ func (d *DeltaServer) BytesSent() int64 { return d.sent.Load() }
 // Update sets the resources of plan: what sidecars share, each sidecar's own Workload, and each gateway's
 // set. Only changed resources are sent; a proxy whose resources did not change is sent nothing.
 func (d *DeltaServer) Update(plan *ir.Plan, addrs map[string]string) error {
-	shared, own, err := SidecarResources(plan, addrs)
+	d.updating.Lock()
+	defer d.updating.Unlock()
+	ord := order(plan, &d.svcKeys, &d.tableKeys, &d.polKeys)
+	shared, own, err := sidecarResources(plan, addrs, ord)
 	if err != nil {
 		return err
 	}
 	gws := map[string]Resources{}
 	known := map[string]proxyRef{}
 	for _, g := range plan.Gateways {
-		r, err := GatewayResources(plan, g.ID)
+		r, err := gatewayResources(plan, g.ID, ord)
 		if err != nil {
 			return err
 		}
