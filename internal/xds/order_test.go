@@ -15,8 +15,8 @@ func TestOrderKeys(t *testing.T) {
 	}
 	base := ids(6, "s-")
 	cases := []struct {
-		name     string
-		next     []string
+		name      string
+		next      []string
 		unchanged []string // ids whose keys must not move
 	}{
 		{"an id added in front keeps every other key", append([]string{"new"}, base...), base},
