@@ -165,7 +165,7 @@ func TestDeltaXDS(t *testing.T) {
 	t.Run("a service added before all others is still one resource", func(t *testing.T) {
 		var sc lastMsg
 		runDelta(t, m, addr, ppID, KindSidecar, &sc)
-		meshtest.WaitFor(t, func() bool { return deltaState(d, ppID) == "SYNCED" })
+		meshtest.WaitFor(t, func() bool { _, n := sc.last(); return n > 0 && deltaState(d, ppID) == "SYNCED" })
 		plan2 := meshtest.Plan(t, addedService)
 		last := plan2.Services[len(plan2.Services)-1]
 		plan2.Services = append([]ir.ExternalService{last}, plan2.Services[:len(plan2.Services)-1]...)
@@ -174,8 +174,8 @@ func TestDeltaXDS(t *testing.T) {
 			t.Fatal(err)
 		}
 		meshtest.WaitFor(t, func() bool {
-			s, _ := sc.last()
-			return len(s.Sidecar.Plan.Services) == len(plan.Services)+1 && deltaState(d, ppID) == "SYNCED"
+			s, n := sc.last()
+			return n > 0 && len(s.Sidecar.Plan.Services) == len(plan.Services)+1 && deltaState(d, ppID) == "SYNCED"
 		})
 		// The others keep their keys: the sidecar still sees the plan's order, the new one first.
 		if s, _ := sc.last(); s.Sidecar.Plan.Services[0].ID != last.ID {
