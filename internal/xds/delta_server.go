@@ -46,7 +46,7 @@ type DeltaServer struct {
 	svcKeys, tableKeys, polKeys orderKeys
 
 	mu       sync.Mutex
-	known    map[string]proxyRef                 // by SPIFFE ID
+	known    map[string]proxyRef               // by SPIFFE ID
 	sidecars map[string]*deltaCache            // by type
 	gateways map[string]map[string]*deltaCache // by gateway id, type
 	streams  map[int64]*deltaStream

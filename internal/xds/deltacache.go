@@ -33,11 +33,11 @@ type deltaCache struct {
 	mu      sync.Mutex
 	gen     uint64
 	res     map[string]*cachedRes
-	log     []change            // every update and removal after floor, in generation order
-	floor   uint64              // changes at or before floor are no longer in log
-	current map[string]string   // the versions of res at gen; replaced, never changed
-	recent  map[uintptr]mapAt   // recent values of current, by map identity (kept alive here)
-	order   []uintptr           // recent's keys, oldest first
+	log     []change          // every update and removal after floor, in generation order
+	floor   uint64            // changes at or before floor are no longer in log
+	current map[string]string // the versions of res at gen; replaced, never changed
+	recent  map[uintptr]mapAt // recent values of current, by map identity (kept alive here)
+	order   []uintptr         // recent's keys, oldest first
 	watches map[*deltaWatch]struct{}
 }
 
@@ -253,8 +253,8 @@ func (r *deltaResponse) GetDeltaDiscoveryResponse() (*discovery.DeltaDiscoveryRe
 	return &discovery.DeltaDiscoveryResponse{TypeUrl: r.typ, SystemVersionInfo: r.version, Resources: r.resources, RemovedResources: r.removed}, nil
 }
 func (r *deltaResponse) GetDeltaRequest() *discovery.DeltaDiscoveryRequest { return r.req }
-func (r *deltaResponse) GetSystemVersion() (string, error)                  { return r.version, nil }
-func (r *deltaResponse) GetResponseVersion() string                         { return r.version }
-func (r *deltaResponse) GetNextVersionMap() map[string]string               { return r.next }
-func (r *deltaResponse) GetReturnedResources() map[string]string            { return r.next }
-func (r *deltaResponse) GetContext() context.Context                        { return context.Background() }
+func (r *deltaResponse) GetSystemVersion() (string, error)                 { return r.version, nil }
+func (r *deltaResponse) GetResponseVersion() string                        { return r.version }
+func (r *deltaResponse) GetNextVersionMap() map[string]string              { return r.next }
+func (r *deltaResponse) GetReturnedResources() map[string]string           { return r.next }
+func (r *deltaResponse) GetContext() context.Context                       { return context.Background() }
