@@ -98,8 +98,9 @@ func ForGateway(p *ir.Plan, id string) (*Gateway, error) {
 }
 
 // ForSidecar cuts the config of the workload namespace/name's sidecar: every service and route of the
-// mesh (a sidecar must know the whole registry to apply REGISTRY_ONLY), no policies (the gateway enforces
-// them), and the addresses of the gateways its routes use.
+// mesh (a sidecar must know the whole registry to apply REGISTRY_ONLY) without what only gateways use
+// (SidecarServices), no policies (the gateway enforces them), and the addresses of the gateways its
+// routes use.
 func ForSidecar(p *ir.Plan, namespace, name string, addresses map[string]string) (*Sidecar, error) {
 	return NewSidecarCutter(p, addresses).For(namespace, name)
 }
@@ -121,7 +122,7 @@ func NewSidecarCutter(p *ir.Plan, addresses map[string]string) *SidecarCutter {
 		workloads: map[string]*ir.Workload{},
 		shared: ir.Plan{
 			Outbound: p.Outbound, AccessLogEncoding: p.AccessLogEncoding, Clusters: p.Clusters,
-			Services: p.Services, Routes: p.Routes, Workspaces: p.Workspaces, RouteTables: p.RouteTables,
+			Services: SidecarServices(p.Services), Routes: p.Routes, Workspaces: p.Workspaces, RouteTables: p.RouteTables,
 		},
 		addresses: map[string]string{},
 	}

@@ -2,6 +2,7 @@ package translate
 
 import (
 	"fmt"
+	"slices"
 
 	"egret.dev/egret/internal/api"
 	"egret.dev/egret/internal/ir"
@@ -19,6 +20,7 @@ func (t *translator) overlaps() {
 		}
 	}
 	svcs := t.plan.Services
+	cand := newOverlapIndex(svcs)
 	for ai := range svcs {
 		a := &svcs[ai]
 		for _, ap := range a.Ports {
@@ -26,7 +28,7 @@ func (t *translator) overlaps() {
 				continue
 			}
 			for _, ah := range a.Hosts {
-				for bi := range svcs {
+				for _, bi := range cand.of(ah) {
 					if bi != ai {
 						t.overlapWith(byID[svcs[bi].ID], &svcs[bi], a, ah, ap)
 					}
@@ -34,6 +36,43 @@ func (t *translator) overlaps() {
 			}
 		}
 	}
+}
+
+// overlapIndex finds the services that may claim a host: an exact host is covered only by itself or a
+// wildcard, so only those are compared (with 10,000 routed services, comparing every pair took seconds).
+type overlapIndex struct {
+	all   []int
+	exact map[ir.HostPattern][]int
+	wild  []int // services with a wildcard host
+}
+
+func newOverlapIndex(svcs []ir.ExternalService) *overlapIndex {
+	x := &overlapIndex{exact: map[ir.HostPattern][]int{}}
+	for i := range svcs {
+		x.all = append(x.all, i)
+		wild := false
+		for _, h := range svcs[i].Hosts {
+			if h.IsWildcard() {
+				wild = true
+			} else if l := x.exact[h]; len(l) == 0 || l[len(l)-1] != i {
+				x.exact[h] = append(l, i)
+			}
+		}
+		if wild {
+			x.wild = append(x.wild, i)
+		}
+	}
+	return x
+}
+
+// of lists, in plan order, the services that may overlap host h.
+func (x *overlapIndex) of(h ir.HostPattern) []int {
+	if h.IsWildcard() {
+		return x.all
+	}
+	out := append(append([]int(nil), x.exact[h]...), x.wild...)
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 // overlapWith warns on service b for each of its claims that overlaps a's route of host ah through port ap.

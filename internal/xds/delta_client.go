@@ -38,6 +38,10 @@ type DeltaClientParams struct {
 	MinBackoff, MaxBackoff time.Duration
 }
 
+// MaxResponseSize bounds one response a proxy accepts. A first sync carries the proxy's whole share in
+// one response (10,000 routed services and their policies are about 6 MB), past gRPC's 4 MB default.
+const MaxResponseSize = 256 << 20
+
 // RunDeltaClient keeps a delta ADS stream open until ctx ends. It keeps the resources it was sent (so a
 // reconnection sends their versions and receives only what changed), hands the reassembled config to
 // Apply, and ACKs or NACKs every response with the error.
@@ -57,7 +61,8 @@ func RunDeltaClient(ctx context.Context, p DeltaClientParams) error {
 	}
 	conf := p.TLS.Clone()
 	conn, err := grpc.NewClient(p.Address, grpc.WithTransportCredentials(credentials.NewTLS(conf)),
-		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: 2 * Heartbeat, Timeout: 5 * time.Second}))
+		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: 2 * Heartbeat, Timeout: 5 * time.Second}),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(MaxResponseSize)))
 	if err != nil {
 		return err
 	}

@@ -2,7 +2,6 @@ package xds
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -14,7 +13,6 @@ import (
 
 	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	discovery "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
-	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
 	"github.com/envoyproxy/go-control-plane/pkg/cache/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 	delta "github.com/envoyproxy/go-control-plane/pkg/server/delta/v3"
@@ -44,10 +42,13 @@ type DeltaServer struct {
 	grpc *grpc.Server
 	sent atomic.Int64 // bytes of responses sent (their protobuf size)
 
+	updating                    sync.Mutex // one Update at a time; guards the keys
+	svcKeys, tableKeys, polKeys orderKeys
+
 	mu       sync.Mutex
-	known    map[string]proxyRef                 // by SPIFFE ID
-	sidecars map[string]*trackedCache            // by type
-	gateways map[string]map[string]*trackedCache // by gateway id, type
+	known    map[string]proxyRef               // by SPIFFE ID
+	sidecars map[string]*deltaCache            // by type
+	gateways map[string]map[string]*deltaCache // by gateway id, type
 	streams  map[int64]*deltaStream
 	gone     map[string]ProxyStatus // disconnected proxies' last status, by identity
 }
@@ -87,54 +88,17 @@ func (t TypeStatus) State() string {
 	}
 }
 
-// trackedCache is a LinearCache and the content hash of each resource in it, so an update touches only
-// the resources that changed.
-type trackedCache struct {
-	c      *cache.LinearCache
-	hashes map[string][sha256.Size]byte
-}
-
-func newTrackedCache(typ string) *trackedCache {
-	return &trackedCache{c: cache.NewLinearCache(typ, cache.WithLogger(nopLogger{})), hashes: map[string][sha256.Size]byte{}}
-}
-
 var deterministic = proto.MarshalOptions{Deterministic: true}
-
-func (t *trackedCache) set(res map[string]proto.Message) error {
-	update := map[string]types.Resource{}
-	var remove []string
-	for name, m := range res {
-		b, err := deterministic.Marshal(m)
-		if err != nil {
-			return err
-		}
-		h := sha256.Sum256(b)
-		if old, ok := t.hashes[name]; !ok || old != h {
-			update[name] = m
-			t.hashes[name] = h
-		}
-	}
-	for name := range t.hashes {
-		if _, ok := res[name]; !ok {
-			remove = append(remove, name)
-			delete(t.hashes, name)
-		}
-	}
-	if len(update) == 0 && len(remove) == 0 {
-		return nil
-	}
-	return t.c.UpdateResources(update, remove)
-}
 
 // NewDeltaServer returns a server with no resources; call Update with each plan.
 func NewDeltaServer(log *slog.Logger) *DeltaServer {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	d := &DeltaServer{log: log, known: map[string]proxyRef{}, sidecars: map[string]*trackedCache{},
-		gateways: map[string]map[string]*trackedCache{}, streams: map[int64]*deltaStream{}, gone: map[string]ProxyStatus{}}
+	d := &DeltaServer{log: log, known: map[string]proxyRef{}, sidecars: map[string]*deltaCache{},
+		gateways: map[string]map[string]*deltaCache{}, streams: map[int64]*deltaStream{}, gone: map[string]ProxyStatus{}}
 	for _, t := range SidecarTypes {
-		d.sidecars[t] = newTrackedCache(t)
+		d.sidecars[t] = newDeltaCache(t)
 	}
 	srv := delta.NewServer(context.Background(), &mux{d}, callbacks{d})
 	d.grpc = grpc.NewServer()
@@ -175,14 +139,17 @@ func (d *DeltaServer) BytesSent() int64 { return d.sent.Load() }
 // Update sets the resources of plan: what sidecars share, each sidecar's own Workload, and each gateway's
 // set. Only changed resources are sent; a proxy whose resources did not change is sent nothing.
 func (d *DeltaServer) Update(plan *ir.Plan, addrs map[string]string) error {
-	shared, own, err := SidecarResources(plan, addrs)
+	d.updating.Lock()
+	defer d.updating.Unlock()
+	ord := order(plan, &d.svcKeys, &d.tableKeys, &d.polKeys)
+	shared, own, err := sidecarResources(plan, addrs, ord)
 	if err != nil {
 		return err
 	}
 	gws := map[string]Resources{}
 	known := map[string]proxyRef{}
 	for _, g := range plan.Gateways {
-		r, err := GatewayResources(plan, g.ID)
+		r, err := gatewayResources(plan, g.ID, ord)
 		if err != nil {
 			return err
 		}
@@ -219,9 +186,9 @@ func (d *DeltaServer) Update(plan *ir.Plan, addrs map[string]string) error {
 	for id, r := range gws {
 		caches := d.gateways[id]
 		if caches == nil {
-			caches = map[string]*trackedCache{}
+			caches = map[string]*deltaCache{}
 			for _, t := range GatewayTypes {
-				caches[t] = newTrackedCache(t)
+				caches[t] = newDeltaCache(t)
 			}
 			d.gateways[id] = caches
 		}
@@ -392,7 +359,7 @@ func (m *mux) Fetch(context.Context, *cache.Request) (cache.Response, error) {
 func (m *mux) CreateDeltaWatch(req *cache.DeltaRequest, sub cache.Subscription, out chan cache.DeltaResponse) (func(), error) {
 	m.d.mu.Lock()
 	ref, ok := m.d.known[req.GetNode().GetId()]
-	var c *trackedCache
+	var c *deltaCache
 	if ok && ref.kind == KindSidecar {
 		c = m.d.sidecars[req.GetTypeUrl()]
 	} else if ok {
@@ -405,7 +372,7 @@ func (m *mux) CreateDeltaWatch(req *cache.DeltaRequest, sub cache.Subscription, 
 	if c == nil {
 		return nil, status.Errorf(codes.PermissionDenied, "type %s is not served to a %s", req.GetTypeUrl(), ref.kind)
 	}
-	return c.c.CreateDeltaWatch(req, sub, out)
+	return c.CreateDeltaWatch(req, sub, out)
 }
 
 // nopLogger silences go-control-plane's cache logging.

@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 
+	"egret.dev/egret/internal/ir"
 	"egret.dev/egret/internal/meshtest"
 	pb "egret.dev/egret/internal/xds/configv1"
 )
@@ -159,6 +160,33 @@ func TestDeltaXDS(t *testing.T) {
 			s, _ := sc.last()
 			return len(s.Sidecar.Plan.Services) == len(plan.Services)
 		})
+	})
+
+	t.Run("a service added before all others is still one resource", func(t *testing.T) {
+		var sc lastMsg
+		runDelta(t, m, addr, ppID, KindSidecar, &sc)
+		meshtest.WaitFor(t, func() bool { _, n := sc.last(); return n > 0 && deltaState(d, ppID) == "SYNCED" })
+		plan2 := meshtest.Plan(t, addedService)
+		last := plan2.Services[len(plan2.Services)-1]
+		plan2.Services = append([]ir.ExternalService{last}, plan2.Services[:len(plan2.Services)-1]...)
+		before := d.BytesSent()
+		if err := d.Update(plan2, nil); err != nil {
+			t.Fatal(err)
+		}
+		meshtest.WaitFor(t, func() bool {
+			s, n := sc.last()
+			return n > 0 && len(s.Sidecar.Plan.Services) == len(plan.Services)+1 && deltaState(d, ppID) == "SYNCED"
+		})
+		// The others keep their keys: the sidecar still sees the plan's order, the new one first.
+		if s, _ := sc.last(); s.Sidecar.Plan.Services[0].ID != last.ID {
+			t.Errorf("first service %s, want %s", s.Sidecar.Plan.Services[0].ID, last.ID)
+		}
+		if sent := d.BytesSent() - before; sent <= 0 || sent > 2000 {
+			t.Errorf("adding one ExternalService in front sent %d bytes", sent)
+		}
+		if err := d.Update(plan, nil); err != nil {
+			t.Fatal(err)
+		}
 	})
 
 	t.Run("a NACK is recorded with its error and the proxy keeps its last config", func(t *testing.T) {

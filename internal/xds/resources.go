@@ -43,10 +43,35 @@ func (r Resources) put(typ, name string, m proto.Message) {
 	r[typ][name] = m
 }
 
+// planOrder holds the sort keys of a plan's services, route tables and policies (orderKeys).
+type planOrder struct {
+	services, tables, policies map[string]uint64
+}
+
+// order assigns p's keys, keeping those of keys where the plan's order allows.
+func order(p *ir.Plan, services, tables, policies *orderKeys) planOrder {
+	ids := func(n int, id func(int) string) []string {
+		out := make([]string, n)
+		for i := range out {
+			out[i] = id(i)
+		}
+		return out
+	}
+	return planOrder{
+		services: services.assign(ids(len(p.Services), func(i int) string { return p.Services[i].ID })),
+		tables:   tables.assign(ids(len(p.RouteTables), func(i int) string { return p.RouteTables[i].ID })),
+		policies: policies.assign(ids(len(p.Policies), func(i int) string { return p.Policies[i].ID })),
+	}
+}
+
+// freshOrder numbers p's resources from scratch.
+func freshOrder(p *ir.Plan) planOrder { return order(p, &orderKeys{}, &orderKeys{}, &orderKeys{}) }
+
 // sliceResources turns a proxy's slice of the plan into resources: the mesh settings, one ExternalService
-// per service (carrying the slice's routes to it), one RouteTable per table and one Policy per policy.
-// A route to a service outside the slice is an error: it could not be delivered on its own.
-func sliceResources(p *ir.Plan, policies bool) (Resources, error) {
+// per service (carrying the slice's routes to it), one RouteTable per table and one Policy per policy,
+// each with its key in ord (a slice's resources are a subsequence of the plan's, so the plan's keys
+// order them too). A route to a service outside the slice is an error: it could not be delivered on its own.
+func sliceResources(p *ir.Plan, policies bool, ord planOrder) (Resources, error) {
 	r := Resources{}
 	for _, t := range []string{TypeMesh, TypeExternalService, TypeRouteTable} {
 		r[t] = map[string]proto.Message{}
@@ -58,19 +83,19 @@ func sliceResources(p *ir.Plan, policies bool) (Resources, error) {
 	}
 	for i := range p.Services {
 		s := &p.Services[i]
-		r.put(TypeExternalService, s.ID, serviceToPB(s, routes[s.ID], i))
+		r.put(TypeExternalService, s.ID, serviceToPB(s, routes[s.ID], ord.services[s.ID]))
 		delete(routes, s.ID)
 	}
 	for id := range routes {
 		return nil, fmt.Errorf("a route names ExternalService %s, which is not in the plan", id)
 	}
 	for i := range p.RouteTables {
-		r.put(TypeRouteTable, p.RouteTables[i].ID, routeTableToPB(&p.RouteTables[i], i))
+		r.put(TypeRouteTable, p.RouteTables[i].ID, routeTableToPB(&p.RouteTables[i], ord.tables[p.RouteTables[i].ID]))
 	}
 	if policies {
 		r[TypePolicy] = map[string]proto.Message{}
 		for i := range p.Policies {
-			r.put(TypePolicy, p.Policies[i].ID, policyToPB(&p.Policies[i], i))
+			r.put(TypePolicy, p.Policies[i].ID, policyToPB(&p.Policies[i], ord.policies[p.Policies[i].ID]))
 		}
 	}
 	return r, nil
@@ -80,8 +105,14 @@ func sliceResources(p *ir.Plan, policies bool) (Resources, error) {
 // routes, every RouteTable — the host index a sidecar routes and blocks by is the same for all) and each
 // workload's own Workload resource (its identity and the gateway addresses), by SPIFFE ID.
 func SidecarResources(p *ir.Plan, addrs map[string]string) (shared Resources, own map[string]*pb.Workload, err error) {
+	return sidecarResources(p, addrs, freshOrder(p))
+}
+
+// sidecarResources is SidecarResources with the keys of ord. The services are proxyconfig's sidecar view
+// (no gateway-only secrets or endpoints), as over egret-config/v1.
+func sidecarResources(p *ir.Plan, addrs map[string]string, ord planOrder) (shared Resources, own map[string]*pb.Workload, err error) {
 	shared, err = sliceResources(&ir.Plan{Outbound: p.Outbound, AccessLogEncoding: p.AccessLogEncoding, Clusters: p.Clusters,
-		Services: p.Services, Routes: p.Routes, Workspaces: p.Workspaces, RouteTables: p.RouteTables}, false)
+		Services: proxyconfig.SidecarServices(p.Services), Routes: p.Routes, Workspaces: p.Workspaces, RouteTables: p.RouteTables}, false, ord)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -101,11 +132,15 @@ func SidecarResources(p *ir.Plan, addrs map[string]string) (shared Resources, ow
 // GatewayResources are what gateway id receives: itself (its listeners), the services its routes and
 // route tables send to, those routes, and the policies that apply to those services (proxyconfig.ForGateway).
 func GatewayResources(p *ir.Plan, id string) (Resources, error) {
+	return gatewayResources(p, id, freshOrder(p))
+}
+
+func gatewayResources(p *ir.Plan, id string, ord planOrder) (Resources, error) {
 	cfg, err := proxyconfig.ForGateway(p, id)
 	if err != nil {
 		return nil, err
 	}
-	r, err := sliceResources(&cfg.Plan, true)
+	r, err := sliceResources(&cfg.Plan, true, ord)
 	if err != nil {
 		return nil, fmt.Errorf("gateway %s: %w", id, err)
 	}
