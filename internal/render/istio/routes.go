@@ -94,7 +94,7 @@ func (r *renderer) egressRoutes() {
 				export = nil
 			}
 			if export == nil || export[0] != "*" {
-				export = append(export, r.gatewayNamespaces(s)...)
+				export = dedupe(append(export, r.gatewayNamespaces(s)...))
 			}
 			vs.Spec.ExportTo = export
 			vss[vsKey] = vs
