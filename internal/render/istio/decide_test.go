@@ -126,6 +126,20 @@ func TestRenderedConfigDecidesAsThePlan(t *testing.T) {
 			// different policies, which is not rendered at all (warned).
 			narrowed: []string{"api.partner.example:443", "mixed.example.com:*"},
 		},
+		{
+			name: "Workspaces: who sees which service; a wildcard does not route around a gateway route it covers; a route no gateway serves answers 503", input: "testdata/workspaces.in.yaml", cluster: "cluster1",
+			callers: []ir.SpiffeID{
+				ir.NewSpiffeID("cluster1", "app", "client"),
+				ir.NewSpiffeID("cluster1", "web-frontend", "frontend"),
+				ir.NewSpiffeID("cluster1", "third", "snoop"),
+				ir.NewSpiffeID("cluster1", "nosy", "peek"),
+				ir.NewSpiffeID("cluster1", "lost", "wanderer"),
+			},
+			hosts:   []string{"api.example.com", "direct.example.com", "private.example.com", "other.example.com", "stray.example.com"},
+			ports:   []uint32{80, 443},
+			methods: []string{"GET"},
+			paths:   []string{"/"},
+		},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

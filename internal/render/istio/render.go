@@ -104,6 +104,7 @@ func Render(plan *ir.Plan, cluster string) (*Output, error) {
 	r.serviceEntries()
 	r.originations()
 	r.egressRoutes()
+	r.wildcardShadows()
 	r.routeTables()
 	r.authorizationPolicies()
 	r.networkPolicies()

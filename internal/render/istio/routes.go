@@ -67,7 +67,7 @@ func (r *renderer) egressRoutes() {
 		}
 		grp, t := r.localTarget(rt.Targets)
 		if grp == nil {
-			r.warnf("ExternalService %s: %s:%d is routed only through gateways of other clusters; cross-cluster egress is not rendered, so its calls from %s get no route", s.ID, rt.Host, rt.PortMatch, r.cluster)
+			r.warnf("ExternalService %s: %s:%d is routed only through gateways of other clusters (or none); cross-cluster egress is not rendered, so its calls from %s get no route (503)", s.ID, rt.Host, rt.PortMatch, r.cluster)
 			continue
 		}
 		gw := grp.active
@@ -122,6 +122,7 @@ func (r *renderer) egressRoutes() {
 				}}},
 			})
 	}
+	r.noGatewayRoutes(vss)
 }
 
 // exposeAt makes the Istio Gateway of a listener accept host for VirtualServices of namespace ns (one
@@ -179,6 +180,48 @@ func (r *renderer) gatewaySubset(gw *ir.Gateway, l *ir.Listener, host string) st
 		})
 	}
 	return subset
+}
+
+// noGatewayRoutes answers 503 on every portMatch port that no gateway of this cluster serves. The mesh
+// ServiceEntry lists that port (it is the one callers call), so without a route the sidecar would dial
+// the host on it directly, around every gateway and policy; egret answers NoRoute (503) there.
+func (r *renderer) noGatewayRoutes(vss map[string]*networkingv1.VirtualService) {
+	for _, s := range r.sortedServices() {
+		export := r.meshExport(s)
+		if len(s.Hosts) == 0 || export[0] == "~" {
+			continue
+		}
+		for _, p := range s.Ports {
+			if p.PortMatch == 0 {
+				continue
+			}
+			for _, h := range s.Hosts {
+				host := string(h)
+				vs := vss[s.ID+"|"+host]
+				if vs != nil && slices.ContainsFunc(vs.Spec.Http, func(hr *netapi.HTTPRoute) bool {
+					return hr.Match[0].Port == p.PortMatch && slices.Contains(hr.Match[0].Gateways, "mesh")
+				}) {
+					continue
+				}
+				if vs == nil {
+					vs = &networkingv1.VirtualService{
+						TypeMeta:   typeMeta(networkingAPI, "VirtualService"),
+						ObjectMeta: r.meta(objectName("externalservice", s.Name, s.Namespace, host), s.Namespace, ownerOf("ExternalService", s.ID)),
+					}
+					vs.Spec.Hosts = []string{host}
+					vs.Spec.Gateways = []string{"mesh"}
+					vs.Spec.ExportTo = export
+					vss[s.ID+"|"+host] = vs
+					r.out.VirtualServices = append(r.out.VirtualServices, vs)
+				}
+				vs.Spec.Http = append(vs.Spec.Http, &netapi.HTTPRoute{
+					Name:           objectName("no-gateway", strconv.Itoa(int(p.PortMatch))),
+					Match:          []*netapi.HTTPMatchRequest{{Gateways: []string{"mesh"}, Port: p.PortMatch}},
+					DirectResponse: &netapi.HTTPDirectResponse{Status: 503},
+				})
+			}
+		}
+	}
 }
 
 // sniFor is the SNI the sidecar sends the gateway: the host, or for a wildcard its suffix under a fixed
