@@ -81,8 +81,10 @@ func TestIstiodGeneratesTheIntendedEgressConfig(t *testing.T) {
 	if err := api.Apply(ctx, seedObjects(t)); err != nil {
 		t.Fatalf("apply seed objects: %v", err)
 	}
-	if err := api.Apply(ctx, routeTableObjects(t)); err != nil {
-		t.Fatalf("apply RouteTable objects: %v", err)
+	for _, in := range []string{"testdata/routetables.yaml", "testdata/shadows.yaml"} {
+		if err := api.Apply(ctx, renderedObjects(t, in)); err != nil {
+			t.Fatalf("apply the objects of %s: %v", in, err)
+		}
 	}
 	istiod := kubetest.StartIstiod(t, api, kubetest.IstiodOptions{ClusterID: seedCluster, MeshConfig: seedMeshConfig(t)})
 
@@ -95,6 +97,7 @@ func TestIstiodGeneratesTheIntendedEgressConfig(t *testing.T) {
 		t.Fatalf("xDS as productpage's sidecar: %v\nistiod:\n%s", err, istiod.Log(40))
 	}
 	t.Run("RouteTables", func(t *testing.T) { routeTablesByIstiod(ctx, t, istiod) })
+	t.Run("Workspaces", func(t *testing.T) { shadowsByIstiod(ctx, t, istiod) })
 
 	t.Run("the gateway's 8443 listener requires a client certificate (mutual TLS)", func(t *testing.T) {
 		l := gw.Listener("0.0.0.0_8443")
@@ -391,17 +394,17 @@ func principalNames(p *rbacconfigv3.Principal) []string {
 	return out
 }
 
-// routeTableObjects are the rendered objects of testdata/routetables.yaml for cluster1, without the
-// mesh ConfigMap (the seed's is istiod's), their namespaces first.
-func routeTableObjects(t *testing.T) []*unstructured.Unstructured {
+// renderedObjects are the rendered objects of an input for cluster1, without the mesh ConfigMap (the
+// seed's is istiod's), their namespaces first.
+func renderedObjects(t *testing.T, path string) []*unstructured.Unstructured {
 	t.Helper()
-	snap, err := file.Load([]string{"testdata/routetables.yaml"}, file.Options{})
+	snap, err := file.Load([]string{path}, file.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	res := translate.Translate(snap)
 	if res.Invalid() {
-		t.Fatalf("testdata/routetables.yaml does not translate: %v", res.Problems())
+		t.Fatalf("%s does not translate: %v", path, res.Problems())
 	}
 	out, err := render.Render(res.Plan, seedCluster)
 	if err != nil {
@@ -543,4 +546,29 @@ func routeTablesByIstiod(ctx context.Context, t *testing.T, istiod *kubetest.Ist
 			t.Errorf("batch's sidecar sends internal.example.com:80 to %q (virtual host %s), want the 404 of a table not for it", target, vh)
 		}
 	})
+}
+
+// shadowsByIstiod checks testdata/shadows.yaml: a portMatch port no gateway serves answers 503 to the
+// service's own workspace, and a wildcard of another workspace does not reach the host directly (502).
+func shadowsByIstiod(ctx context.Context, t *testing.T, istiod *kubetest.Istiod) {
+	proxies := map[string]kubetest.Proxy{
+		"ws-app":   {Type: "sidecar", IP: "10.244.3.10", Pod: "a-6f7c8-abcde", Namespace: "ws-app", ServiceAccount: "a", Labels: map[string]string{"app": "a"}},
+		"ws-third": {Type: "sidecar", IP: "10.244.3.11", Pod: "t-6f7c8-fghij", Namespace: "ws-third", ServiceAccount: "t", Labels: map[string]string{"app": "t"}},
+	}
+	for _, tc := range []struct {
+		name, ns, want string
+	}{
+		{"the service's own workspace gets 503 on a portMatch port no gateway serves", "ws-app", "direct-response 503"},
+		{"another workspace's wildcard does not dial the host directly: 502", "ws-third", "direct-response 502"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pc, err := istiod.Fetch(ctx, proxies[tc.ns])
+			if err != nil {
+				t.Fatalf("xDS as %s's sidecar: %v\nistiod:\n%s", tc.ns, err, istiod.Log(40))
+			}
+			if vh, got := routeTarget(t, pc, "hidden.example.org", "80"); got != tc.want {
+				t.Errorf("%s's sidecar sends hidden.example.org:80 to %q (virtual host %s), want %s", tc.ns, got, vh, tc.want)
+			}
+		})
+	}
 }
