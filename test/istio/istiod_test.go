@@ -18,7 +18,12 @@ import (
 	tcpproxyv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/tcp_proxy/v3"
 	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
 
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
 	"egret.dev/egret/internal/kubetest"
+	render "egret.dev/egret/internal/render/istio"
+	"egret.dev/egret/internal/source/file"
+	"egret.dev/egret/internal/translate"
 )
 
 var (
@@ -43,6 +48,23 @@ var (
 	}
 )
 
+// The proxies of the RouteTable objects (testdata/routetables.yaml), beside the seed's.
+var (
+	rtGatewayProxy = kubetest.Proxy{
+		Type: "router", IP: "10.244.1.11", Pod: "rt-egressgateway-6c5d8b-klmno", Namespace: "egress-rt",
+		ServiceAccount: "rt-egressgateway",
+		Labels:         map[string]string{"istio": "rt-egressgateway", "app": "rt-egressgateway"},
+	}
+	webProxy = kubetest.Proxy{
+		Type: "sidecar", IP: "10.244.2.21", Pod: "web-7b9c4-pqrst", Namespace: "apps", ServiceAccount: "web",
+		Labels: map[string]string{"app": "web", "team": "frontend"},
+	}
+	batchProxy = kubetest.Proxy{
+		Type: "sidecar", IP: "10.244.2.22", Pod: "batch-5d7e2-uvwxy", Namespace: "apps", ServiceAccount: "batch",
+		Labels: map[string]string{"app": "batch", "team": "data"},
+	}
+)
+
 // TestIstiodGeneratesTheIntendedEgressConfig applies the seed objects to a real kube-apiserver,
 // starts a real istiod (pilot-discovery) on it with the seed's mesh config, asks istiod over xDS
 // for the configuration of the egress gateway and of productpage's sidecar, and checks that what
@@ -59,6 +81,11 @@ func TestIstiodGeneratesTheIntendedEgressConfig(t *testing.T) {
 	if err := api.Apply(ctx, seedObjects(t)); err != nil {
 		t.Fatalf("apply seed objects: %v", err)
 	}
+	for _, in := range []string{"testdata/routetables.yaml", "testdata/shadows.yaml"} {
+		if err := api.Apply(ctx, renderedObjects(t, in)); err != nil {
+			t.Fatalf("apply the objects of %s: %v", in, err)
+		}
+	}
 	istiod := kubetest.StartIstiod(t, api, kubetest.IstiodOptions{ClusterID: seedCluster, MeshConfig: seedMeshConfig(t)})
 
 	gw, err := istiod.Fetch(ctx, egressGatewayProxy)
@@ -69,6 +96,8 @@ func TestIstiodGeneratesTheIntendedEgressConfig(t *testing.T) {
 	if err != nil {
 		t.Fatalf("xDS as productpage's sidecar: %v\nistiod:\n%s", err, istiod.Log(40))
 	}
+	t.Run("RouteTables", func(t *testing.T) { routeTablesByIstiod(ctx, t, istiod) })
+	t.Run("Workspaces", func(t *testing.T) { shadowsByIstiod(ctx, t, istiod) })
 
 	t.Run("the gateway's 8443 listener requires a client certificate (mutual TLS)", func(t *testing.T) {
 		l := gw.Listener("0.0.0.0_8443")
@@ -259,18 +288,10 @@ func upstreamTLS(t *testing.T, c *clusterv3.Cluster) *tlsv3.UpstreamTlsContext {
 	return nil
 }
 
-// routeCluster answers "where does Envoy send an HTTP request for host[:port]?" the way Envoy
-// picks a virtual host (exact domain, then wildcard suffix, then "*"), over every route
-// configuration istiod sent (for a sidecar the one named after the port; for a gateway, any).
-func routeCluster(t *testing.T, pc *kubetest.ProxyConfig, host, port string) string {
-	t.Helper()
-	_, target := routeTarget(t, pc, host, port)
-	return target
-}
-
-// routeTarget is routeCluster that also names the chosen virtual host; a direct response reads
-// "direct-response <status>".
-func routeTarget(t *testing.T, pc *kubetest.ProxyConfig, host, port string) (vhost, target string) {
+// virtualHost is the virtual host Envoy picks for host[:port] (exact domain, then wildcard suffix, then
+// "*") over the route configurations istiod sent (for a sidecar the one named after the port; for a
+// gateway, any); it must have routes.
+func virtualHost(t *testing.T, pc *kubetest.ProxyConfig, host, port string) *routev3.VirtualHost {
 	t.Helper()
 	var rcs []*routev3.RouteConfiguration
 	if port != "" {
@@ -310,6 +331,23 @@ func routeTarget(t *testing.T, pc *kubetest.ProxyConfig, host, port string) (vho
 	if best == nil || len(best.GetRoutes()) == 0 {
 		t.Fatalf("no virtual host with routes for %s\n%s", authority, pc.Names())
 	}
+	return best
+}
+
+// routeCluster answers "where does Envoy send an HTTP request for host[:port]?" the way Envoy
+// picks a virtual host (exact domain, then wildcard suffix, then "*"), over every route
+// configuration istiod sent (for a sidecar the one named after the port; for a gateway, any).
+func routeCluster(t *testing.T, pc *kubetest.ProxyConfig, host, port string) string {
+	t.Helper()
+	_, target := routeTarget(t, pc, host, port)
+	return target
+}
+
+// routeTarget is routeCluster that also names the chosen virtual host; a direct response reads
+// "direct-response <status>".
+func routeTarget(t *testing.T, pc *kubetest.ProxyConfig, host, port string) (vhost, target string) {
+	t.Helper()
+	best := virtualHost(t, pc, host, port)
 	r := best.GetRoutes()[0]
 	if c := r.GetRoute().GetCluster(); c != "" {
 		return best.GetName(), c
@@ -354,4 +392,183 @@ func principalNames(p *rbacconfigv3.Principal) []string {
 		out = append(out, "other:"+p.String())
 	}
 	return out
+}
+
+// renderedObjects are the rendered objects of an input for cluster1, without the mesh ConfigMap (the
+// seed's is istiod's), their namespaces first.
+func renderedObjects(t *testing.T, path string) []*unstructured.Unstructured {
+	t.Helper()
+	snap, err := file.Load([]string{path}, file.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := translate.Translate(snap)
+	if res.Invalid() {
+		t.Fatalf("%s does not translate: %v", path, res.Problems())
+	}
+	out, err := render.Render(res.Plan, seedCluster)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out.MeshConfig = nil
+	y, err := render.YAML(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs, err := kubetest.DecodeYAML(y)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var nss []*unstructured.Unstructured
+	seen := map[string]bool{}
+	for _, u := range objs {
+		if ns := u.GetNamespace(); ns != "" && !seen[ns] {
+			seen[ns] = true
+			n := &unstructured.Unstructured{}
+			n.SetAPIVersion("v1")
+			n.SetKind("Namespace")
+			n.SetName(ns)
+			nss = append(nss, n)
+		}
+	}
+	return append(nss, objs...)
+}
+
+// routeTablesByIstiod checks what istiod makes of the rendered RouteTables: the gateway table's split
+// at the gateway, the sidecar's way to that gateway, and a table for some callers that only the
+// selected caller's sidecar routes.
+func routeTablesByIstiod(ctx context.Context, t *testing.T, istiod *kubetest.Istiod) {
+	gw, err := istiod.Fetch(ctx, rtGatewayProxy)
+	if err != nil {
+		t.Fatalf("xDS as rt-egressgateway: %v\nistiod:\n%s", err, istiod.Log(40))
+	}
+	web, err := istiod.Fetch(ctx, webProxy)
+	if err != nil {
+		t.Fatalf("xDS as web's sidecar: %v\nistiod:\n%s", err, istiod.Log(40))
+	}
+	batch, err := istiod.Fetch(ctx, batchProxy)
+	if err != nil {
+		t.Fatalf("xDS as batch's sidecar: %v\nistiod:\n%s", err, istiod.Log(40))
+	}
+
+	t.Run("the gateway splits api.partner.example/v1 90/10 between v1's and v2's clusters, after the x-beta route", func(t *testing.T) {
+		vh := virtualHost(t, gw, "api.partner.example", "")
+		routes := vh.GetRoutes()
+		if len(routes) < 2 {
+			t.Fatalf("virtual host %s has %d routes, want the table's two: %v", vh.GetName(), len(routes), routes)
+		}
+		if h := routes[0].GetMatch().GetHeaders(); len(h) != 1 || h[0].GetName() != "x-beta" || routes[0].GetRoute().GetCluster() != "outbound|443||v2.partner.example" {
+			t.Errorf("first route %v, want x-beta → outbound|443||v2.partner.example", routes[0])
+		}
+		if p := routes[1].GetMatch().GetPrefix(); p != "/v1" {
+			t.Errorf("second route matches %v, want the prefix /v1", routes[1].GetMatch())
+		}
+		got := map[string]uint32{}
+		for _, c := range routes[1].GetRoute().GetWeightedClusters().GetClusters() {
+			got[c.GetName()] = c.GetWeight().GetValue()
+		}
+		want := map[string]uint32{"outbound|443||v1.partner.example": 90, "outbound|443||v2.partner.example": 10}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("weighted clusters %v, want %v", got, want)
+		}
+		for c := range want {
+			if up := upstreamTLS(t, gw.Cluster(c)); up == nil || up.GetSni() != strings.TrimPrefix(c, "outbound|443||") {
+				t.Errorf("cluster %s does not originate TLS with its host as SNI: %v", c, up)
+			}
+		}
+	})
+
+	t.Run("the gateway's RBAC filter lets only web's principal reach api.partner.example (v1's and v2's policy)", func(t *testing.T) {
+		l := gw.Listener("0.0.0.0_8443")
+		if l == nil {
+			t.Fatalf("no 0.0.0.0_8443 listener\n%s", gw.Names())
+		}
+		for _, hcm := range kubetest.HTTPConnectionManagers(l) {
+			for _, f := range hcm.GetHttpFilters() {
+				if f.GetName() != "envoy.filters.http.rbac" {
+					continue
+				}
+				rbac := &rbacv3.RBAC{}
+				if err := f.GetTypedConfig().UnmarshalTo(rbac); err != nil {
+					t.Fatalf("decode RBAC: %v", err)
+				}
+				found := false
+				for name, p := range rbac.GetRules().GetPolicies() {
+					var names []string
+					for _, pr := range p.GetPrincipals() {
+						names = append(names, principalNames(pr)...)
+					}
+					if !strings.Contains(p.String(), "api.partner.example") {
+						continue
+					}
+					if slices.Contains(names, "any") {
+						// The policy for unrestricted hosts may name the host only among its notHosts.
+						if !strings.Contains(p.String(), "not_rule") {
+							t.Errorf("RBAC policy %s lets any caller reach api.partner.example", name)
+						}
+						continue
+					}
+					found = true
+					if len(names) != 1 || !strings.HasSuffix(names[0], "/sa/web") {
+						t.Errorf("RBAC policy %s lets %q reach api.partner.example, want web only", name, names)
+					}
+				}
+				if !found {
+					t.Error("no RBAC policy names api.partner.example: the table's host is not restricted like its destinations")
+				}
+				return
+			}
+		}
+		t.Fatal("no envoy.filters.http.rbac filter on rt-egressgateway's 8443 listener")
+	})
+
+	t.Run("a sidecar sends api.partner.example:80 to that gateway with Istio mutual TLS", func(t *testing.T) {
+		c := routeCluster(t, batch, "api.partner.example", "80")
+		if c != "outbound|443|api-partner-example|rt-egressgateway.egress-rt.svc.cluster.local" {
+			t.Fatalf("batch's sidecar routes api.partner.example:80 to %q, want the gateway's subset for the host", c)
+		}
+		if up := upstreamTLS(t, batch.Cluster(c)); up == nil || up.GetSni() != "api.partner.example" {
+			t.Errorf("the hop to the gateway is not mutual TLS with SNI api.partner.example: %v", up)
+		}
+	})
+
+	t.Run("the table for the frontend team: web's sidecar splits internal.example.com 80/20, batch's answers 404", func(t *testing.T) {
+		r := virtualHost(t, web, "internal.example.com", "80").GetRoutes()[0]
+		got := map[string]uint32{}
+		for _, c := range r.GetRoute().GetWeightedClusters().GetClusters() {
+			got[c.GetName()] = c.GetWeight().GetValue()
+		}
+		want := map[string]uint32{"outbound|80||stable.example.com": 80, "outbound|80||canary.example.com": 20}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("web's first route for internal.example.com:80: weighted clusters %v, want %v (route %v)", got, want, r)
+		}
+		if vh, target := routeTarget(t, batch, "internal.example.com", "80"); target != "direct-response 404" {
+			t.Errorf("batch's sidecar sends internal.example.com:80 to %q (virtual host %s), want the 404 of a table not for it", target, vh)
+		}
+	})
+}
+
+// shadowsByIstiod checks testdata/shadows.yaml: a portMatch port no gateway serves answers 503 to the
+// service's own workspace, and a wildcard of another workspace does not reach the host directly (502).
+func shadowsByIstiod(ctx context.Context, t *testing.T, istiod *kubetest.Istiod) {
+	proxies := map[string]kubetest.Proxy{
+		"ws-app":   {Type: "sidecar", IP: "10.244.3.10", Pod: "a-6f7c8-abcde", Namespace: "ws-app", ServiceAccount: "a", Labels: map[string]string{"app": "a"}},
+		"ws-third": {Type: "sidecar", IP: "10.244.3.11", Pod: "t-6f7c8-fghij", Namespace: "ws-third", ServiceAccount: "t", Labels: map[string]string{"app": "t"}},
+	}
+	for _, tc := range []struct {
+		name, ns, want string
+	}{
+		{"the service's own workspace gets 503 on a portMatch port no gateway serves", "ws-app", "direct-response 503"},
+		{"another workspace's wildcard does not dial the host directly: 502", "ws-third", "direct-response 502"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pc, err := istiod.Fetch(ctx, proxies[tc.ns])
+			if err != nil {
+				t.Fatalf("xDS as %s's sidecar: %v\nistiod:\n%s", tc.ns, err, istiod.Log(40))
+			}
+			if vh, got := routeTarget(t, pc, "hidden.example.org", "80"); got != tc.want {
+				t.Errorf("%s's sidecar sends hidden.example.org:80 to %q (virtual host %s), want %s", tc.ns, got, vh, tc.want)
+			}
+		})
+	}
 }

@@ -27,7 +27,7 @@ func (r *renderer) authorizationPolicies() {
 		served := r.servedBy(grp)
 		var restricted []string
 		for _, p := range r.plan.Policies {
-			hosts := r.policyHosts(&p, served)
+			hosts := dedupe(append(r.policyHosts(&p, served), r.tableHosts[key][p.ID]...))
 			if len(hosts) == 0 {
 				continue
 			}

@@ -3,11 +3,13 @@ package istio_test
 import (
 	"fmt"
 	"net"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
 
+	"google.golang.org/protobuf/proto"
 	netapi "istio.io/api/networking/v1alpha3"
 	secapi "istio.io/api/security/v1beta1"
 	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
@@ -38,6 +40,11 @@ type request struct {
 	method  string
 	path    string
 	headers map[string]string
+	// pick chooses among weighted destinations, as ir.Request.Pick does (pick % 100, in listed order).
+	pick uint32
+	// labels and namespace are the caller's pod's, which Istio's sourceLabels/sourceNamespace match.
+	labels    map[string]string
+	namespace string
 }
 
 // TestRenderedConfigDecidesAsThePlan walks callers × hosts × ports × methods × paths × headers through
@@ -54,6 +61,10 @@ func TestRenderedConfigDecidesAsThePlan(t *testing.T) {
 		methods []string
 		paths   []string
 		headers []map[string]string
+		picks   []uint32
+		// narrowed are host:port ("*" for any port) where the rendering is allowed to refuse what egret
+		// allows, never the other way, because a warning says it is not rendered there.
+		narrowed []string
 	}{
 		{
 			name: "the seed: only the product page reaches www.google.com, through the gateway, on 443", input: "testdata/seed.in.yaml", cluster: "cluster1",
@@ -82,6 +93,53 @@ func TestRenderedConfigDecidesAsThePlan(t *testing.T) {
 			paths:   []string{"/v1/things", "/v1/", "/v2/things", "/"},
 			headers: []map[string]string{nil, {"x-ticket": "T-1"}, {"x-ticket": ""}},
 		},
+		{
+			name: "a RouteTable for some callers: the selected workloads of two namespaces are routed, others get no route", input: "testdata/routetable-callers.in.yaml", cluster: "c1",
+			callers: []ir.SpiffeID{
+				ir.NewSpiffeID("c1", "apps", "web"),
+				ir.NewSpiffeID("c1", "apps", "batch"),
+				ir.NewSpiffeID("c1", "ops", "admin"),
+				ir.NewSpiffeID("c1", "ops", "nobody"),
+			},
+			hosts:   []string{"internal.example.com", "stable.example.com", "canary.example.com"},
+			ports:   []uint32{80, 443},
+			methods: []string{"GET", "POST"},
+			paths:   []string{"/", "/v2/x"},
+			headers: []map[string]string{nil, {"x-canary": "true"}},
+			picks:   []uint32{0, 79, 80, 99},
+			// An Istio ServiceEntry lists its ports: the table's host is routed on 80 only (warned).
+			narrowed: []string{"internal.example.com:443"},
+		},
+		{
+			name: "a gateway RouteTable: the gateway picks the service by header, path and weight, and its policy applies", input: "testdata/routetable-gateway.in.yaml", cluster: "c1",
+			callers: []ir.SpiffeID{
+				ir.NewSpiffeID("c1", "apps", "web"),
+				ir.NewSpiffeID("c1", "apps", "batch"),
+			},
+			hosts:   []string{"api.partner.example", "v1.partner.example", "v2.partner.example", "open.example.com", "mixed.example.com"},
+			ports:   []uint32{80, 443},
+			methods: []string{"GET", "POST"},
+			paths:   []string{"/", "/v1/x"},
+			headers: []map[string]string{nil, {"x-beta": "1"}},
+			picks:   []uint32{0, 89, 90, 99},
+			// The table's host on other ports than 80 (warned), and the table whose destinations have
+			// different policies, which is not rendered at all (warned).
+			narrowed: []string{"api.partner.example:443", "mixed.example.com:*"},
+		},
+		{
+			name: "Workspaces: who sees which service; a wildcard does not route around a gateway route it covers; a route no gateway serves answers 503", input: "testdata/workspaces.in.yaml", cluster: "cluster1",
+			callers: []ir.SpiffeID{
+				ir.NewSpiffeID("cluster1", "app", "client"),
+				ir.NewSpiffeID("cluster1", "web-frontend", "frontend"),
+				ir.NewSpiffeID("cluster1", "third", "snoop"),
+				ir.NewSpiffeID("cluster1", "nosy", "peek"),
+				ir.NewSpiffeID("cluster1", "lost", "wanderer"),
+			},
+			hosts:   []string{"api.example.com", "direct.example.com", "private.example.com", "other.example.com", "stray.example.com"},
+			ports:   []uint32{80, 443},
+			methods: []string{"GET"},
+			paths:   []string{"/"},
+		},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -93,22 +151,38 @@ func TestRenderedConfigDecidesAsThePlan(t *testing.T) {
 			if len(tc.headers) == 0 {
 				tc.headers = []map[string]string{nil}
 			}
-			n, allowed := 0, 0
+			if len(tc.picks) == 0 {
+				tc.picks = []uint32{0}
+			}
+			for _, hp := range tc.narrowed {
+				h, _, _ := strings.Cut(hp, ":")
+				if !slices.ContainsFunc(out.Warnings, func(w string) bool { return strings.Contains(w, h) }) {
+					t.Errorf("%s is narrowed with no warning naming it (warnings: %q)", hp, out.Warnings)
+				}
+			}
+			n, allowed, narrowed := 0, 0, 0
 			for _, c := range tc.callers {
 				for _, h := range tc.hosts {
 					for _, port := range tc.ports {
 						for _, m := range tc.methods {
 							for _, path := range tc.paths {
 								for _, hdr := range tc.headers {
-									rq := request{caller: c, host: h, port: port, method: m, path: path, headers: hdr}
-									want := egretAnswer(p, tc.cluster, rq)
-									got := istioAnswer(out, p.Outbound, rq)
-									n++
-									if want.Allow {
-										allowed++
-									}
-									if got != want {
-										t.Errorf("%s → %s:%d %s %s %v: egret %s, Istio %s", c, h, port, m, path, hdr, want, got)
+									for _, pick := range tc.picks {
+										rq := request{caller: c, host: h, port: port, method: m, path: path, headers: hdr, pick: pick}
+										rq.labels, rq.namespace = podOf(p, tc.cluster, c)
+										want := egretAnswer(p, tc.cluster, rq)
+										got := istioAnswer(out, p.Outbound, rq)
+										n++
+										if want.Allow {
+											allowed++
+										}
+										if got != want && want.Allow && !got.Allow && isNarrowed(tc.narrowed, h, port) {
+											narrowed++
+											continue
+										}
+										if got != want {
+											t.Errorf("%s → %s:%d %s %s %v pick %d: egret %s, Istio %s", c, h, port, m, path, hdr, pick, want, got)
+										}
 									}
 								}
 							}
@@ -119,21 +193,43 @@ func TestRenderedConfigDecidesAsThePlan(t *testing.T) {
 			if allowed == 0 || allowed == n {
 				t.Fatalf("%d of %d requests allowed: the table must have both answers to mean anything", allowed, n)
 			}
-			t.Logf("%d requests, %d allowed, same answers", n, allowed)
+			t.Logf("%d requests, %d allowed by egret, %d of them refused by Istio where a warning says so", n, allowed, narrowed)
 		})
 	}
 }
 
+// podOf is the labels and namespace of the caller's workload in the plan (the pod Istio matches by
+// labels); a caller the plan has no workload for has none.
+func podOf(p *ir.Plan, cluster string, id ir.SpiffeID) (map[string]string, string) {
+	for _, w := range p.Workloads {
+		if w.Cluster == cluster && w.Identity == id {
+			return w.Labels, w.Namespace
+		}
+	}
+	return nil, id.Namespace
+}
+
+// egretAnswer is the sidecar's decision and, when the sidecar leaves it to the gateway (a gateway
+// RouteTable), the decision of the first gateway it sends the request to.
+func isNarrowed(narrowed []string, host string, port uint32) bool {
+	return slices.Contains(narrowed, host+":*") || slices.Contains(narrowed, net.JoinHostPort(host, strconv.Itoa(int(port))))
+}
+
 func egretAnswer(p *ir.Plan, cluster string, rq request) answer {
-	d := p.Decide(ir.Request{
-		Source: rq.caller, Cluster: cluster, Host: rq.host, Port: rq.port, Method: rq.method, Path: rq.path,
+	req := ir.Request{
+		Source: rq.caller, Cluster: cluster, Host: rq.host, Port: rq.port, Method: rq.method, Path: rq.path, Pick: rq.pick,
 		Headers: func(name string) []string {
 			if v, ok := rq.headers[strings.ToLower(name)]; ok {
 				return []string{v}
 			}
 			return nil
 		},
-	})
+	}
+	d := p.Decide(req)
+	if d.Allow && d.Upstream == "" && len(d.Targets) > 0 {
+		req.Gateway = d.Targets[0].GatewayID
+		d = p.Decide(req)
+	}
 	if !d.Allow {
 		return answer{}
 	}
@@ -154,7 +250,11 @@ func istioAnswer(o *istio.Output, outbound ir.OutboundMode, rq request) answer {
 		}
 		return answer{Allow: true, Upstream: net.JoinHostPort(host, strconv.Itoa(int(rq.port)))}
 	}
-	dest := route(o, ns, "mesh", host, rq)
+	hr := route(o, ns, "mesh", host, rq)
+	if hr != nil && hr.DirectResponse != nil {
+		return answer{} // the 404 of a table no route of which matched
+	}
+	dest := pickDestination(hr, rq.pick)
 	if dest == nil {
 		// No route: the sidecar dials the registry entry itself.
 		return answer{Allow: true, Upstream: net.JoinHostPort(host, strconv.Itoa(int(targetPort(se, rq.port))))}
@@ -182,7 +282,8 @@ func istioAnswer(o *istio.Output, outbound ir.OutboundMode, rq request) answer {
 	if gw == nil {
 		return answer{} // no server for the SNI: the connection is reset
 	}
-	up := route(o, "", gw.Namespace+"/"+gw.Name, host, request{port: target, method: rq.method, path: rq.path, headers: rq.headers, caller: rq.caller})
+	// At the gateway the source is the sidecar's mTLS peer; sourceLabels there would be the gateway's own.
+	up := pickDestination(route(o, "", gw.Namespace+"/"+gw.Name, host, request{port: target, method: rq.method, path: rq.path, headers: rq.headers, caller: rq.caller}), rq.pick)
 	if up == nil {
 		return answer{} // 404 at the gateway
 	}
@@ -240,9 +341,15 @@ func targetPort(se *networkingv1.ServiceEntry, port uint32) uint32 {
 	return port
 }
 
-// route is the destination of the first HTTP route of the first VirtualService (visible to ns when ns is
-// set) bound to gateway whose hosts match the host and whose match holds.
-func route(o *istio.Output, ns, gateway, host string, rq request) *netapi.Destination {
+// notFound is Envoy's answer when a VirtualService applies to the host and none of its routes matches.
+var notFound = &netapi.HTTPRoute{Name: "404", DirectResponse: &netapi.HTTPDirectResponse{Status: 404}}
+
+// route follows istiod and Envoy: the first VirtualService (visible to ns when ns is set) bound to gateway
+// whose hosts match the host; istiod keeps, for this proxy, the routes with a match whose gateways, port
+// and source labels and namespace fit it (a VirtualService left with none is ignored: nil, and the
+// sidecar uses the registry entry); Envoy takes the first kept route whose uri, method and headers
+// match, or answers 404 (notFound).
+func route(o *istio.Output, ns, gateway, host string, rq request) *netapi.HTTPRoute {
 	for _, vs := range o.VirtualServices {
 		if ns != "" && !exported(vs.Spec.ExportTo, vs.Namespace, ns) {
 			continue
@@ -254,33 +361,83 @@ func route(o *istio.Output, ns, gateway, host string, rq request) *netapi.Destin
 		if !slices.Contains(gws, gateway) || !slices.ContainsFunc(vs.Spec.Hosts, func(h string) bool { return hostMatches(h, host) }) {
 			continue
 		}
+		kept := false
 		for _, hr := range vs.Spec.Http {
-			if matchesHTTP(hr.Match, gateway, rq) {
-				return hr.Route[0].Destination
+			ms := hr.Match
+			if len(ms) == 0 {
+				ms = []*netapi.HTTPMatchRequest{{}}
 			}
+			for _, m := range ms {
+				if !forProxy(m, gateway, rq) {
+					continue
+				}
+				kept = true
+				if matchesRequest(m, rq) {
+					return hr
+				}
+			}
+		}
+		if kept {
+			return notFound
 		}
 	}
 	return nil
 }
 
-func matchesHTTP(ms []*netapi.HTTPMatchRequest, gateway string, rq request) bool {
-	if len(ms) == 0 {
-		return true
+// pickDestination is Envoy's weighted cluster choice with the request's draw: the destinations in order,
+// each taking its weight's share of 0-99 (a single destination takes all).
+func pickDestination(hr *netapi.HTTPRoute, pick uint32) *netapi.Destination {
+	if hr == nil || len(hr.Route) == 0 {
+		return nil
 	}
+	x := int32(pick % 100)
+	for _, d := range hr.Route {
+		if len(hr.Route) == 1 || x < d.Weight {
+			return d.Destination
+		}
+		x -= d.Weight
+	}
+	return hr.Route[len(hr.Route)-1].Destination
+}
+
+// forProxy is istiod's filter when it builds one proxy's routes (route.TranslateRoute): the match's
+// port is the listener's, and its gateways, or else its source labels and namespace, fit the proxy.
+func forProxy(m *netapi.HTTPMatchRequest, gateway string, rq request) bool {
+	if m.Port != 0 && m.Port != rq.port {
+		return false
+	}
+	if len(m.Gateways) > 0 {
+		return slices.Contains(m.Gateways, gateway)
+	}
+	return subset(m.SourceLabels, rq.labels) && (m.SourceNamespace == "" || m.SourceNamespace == rq.namespace)
+}
+
+// matchesRequest is Envoy's per-request match: uri, method, headers present and absent.
+func matchesRequest(m *netapi.HTTPMatchRequest, rq request) bool {
 	path, _, _ := strings.Cut(rq.path, "?")
-	for _, m := range ms {
-		if len(m.Gateways) > 0 && !slices.Contains(m.Gateways, gateway) {
-			continue
+	if m.IgnoreUriCase {
+		path = strings.ToLower(path)
+		if p, ok := m.Uri.GetMatchType().(*netapi.StringMatch_Prefix); ok {
+			m = proto.Clone(m).(*netapi.HTTPMatchRequest)
+			m.Uri = &netapi.StringMatch{MatchType: &netapi.StringMatch_Prefix{Prefix: strings.ToLower(p.Prefix)}}
 		}
-		if m.Port != 0 && m.Port != rq.port {
-			continue
-		}
-		if m.Uri != nil && !stringMatch(m.Uri, path) || m.Method != nil && !stringMatch(m.Method, rq.method) {
-			continue
-		}
-		return true
 	}
-	return false
+	if m.Uri != nil && !stringMatch(m.Uri, path) || m.Method != nil && !stringMatch(m.Method, rq.method) {
+		return false
+	}
+	return headersMatch(m.Headers, rq.headers, false) && headersMatch(m.WithoutHeaders, rq.headers, true)
+}
+
+// headersMatch: every header must match (headers), or every one must not (withoutHeaders); a missing
+// header matches no StringMatch.
+func headersMatch(hs map[string]*netapi.StringMatch, have map[string]string, without bool) bool {
+	for name, sm := range hs {
+		v, ok := have[strings.ToLower(name)]
+		if (ok && stringMatch(sm, v)) == without {
+			return false
+		}
+	}
+	return true
 }
 
 func stringMatch(sm *netapi.StringMatch, v string) bool {
@@ -289,6 +446,9 @@ func stringMatch(sm *netapi.StringMatch, v string) bool {
 		return v == x.Exact
 	case *netapi.StringMatch_Prefix:
 		return strings.HasPrefix(v, x.Prefix)
+	case *netapi.StringMatch_Regex:
+		// Envoy's safe_regex matches the whole value (RE2).
+		return regexp.MustCompile("^(?:" + x.Regex + ")$").MatchString(v)
 	}
 	panic(fmt.Sprintf("string match %v not modelled", sm))
 }

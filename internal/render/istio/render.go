@@ -104,6 +104,7 @@ func Render(plan *ir.Plan, cluster string) (*Output, error) {
 	r.serviceEntries()
 	r.originations()
 	r.egressRoutes()
+	r.wildcardShadows()
 	r.routeTables()
 	r.authorizationPolicies()
 	r.networkPolicies()
@@ -134,6 +135,9 @@ type renderer struct {
 	groups   map[string]*gatewayGroup
 	order    []string
 	services map[string]*ir.ExternalService
+	// tableHosts are, per gateway (namespace/name) and AccessPolicy, the authorization hosts of the
+	// gateway RouteTables whose destinations the policy restricts (gatewaytables.go).
+	tableHosts map[string]map[string][]string
 }
 
 // gatewayGroup is one gateway (namespace/name) in the cluster with its revisions; active is the revision

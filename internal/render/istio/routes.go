@@ -59,8 +59,6 @@ func listenerOf(g *ir.Gateway, port uint32) *ir.Listener {
 // portMatch port to the gateway and the gateway's on to the host's upstream port, and the
 // DestinationRule that makes the sidecar → gateway hop ISTIO_MUTUAL with the host as SNI.
 func (r *renderer) egressRoutes() {
-	gateways := map[string]*networkingv1.Gateway{}
-	gwDRs := map[string]*networkingv1.DestinationRule{}
 	vss := map[string]*networkingv1.VirtualService{}
 	for _, rt := range r.plan.Routes {
 		s := r.services[rt.ServiceID]
@@ -69,7 +67,7 @@ func (r *renderer) egressRoutes() {
 		}
 		grp, t := r.localTarget(rt.Targets)
 		if grp == nil {
-			r.warnf("ExternalService %s: %s:%d is routed only through gateways of other clusters; cross-cluster egress is not rendered, so its calls from %s get no route", s.ID, rt.Host, rt.PortMatch, r.cluster)
+			r.warnf("ExternalService %s: %s:%d is routed only through gateways of other clusters (or none); cross-cluster egress is not rendered, so its calls from %s get no route (503)", s.ID, rt.Host, rt.PortMatch, r.cluster)
 			continue
 		}
 		gw := grp.active
@@ -78,48 +76,9 @@ func (r *renderer) egressRoutes() {
 			continue
 		}
 		host := string(rt.Host)
-		gwName := gatewayObjectName(l.VirtualGateway, gw)
-		gwRef := gw.Namespace + "/" + gwName
 
-		// The Gateway: one server per listener, its hosts the routed hosts with their namespace.
-		g := gateways[gwRef]
-		if g == nil {
-			g = &networkingv1.Gateway{
-				TypeMeta:   typeMeta(networkingAPI, "Gateway"),
-				ObjectMeta: r.meta(gwName, gw.Namespace, ownerOf("VirtualGateway", l.VirtualGateway)),
-			}
-			g.Spec.Selector = gw.Labels
-			gateways[gwRef] = g
-			r.out.Gateways = append(r.out.Gateways, g)
-		}
-		srv := serverFor(g, l)
-		if h := s.Namespace + "/" + host; !slices.Contains(srv.Hosts, h) {
-			srv.Hosts = append(srv.Hosts, h)
-		}
-
-		// The sidecar → gateway hop: ISTIO_MUTUAL, SNI = the host, one subset per host.
-		subset := objectName(host)
-		drKey := gw.Namespace + "/" + serviceName(gw)
-		dr := gwDRs[drKey]
-		if dr == nil {
-			dr = &networkingv1.DestinationRule{
-				TypeMeta:   typeMeta(networkingAPI, "DestinationRule"),
-				ObjectMeta: r.meta(objectName("egressgateway", serviceName(gw)), gw.Namespace, ownerOf("GatewayLifecycleManager", installOwner(gw))),
-			}
-			dr.Spec.Host = serviceHost(gw)
-			dr.Spec.ExportTo = []string{"*"}
-			gwDRs[drKey] = dr
-			r.out.DestinationRules = append(r.out.DestinationRules, dr)
-		}
-		if !slices.ContainsFunc(dr.Spec.Subsets, func(ss *netapi.Subset) bool { return ss.Name == subset }) {
-			dr.Spec.Subsets = append(dr.Spec.Subsets, &netapi.Subset{
-				Name: subset,
-				TrafficPolicy: &netapi.TrafficPolicy{PortLevelSettings: []*netapi.TrafficPolicy_PortTrafficPolicy{{
-					Port: &netapi.PortSelector{Number: l.Port},
-					Tls:  &netapi.ClientTLSSettings{Mode: netapi.ClientTLSSettings_ISTIO_MUTUAL, Sni: sniFor(host)},
-				}}},
-			})
-		}
+		gwRef := r.exposeAt(gw, l, s.Namespace, host)
+		subset := r.gatewaySubset(gw, l, host)
 
 		// The VirtualService of the host, bound to the mesh and to the gateway.
 		vsKey := s.ID + "|" + host
@@ -135,7 +94,7 @@ func (r *renderer) egressRoutes() {
 				export = nil
 			}
 			if export == nil || export[0] != "*" {
-				export = append(export, r.gatewayNamespaces(s)...)
+				export = dedupe(append(export, r.gatewayNamespaces(s)...))
 			}
 			vs.Spec.ExportTo = export
 			vss[vsKey] = vs
@@ -162,6 +121,106 @@ func (r *renderer) egressRoutes() {
 					Host: host, Port: &netapi.PortSelector{Number: rt.Port},
 				}}},
 			})
+	}
+	r.noGatewayRoutes(vss)
+}
+
+// exposeAt makes the Istio Gateway of a listener accept host for VirtualServices of namespace ns (one
+// Gateway per VirtualGateway and gateway, one server per listener), and returns its namespace/name.
+func (r *renderer) exposeAt(gw *ir.Gateway, l *ir.Listener, ns, host string) string {
+	gwName := gatewayObjectName(l.VirtualGateway, gw)
+	var g *networkingv1.Gateway
+	for _, x := range r.out.Gateways {
+		if x.Namespace == gw.Namespace && x.Name == gwName {
+			g = x
+		}
+	}
+	if g == nil {
+		g = &networkingv1.Gateway{
+			TypeMeta:   typeMeta(networkingAPI, "Gateway"),
+			ObjectMeta: r.meta(gwName, gw.Namespace, ownerOf("VirtualGateway", l.VirtualGateway)),
+		}
+		g.Spec.Selector = gw.Labels
+		r.out.Gateways = append(r.out.Gateways, g)
+	}
+	srv := serverFor(g, l)
+	if h := ns + "/" + host; !slices.Contains(srv.Hosts, h) {
+		srv.Hosts = append(srv.Hosts, h)
+	}
+	return gw.Namespace + "/" + gwName
+}
+
+// gatewaySubset makes the sidecar → gateway hop for host ISTIO_MUTUAL with the host as SNI: one subset
+// per host in the DestinationRule of the gateway's Service. It returns the subset's name.
+func (r *renderer) gatewaySubset(gw *ir.Gateway, l *ir.Listener, host string) string {
+	subset := objectName(host)
+	drName := objectName("egressgateway", serviceName(gw))
+	var dr *networkingv1.DestinationRule
+	for _, x := range r.out.DestinationRules {
+		if x.Namespace == gw.Namespace && x.Name == drName {
+			dr = x
+		}
+	}
+	if dr == nil {
+		dr = &networkingv1.DestinationRule{
+			TypeMeta:   typeMeta(networkingAPI, "DestinationRule"),
+			ObjectMeta: r.meta(drName, gw.Namespace, ownerOf("GatewayLifecycleManager", installOwner(gw))),
+		}
+		dr.Spec.Host = serviceHost(gw)
+		dr.Spec.ExportTo = []string{"*"}
+		r.out.DestinationRules = append(r.out.DestinationRules, dr)
+	}
+	if !slices.ContainsFunc(dr.Spec.Subsets, func(ss *netapi.Subset) bool { return ss.Name == subset }) {
+		dr.Spec.Subsets = append(dr.Spec.Subsets, &netapi.Subset{
+			Name: subset,
+			TrafficPolicy: &netapi.TrafficPolicy{PortLevelSettings: []*netapi.TrafficPolicy_PortTrafficPolicy{{
+				Port: &netapi.PortSelector{Number: l.Port},
+				Tls:  &netapi.ClientTLSSettings{Mode: netapi.ClientTLSSettings_ISTIO_MUTUAL, Sni: sniFor(host)},
+			}}},
+		})
+	}
+	return subset
+}
+
+// noGatewayRoutes answers 503 on every portMatch port that no gateway of this cluster serves. The mesh
+// ServiceEntry lists that port (it is the one callers call), so without a route the sidecar would dial
+// the host on it directly, around every gateway and policy; egret answers NoRoute (503) there.
+func (r *renderer) noGatewayRoutes(vss map[string]*networkingv1.VirtualService) {
+	for _, s := range r.sortedServices() {
+		export := r.meshExport(s)
+		if len(s.Hosts) == 0 || export[0] == "~" {
+			continue
+		}
+		for _, p := range s.Ports {
+			if p.PortMatch == 0 {
+				continue
+			}
+			for _, h := range s.Hosts {
+				host := string(h)
+				vs := vss[s.ID+"|"+host]
+				if vs != nil && slices.ContainsFunc(vs.Spec.Http, func(hr *netapi.HTTPRoute) bool {
+					return hr.Match[0].Port == p.PortMatch && slices.Contains(hr.Match[0].Gateways, "mesh")
+				}) {
+					continue
+				}
+				if vs == nil {
+					vs = &networkingv1.VirtualService{
+						TypeMeta:   typeMeta(networkingAPI, "VirtualService"),
+						ObjectMeta: r.meta(objectName("externalservice", s.Name, s.Namespace, host), s.Namespace, ownerOf("ExternalService", s.ID)),
+					}
+					vs.Spec.Hosts = []string{host}
+					vs.Spec.Gateways = []string{"mesh"}
+					vs.Spec.ExportTo = export
+					vss[s.ID+"|"+host] = vs
+					r.out.VirtualServices = append(r.out.VirtualServices, vs)
+				}
+				vs.Spec.Http = append(vs.Spec.Http, &netapi.HTTPRoute{
+					Name:           objectName("no-gateway", strconv.Itoa(int(p.PortMatch))),
+					Match:          []*netapi.HTTPMatchRequest{{Gateways: []string{"mesh"}, Port: p.PortMatch}},
+					DirectResponse: &netapi.HTTPDirectResponse{Status: 503},
+				})
+			}
+		}
 	}
 }
 

@@ -7,54 +7,85 @@ import (
 	"egret.dev/egret/internal/ir"
 )
 
-// routeTables renders the mesh RouteTables that apply to every caller as VirtualServices bound to the
-// mesh: their matchers and weighted destinations. Envoy sends a routed request straight to the chosen
-// destination's cluster (VirtualServices do not chain), so a destination that goes through egress
-// gateways, a table for some callers only, and a gateway table are not rendered; each says so in a
-// warning, and its hosts keep the VirtualService of their own service.
+// routeTables renders the RouteTables Istio can express: mesh tables for every caller and for some
+// callers (callertables.go) as VirtualServices bound to the mesh, and gateway tables (gatewaytables.go)
+// as VirtualServices bound to the egress Gateway. Envoy sends a routed request straight to the chosen
+// destination's cluster (VirtualServices do not chain), so a mesh destination that goes through egress
+// gateways, and a table that applies both at gateways and at sidecars, are not rendered; each says so in
+// a warning, and its hosts keep the VirtualService of their own service.
 func (r *renderer) routeTables() {
-	for _, t := range r.plan.RouteTables {
-		if !t.Mesh || !t.AllCallers || len(t.Gateways) > 0 {
-			r.warnf("RouteTable %s applies at gateways or to some callers only; not rendered for Istio", t.ID)
-			continue
+	for i := range r.plan.RouteTables {
+		t := &r.plan.RouteTables[i]
+		switch {
+		case t.Mesh && len(t.Gateways) > 0:
+			r.warnf("RouteTable %s applies both at gateways and at sidecars; not rendered for Istio", t.ID)
+		case t.Mesh && t.AllCallers:
+			r.meshTable(t)
+		case t.Mesh:
+			r.callerTable(t)
+		case len(t.Gateways) > 0:
+			r.gatewayTable(t)
 		}
-		vs := &networkingv1.VirtualService{
-			TypeMeta:   typeMeta(networkingAPI, "VirtualService"),
-			ObjectMeta: r.meta(objectName("routetable", nameOf(t.ID), nsOf(t.ID)), nsOf(t.ID), ownerOf("RouteTable", t.ID)),
-		}
-		for _, h := range t.Hosts {
-			vs.Spec.Hosts = append(vs.Spec.Hosts, string(h))
-		}
-		vs.Spec.Gateways = []string{"mesh"}
-		ok := true
-		for _, route := range t.Routes {
-			hr := &netapi.HTTPRoute{Name: objectName(route.Name)}
-			for _, m := range route.Matchers {
-				hr.Match = append(hr.Match, httpMatch(m))
-			}
-			for _, d := range route.Destinations {
-				s := r.services[d.ServiceID]
-				host, port := destinationOf(s, d.Port)
-				if host == "" {
-					ok = false
-					break
-				}
-				hr.Route = append(hr.Route, &netapi.HTTPRouteDestination{
-					Destination: &netapi.Destination{Host: host, Port: &netapi.PortSelector{Number: port}},
-					Weight:      int32(d.Weight),
-				})
-			}
-			if len(hr.Route) == 1 {
-				hr.Route[0].Weight = 0
-			}
-			vs.Spec.Http = append(vs.Spec.Http, hr)
-		}
-		if !ok {
-			r.warnf("RouteTable %s sends to a service routed through egress gateways or not in %s; not rendered for Istio", t.ID, r.cluster)
-			continue
-		}
-		r.out.VirtualServices = append(r.out.VirtualServices, vs)
 	}
+}
+
+// meshTable renders a table for every caller: one VirtualService bound to the mesh, for all its hosts.
+func (r *renderer) meshTable(t *ir.RouteTable) {
+	vs := r.tableVirtualService(t, "", []string{"mesh"}, nil)
+	for _, h := range t.Hosts {
+		vs.Spec.Hosts = append(vs.Spec.Hosts, string(h))
+	}
+	routes, ok := r.tableRoutes(t, r.meshDestination)
+	if !ok {
+		r.warnf("RouteTable %s sends to a service routed through egress gateways or not in %s; not rendered for Istio", t.ID, r.cluster)
+		return
+	}
+	vs.Spec.Http = routes
+	r.out.VirtualServices = append(r.out.VirtualServices, vs)
+}
+
+func (r *renderer) tableVirtualService(t *ir.RouteTable, host string, gateways, exportTo []string) *networkingv1.VirtualService {
+	vs := &networkingv1.VirtualService{
+		TypeMeta:   typeMeta(networkingAPI, "VirtualService"),
+		ObjectMeta: r.meta(objectName("routetable", nameOf(t.ID), nsOf(t.ID), host), nsOf(t.ID), ownerOf("RouteTable", t.ID)),
+	}
+	if host != "" {
+		vs.Spec.Hosts = []string{host}
+	}
+	vs.Spec.Gateways = gateways
+	vs.Spec.ExportTo = exportTo
+	return vs
+}
+
+// tableRoutes turns the table's routes into HTTP routes: matchers and weighted destinations, each
+// destination the host and port dest says it is dialled at ("" when it cannot be rendered).
+func (r *renderer) tableRoutes(t *ir.RouteTable, dest func(ir.RouteDestination) (string, uint32)) ([]*netapi.HTTPRoute, bool) {
+	var out []*netapi.HTTPRoute
+	for _, route := range t.Routes {
+		hr := &netapi.HTTPRoute{Name: objectName(route.Name)}
+		for _, m := range route.Matchers {
+			hr.Match = append(hr.Match, httpMatch(m))
+		}
+		for _, d := range route.Destinations {
+			host, port := dest(d)
+			if host == "" {
+				return nil, false
+			}
+			hr.Route = append(hr.Route, &netapi.HTTPRouteDestination{
+				Destination: &netapi.Destination{Host: host, Port: &netapi.PortSelector{Number: port}},
+				Weight:      int32(d.Weight),
+			})
+		}
+		if len(hr.Route) == 1 {
+			hr.Route[0].Weight = 0
+		}
+		out = append(out, hr)
+	}
+	return out, true
+}
+
+func (r *renderer) meshDestination(d ir.RouteDestination) (string, uint32) {
+	return destinationOf(r.services[d.ServiceID], d.Port)
 }
 
 // destinationOf is the host and port a mesh route dials for a service port, or "" when the port goes

@@ -174,8 +174,21 @@ func (r *renderer) serviceEntry(s *ir.ExternalService, namespace string, exportT
 			}
 		}
 	case slices.ContainsFunc(s.Hosts, ir.HostPattern.IsWildcard):
-		// Istio resolves a wildcard host per request (the Host header or SNI) only with DYNAMIC_DNS.
+		// Istio resolves a wildcard host per request (the Host header or SNI) only with DYNAMIC_DNS, which
+		// takes HTTP, TLS, GRPC or HTTP2 ports (Istio's validation): a port the gateway originates TLS on
+		// carries HTTP into the cluster (the DestinationRule adds the TLS), any other HTTPS port is TLS.
 		spec.Resolution = netapi.ServiceEntry_DYNAMIC_DNS
+		for _, sp := range spec.Ports {
+			if sp.Protocol != "HTTPS" {
+				continue
+			}
+			sp.Protocol = "TLS"
+			for i := range s.Ports {
+				if p := &s.Ports[i]; p.Number == sp.Number && p.TLS != nil && p.TLS.Mode != "DISABLE" && p.TLS.Mode != "" {
+					sp.Protocol = "HTTP"
+				}
+			}
+		}
 	default:
 		spec.Resolution = netapi.ServiceEntry_DNS
 	}
@@ -239,7 +252,7 @@ func (r *renderer) originations() {
 		case export[0] == "~":
 			export = r.gatewayNamespaces(s)
 		default:
-			export = append(export, r.gatewayNamespaces(s)...)
+			export = dedupe(append(export, r.gatewayNamespaces(s)...))
 		}
 		if len(export) == 0 {
 			continue
