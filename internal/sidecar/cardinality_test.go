@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -14,15 +15,27 @@ import (
 )
 
 // series counts the samples a /stats/prometheus page exposes.
-func series(t *testing.T, url string) int {
+func series(t *testing.T, url string) map[string]bool {
 	t.Helper()
-	n := 0
+	out := map[string]bool{}
 	for _, l := range strings.Split(meshtest.Fetch(t, url), "\n") {
 		if l != "" && !strings.HasPrefix(l, "#") {
-			n++
+			out[l[:strings.LastIndexByte(l, ' ')]] = true // the name and labels, without the value
 		}
 	}
-	return n
+	return out
+}
+
+// grownSeries says which series are in after and not in before.
+func grownSeries(before, after map[string]bool) []string {
+	var grown []string
+	for s := range after {
+		if !before[s] {
+			grown = append(grown, s)
+		}
+	}
+	slices.Sort(grown)
+	return grown
 }
 
 // Metrics labels come from config and verified identities only: a caller that sends ten thousand
@@ -110,11 +123,22 @@ func TestTenThousandHostHeadersAddNoSeries(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	if after := series(t, gwAdmin.URL+"/stats/prometheus"); after != gwBefore {
-		t.Errorf("the gateway's series grew from %d to %d over %d distinct hosts", gwBefore, after, hosts)
-	}
-	if after := series(t, scAdmin.URL+"/stats/prometheus"); after != scBefore {
-		t.Errorf("the sidecar's series grew from %d to %d over %d distinct hosts", scBefore, after, hosts)
+	// Under a loaded machine a request may end in an outcome the warm-up did not see (a timeout's
+	// response flag, a second connection to the gateway): such series come from a fixed set, at most a
+	// few. A series per host would be thousands, and its labels would name the host.
+	const bounded = 4
+	for _, p := range []struct {
+		name   string
+		url    string
+		before map[string]bool
+	}{{"gateway", gwAdmin.URL, gwBefore}, {"sidecar", scAdmin.URL, scBefore}} {
+		grown := grownSeries(p.before, series(t, p.url+"/stats/prometheus"))
+		if len(grown) > 0 {
+			t.Logf("the %s has %d new series over %d distinct hosts: %v", p.name, len(grown), hosts, grown)
+		}
+		if len(grown) > bounded {
+			t.Errorf("the %s's series grew by %d over %d distinct hosts: %v", p.name, len(grown), hosts, grown)
+		}
 	}
 	if out := meshtest.Fetch(t, gwAdmin.URL+"/stats/prometheus") + meshtest.Fetch(t, scAdmin.URL+"/stats/prometheus"); strings.Contains(out, "h1.example") {
 		t.Error("a host name became a label value")
