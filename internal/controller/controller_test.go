@@ -86,8 +86,9 @@ func newEnv(t *testing.T) *env {
 	return &env{mgmt: mgmt, work: work, writes: &writeLog{}}
 }
 
-// run starts a controller replica; it stops when the returned cancel is called or the test ends.
-func (e *env) run(t *testing.T, name string, leaderElect bool) context.CancelFunc {
+// run starts a controller replica; it stops when the returned function is called (which waits until
+// Run returned) or the test ends.
+func (e *env) run(t *testing.T, name string, leaderElect bool) func() {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -104,19 +105,22 @@ func (e *env) run(t *testing.T, name string, leaderElect bool) context.CancelFun
 			OnWrite:       e.writes.add,
 		})
 	}()
+	var once sync.Once
 	stop := func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("controller %s: %v", name, err)
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("controller %s: %v", name, err)
+				}
+			case <-time.After(30 * time.Second):
+				t.Errorf("controller %s did not stop", name)
 			}
-		case <-time.After(30 * time.Second):
-			t.Errorf("controller %s did not stop", name)
-		}
+		})
 	}
 	t.Cleanup(stop)
-	return cancel
+	return stop
 }
 
 type testWriter struct {
