@@ -33,6 +33,12 @@ type APIServer struct {
 
 	Clientset *kubernetes.Clientset
 	Dynamic   *dynamic.DynamicClient
+
+	// What Restart needs: the kube-apiserver's binary, arguments and running process.
+	apiBin  string
+	apiArgs []string
+	api     *process
+	owner   testing.TB // the test that started the server: the restarted process stops when it ends
 }
 
 // StartAPIServer starts etcd and kube-apiserver on free 127.0.0.1 ports with a fresh temporary
@@ -47,7 +53,7 @@ func StartAPIServer(t testing.TB, name string) *APIServer {
 	ports := freePorts(t, 3)
 	etcdClient, etcdPeer, securePort := ports[0], ports[1], ports[2]
 
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), readyTimeout)
 	defer cancel()
 
 	etcd := startProcess(t, dir, name+"-etcd", nil, etcdBin,
@@ -76,8 +82,8 @@ func StartAPIServer(t testing.TB, name string) *APIServer {
 	}
 	certDir := filepath.Join(dir, "certs")
 
-	api := startProcess(t, dir, name+"-kube-apiserver", nil, apiBin,
-		"--etcd-servers", "http://"+loopback(etcdClient),
+	apiArgs := []string{
+		"--etcd-servers", "http://" + loopback(etcdClient),
 		"--bind-address", "127.0.0.1",
 		"--advertise-address", "127.0.0.1",
 		"--secure-port", fmt.Sprint(securePort),
@@ -91,7 +97,8 @@ func StartAPIServer(t testing.TB, name string) *APIServer {
 		"--disable-admission-plugins", "ServiceAccount",
 		"--enable-priority-and-fairness=false",
 		"--endpoint-reconciler-type", "none",
-	)
+	}
+	api := startProcess(t, dir, name+"-kube-apiserver", nil, apiBin, apiArgs...)
 
 	cfg := &rest.Config{
 		Host:        "https://" + loopback(securePort),
@@ -102,24 +109,10 @@ func StartAPIServer(t testing.TB, name string) *APIServer {
 		QPS:             200,
 		Burst:           400,
 	}
-	if err := waitFor(ctx, api, "kube-apiserver", func(ctx context.Context) error {
-		if _, err := os.Stat(cfg.TLSClientConfig.CAFile); err != nil {
-			return err
-		}
-		cs, err := kubernetes.NewForConfig(cfg)
-		if err != nil {
-			return err
-		}
-		body, err := cs.Discovery().RESTClient().Get().AbsPath("/readyz").DoRaw(ctx)
-		if err != nil {
-			return fmt.Errorf("%v: %s", err, body)
-		}
-		return nil
-	}); err != nil {
+	s := &APIServer{Name: name, Dir: dir, Config: cfg, apiBin: apiBin, apiArgs: apiArgs, api: api, owner: t}
+	if err := s.waitReady(ctx); err != nil {
 		t.Fatal(err)
 	}
-
-	s := &APIServer{Name: name, Dir: dir, Config: cfg}
 	s.Clientset = kubernetes.NewForConfigOrDie(cfg)
 	s.Dynamic = dynamic.NewForConfigOrDie(cfg)
 	s.Kubeconfig = filepath.Join(dir, "kubeconfig")
@@ -132,6 +125,62 @@ func StartAPIServer(t testing.TB, name string) *APIServer {
 		t.Fatal(err)
 	}
 	return s
+}
+
+func (s *APIServer) waitReady(ctx context.Context) error {
+	cfg := s.Config
+	return waitFor(ctx, s.api, "kube-apiserver", func(ctx context.Context) error {
+		if _, err := os.Stat(cfg.TLSClientConfig.CAFile); err != nil {
+			return err
+		}
+		cs, err := kubernetes.NewForConfig(cfg)
+		if err != nil {
+			return err
+		}
+		body, err := cs.Discovery().RESTClient().Get().AbsPath("/readyz").DoRaw(ctx)
+		if err != nil {
+			return fmt.Errorf("%v: %s", err, body)
+		}
+		return nil
+	})
+}
+
+// StopAPI stops the kube-apiserver (SIGTERM, then SIGKILL), leaving etcd and its data running, so
+// that a test can watch a client ride out an API server outage; StartAPI brings it back.
+// readyTimeout bounds how long etcd and the kube-apiserver may take to become ready: on a loaded 2-core
+// machine (go test runs packages in parallel, several starting API servers) a minute was seen to be short.
+const readyTimeout = 3 * time.Minute
+
+func (s *APIServer) StopAPI() { s.api.stop() }
+
+// StartAPI starts the kube-apiserver again after StopAPI, on the same port, certificates and etcd
+// (so the same kubeconfig works and every object is still there), and waits until it is ready.
+func (s *APIServer) StartAPI(t testing.TB) {
+	t.Helper()
+	s.api = startProcess(s.owner, s.Dir, s.Name+"-kube-apiserver-restarted", nil, s.apiBin, s.apiArgs...)
+	ctx, cancel := context.WithTimeout(context.Background(), readyTimeout)
+	defer cancel()
+	if err := s.waitReady(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// KubeconfigData is the kubeconfig with the CA certificate embedded, as a Secret carries it (the
+// shape of an Istio remote secret).
+func (s *APIServer) KubeconfigData(t testing.TB) []byte {
+	t.Helper()
+	kc, err := clientcmd.LoadFromFile(s.Kubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := clientcmdapi.FlattenConfig(kc); err != nil {
+		t.Fatal(err)
+	}
+	b, err := clientcmd.Write(*kc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
 
 // Discovery returns a fresh discovery client (new CRDs show up in it).

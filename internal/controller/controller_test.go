@@ -1,0 +1,275 @@
+package controller_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"egret.dev/egret/internal/controller"
+	"egret.dev/egret/internal/kubetest"
+)
+
+var (
+	authzGVR = schema.GroupVersionResource{Group: "security.istio.io", Version: "v1", Resource: "authorizationpolicies"}
+	seGVR    = schema.GroupVersionResource{Group: "networking.istio.io", Version: "v1", Resource: "serviceentries"}
+	vsGVR    = schema.GroupVersionResource{Group: "networking.istio.io", Version: "v1", Resource: "virtualservices"}
+	drGVR    = schema.GroupVersionResource{Group: "networking.istio.io", Version: "v1", Resource: "destinationrules"}
+	gwGVR    = schema.GroupVersionResource{Group: "networking.istio.io", Version: "v1", Resource: "gateways"}
+	apGVR    = schema.GroupVersionResource{Group: "security.policy.gloo.solo.io", Version: "v2", Resource: "accesspolicies"}
+	esGVR    = schema.GroupVersionResource{Group: "networking.gloo.solo.io", Version: "v2", Resource: "externalservices"}
+)
+
+const ns = "egret-system"
+
+// env is a management and a workload cluster (cluster1), each a real kube-apiserver with its own etcd.
+type env struct {
+	mgmt, work *kubetest.APIServer
+	writes     *writeLog
+}
+
+type writeLog struct {
+	mu  sync.Mutex
+	all []string
+}
+
+func (w *writeLog) add(cluster, verb, obj string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.all = append(w.all, cluster+" "+verb+" "+obj)
+}
+
+func (w *writeLog) count() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.all)
+}
+
+func (w *writeLog) since(n int) []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return append([]string(nil), w.all[n:]...)
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	mgmt := kubetest.StartAPIServer(t, "management")
+	work := kubetest.StartAPIServer(t, "cluster1")
+	work.LoadIstioCRDs(t)
+	ctx := context.Background()
+	if err := mgmt.Apply(ctx, testCRDs(t)); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []string{ns, "bookinfo", "gloo-mesh"} {
+		if _, err := mgmt.Clientset.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: n}}, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	secret := &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: "cluster1", Namespace: ns, Labels: map[string]string{controller.WorkloadClusterLabel: "true"}},
+		Data:       map[string][]byte{"cluster1": work.KubeconfigData(t)},
+	}
+	if _, err := mgmt.Clientset.CoreV1().Secrets(ns).Create(ctx, secret, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	return &env{mgmt: mgmt, work: work, writes: &writeLog{}}
+}
+
+// run starts a controller replica; it stops when the returned function is called (which waits until
+// Run returned) or the test ends.
+func (e *env) run(t *testing.T, name string, leaderElect bool) func() {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- controller.Run(ctx, controller.Options{
+			Config:        e.mgmt.Config,
+			Namespace:     ns,
+			LeaderElect:   leaderElect,
+			Log:           slog.New(slog.NewTextHandler(testWriter{t, name}, &slog.HandlerOptions{Level: slog.LevelWarn})),
+			Resync:        time.Second,
+			LeaseDuration: 3 * time.Second,
+			RenewDeadline: 2 * time.Second,
+			RetryPeriod:   300 * time.Millisecond,
+			OnWrite:       e.writes.add,
+		})
+	}()
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("controller %s: %v", name, err)
+				}
+			case <-time.After(30 * time.Second):
+				t.Errorf("controller %s did not stop", name)
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return stop
+}
+
+type testWriter struct {
+	t    *testing.T
+	name string
+}
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(w.name + ": " + strings.TrimSpace(string(p)))
+	return len(p), nil
+}
+
+func (e *env) applySeed(t *testing.T) {
+	t.Helper()
+	files, _ := filepath.Glob("../../examples/bookinfo-egress/*.yaml")
+	if len(files) == 0 {
+		t.Fatal("no seed files")
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := e.mgmt.ApplyYAML(context.Background(), b); err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+	}
+}
+
+// eventually polls check until it returns nil, failing the test with its last error after timeout.
+func eventually(t *testing.T, timeout time.Duration, what string, check func() error) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		err := check()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %s: %v", what, timeout, err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// principals are the principals of the seed's AccessPolicy's AuthorizationPolicy in cluster1.
+func (e *env) principals() ([]string, error) {
+	l, err := e.work.Dynamic.Resource(authzGVR).Namespace("gloo-mesh-gateways").List(context.Background(), metav1.ListOptions{})
+	if err != nil {
+		return nil, err
+	}
+	for _, u := range l.Items {
+		if !strings.HasPrefix(u.GetName(), "accesspolicy-egress-access-productpage-") {
+			continue
+		}
+		var out []string
+		rules, _, _ := unstructured.NestedSlice(u.Object, "spec", "rules")
+		for _, r := range rules {
+			from, _, _ := unstructured.NestedSlice(r.(map[string]any), "from")
+			for _, f := range from {
+				ps, _, _ := unstructured.NestedStringSlice(f.(map[string]any), "source", "principals")
+				out = append(out, ps...)
+			}
+		}
+		return out, nil
+	}
+	return nil, fmt.Errorf("no AuthorizationPolicy for the seed's AccessPolicy")
+}
+
+func (e *env) hasPrincipal(sa string) func() error {
+	return func() error {
+		ps, err := e.principals()
+		if err != nil {
+			return err
+		}
+		for _, p := range ps {
+			if strings.HasSuffix(p, "/sa/"+sa) {
+				return nil
+			}
+		}
+		return fmt.Errorf("principals %v lack service account %s", ps, sa)
+	}
+}
+
+func (e *env) setAllowedClient(t *testing.T, sa string) {
+	t.Helper()
+	patch := fmt.Sprintf(`{"spec":{"config":{"authz":{"allowedClients":[{"serviceAccountSelector":{"name":%q}}]}}}}`, sa)
+	e.patch(t, apGVR, "egress-access-productpage", patch)
+}
+
+func (e *env) patch(t *testing.T, gvr schema.GroupVersionResource, name, patch string) {
+	t.Helper()
+	if _, err := e.mgmt.Dynamic.Resource(gvr).Namespace("bookinfo").Patch(context.Background(), name, "application/merge-patch+json", []byte(patch), metav1.PatchOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// condition returns the status condition of a source object.
+func (e *env) condition(gvr schema.GroupVersionResource, name, typ string) (map[string]any, int64, error) {
+	u, err := e.mgmt.Dynamic.Resource(gvr).Namespace("bookinfo").Get(context.Background(), name, metav1.GetOptions{})
+	if err != nil {
+		return nil, 0, err
+	}
+	conds, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
+	for _, c := range conds {
+		if cm := c.(map[string]any); cm["type"] == typ {
+			if og, _, _ := unstructured.NestedInt64(u.Object, "status", "observedGeneration"); og != u.GetGeneration() {
+				return cm, og, fmt.Errorf("observedGeneration %d, generation %d", og, u.GetGeneration())
+			}
+			return cm, u.GetGeneration(), nil
+		}
+	}
+	return nil, 0, fmt.Errorf("%s %s has no %s condition yet", gvr.Resource, name, typ)
+}
+
+func (e *env) wantCondition(gvr schema.GroupVersionResource, name, typ, status, reason, msgPart string) func() error {
+	return func() error {
+		c, _, err := e.condition(gvr, name, typ)
+		if err != nil {
+			return err
+		}
+		if c["status"] != status || c["reason"] != reason || !strings.Contains(fmt.Sprint(c["message"]), msgPart) {
+			return fmt.Errorf("%s: %v", typ, c)
+		}
+		return nil
+	}
+}
+
+func (e *env) exists(gvr schema.GroupVersionResource, namespace, name string) (bool, error) {
+	_, err := e.work.Dynamic.Resource(gvr).Namespace(namespace).Get(context.Background(), name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// settled waits until the controller has written nothing for two seconds (with a pass every second)
+// and returns the write count.
+func (e *env) settled(t *testing.T) int {
+	t.Helper()
+	n := e.writes.count()
+	quiet := time.Now()
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		if c := e.writes.count(); c != n {
+			n, quiet = c, time.Now()
+		} else if time.Since(quiet) > 2*time.Second {
+			return n
+		}
+	}
+	t.Fatalf("the controller kept writing: %v", e.writes.since(0))
+	return 0
+}
