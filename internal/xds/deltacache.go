@@ -1,6 +1,7 @@
 package xds
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -103,9 +104,13 @@ func (c *deltaCache) set(res map[string]proto.Message) error {
 		if err != nil {
 			return err
 		}
+		old, ok := c.res[name]
+		if ok && bytes.Equal(old.wire.Resource.Value, b) {
+			continue // unchanged: comparing is cheaper than hashing
+		}
 		sum := sha256.Sum256(b)
 		v := hex.EncodeToString(sum[:12])
-		if old, ok := c.res[name]; !ok || old.version != v {
+		if !ok || old.version != v {
 			changed[name] = enc{b, v}
 		}
 	}

@@ -116,15 +116,11 @@ func sidecarResources(p *ir.Plan, addrs map[string]string, ord planOrder) (share
 	if err != nil {
 		return nil, nil, err
 	}
-	cutter := proxyconfig.NewSidecarCutter(p, addrs)
+	gwAddrs := proxyconfig.SidecarGatewayAddresses(p, addrs) // the same for every sidecar
 	own = map[string]*pb.Workload{}
 	for i := range p.Workloads {
 		w := &p.Workloads[i]
-		cfg, err := cutter.For(w.Namespace, w.Name)
-		if err != nil {
-			return nil, nil, err
-		}
-		own[w.Identity.String()] = workloadToPB(w, cfg.GatewayAddresses)
+		own[w.Identity.String()] = workloadToPB(w, gwAddrs)
 	}
 	return shared, own, nil
 }
@@ -136,7 +132,7 @@ func GatewayResources(p *ir.Plan, id string) (Resources, error) {
 }
 
 func gatewayResources(p *ir.Plan, id string, ord planOrder) (Resources, error) {
-	cfg, err := proxyconfig.ForGateway(p, id)
+	cfg, err := proxyconfig.GatewaySlice(p, id)
 	if err != nil {
 		return nil, err
 	}
