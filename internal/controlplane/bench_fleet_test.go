@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"sort"
 	"strconv"
 	"strings"
@@ -225,18 +226,53 @@ func BenchmarkFleet(b *testing.B) {
 	}
 	for i := range sidecars {
 		sidecars[i] = &xdsBenchProxy{}
-		run(sidecars[i], confs[i], xds.KindSidecar)
 	}
 	for i := range gateways {
 		gateways[i] = &xdsBenchProxy{}
-		run(gateways[i], gwConfs[i], xds.KindGateway)
+	}
+	var child *fleetChild
+	ends := "both ends"
+	if os.Getenv("EGRET_BENCH_CLIENTS") == "process" {
+		ends = "the control plane's own"
+		var kinds []string
+		var certs []tls.Certificate
+		for i := range sidecars {
+			kinds, certs = append(kinds, xds.KindSidecar), append(certs, confs[i].Certificates[0])
+		}
+		for i := range gateways {
+			kinds, certs = append(kinds, xds.KindGateway), append(certs, gwConfs[i].Certificates[0])
+		}
+		child = startFleetChild(b, cp.Addr(), cp.CA().Root(), kinds, certs, func(kind string, i int, name string, at time.Time) {
+			p := gateways[max(0, i-n)]
+			if kind == xds.KindSidecar {
+				p = sidecars[i]
+			}
+			p.mu.Lock()
+			if p.want != "" && strings.Contains(name, p.want) {
+				p.at = at
+			}
+			p.mu.Unlock()
+		})
+	} else {
+		for i := range sidecars {
+			run(sidecars[i], confs[i], xds.KindSidecar)
+		}
+		for i := range gateways {
+			run(gateways[i], gwConfs[i], xds.KindGateway)
+		}
 	}
 	waitSynced(xds.ProtocolXDS, 30*time.Minute)
 	initial := time.Since(start)
 	initialBytes := cp.delta.BytesSent()
 	memPer := float64(heapInUse()-mem0) / float64(n+len(gwIDs))
-	b.Logf("delta xDS: %d sidecars + %d gateways synced in %v, %d MB sent, %.0f KB per proxy (both ends)",
-		n, len(gwIDs), initial, initialBytes>>20, memPer/1024)
+	if path := os.Getenv("EGRET_BENCH_HEAPPROFILE"); path != "" { // what the connected proxies hold
+		if f, err := os.Create(path); err == nil {
+			_ = pprof.WriteHeapProfile(f)
+			f.Close()
+		}
+	}
+	b.Logf("delta xDS: %d sidecars + %d gateways synced in %v, %d MB sent, %.0f KB per proxy (%s)",
+		n, len(gwIDs), initial, initialBytes>>20, memPer/1024, ends)
 
 	measure := func(ps []*xdsBenchProxy, want string, write func()) fleetRound {
 		for _, p := range ps {
@@ -268,6 +304,10 @@ func BenchmarkFleet(b *testing.B) {
 		r.bytes, r.cpu = cp.delta.BytesSent()-bytes0, cpuTime()-cpu0
 		return r
 	}
+	cpuOf := "whole process: control plane and clients"
+	if child != nil {
+		cpuOf = "the control plane's process"
+	}
 	report := func(what string, rounds []fleetRound) {
 		var p50, p99, mx, bytes, cpu []float64
 		for _, r := range rounds {
@@ -277,8 +317,8 @@ func BenchmarkFleet(b *testing.B) {
 			bytes = append(bytes, float64(r.bytes))
 			cpu = append(cpu, float64(r.cpu.Milliseconds()))
 		}
-		b.Logf("%s (%d changes, medians): p50 %.0f ms, p99 %.0f ms, max %.0f ms, %.0f bytes sent, %.0f ms CPU (whole process)",
-			what, len(rounds), median(p50), median(p99), median(mx), median(bytes), median(cpu))
+		b.Logf("%s (%d changes, medians): p50 %.0f ms, p99 %.0f ms, max %.0f ms, %.0f bytes sent, %.0f ms CPU (%s)",
+			what, len(rounds), median(p50), median(p99), median(mx), median(bytes), median(cpu), cpuOf)
 		b.ReportMetric(median(p99), what+"-p99-ms")
 	}
 	var added, policy []fleetRound
@@ -300,6 +340,9 @@ func BenchmarkFleet(b *testing.B) {
 	report("xds-policy-change", policy)
 	b.ReportMetric(memPer, "xds-B/proxy")
 	dcancel()
+	if child != nil {
+		child.stop()
+	}
 	wg.Wait()
 	if os.Getenv("EGRET_BENCH_OLD") == "0" {
 		return
