@@ -90,6 +90,9 @@ func (t TypeStatus) State() string {
 
 var deterministic = proto.MarshalOptions{Deterministic: true}
 
+// resumed stands for the nonce and version of a type a reconnecting proxy already held.
+const resumed = "(held)"
+
 // NewDeltaServer returns a server with no resources; call Update with each plan.
 func NewDeltaServer(log *slog.Logger) *DeltaServer {
 	if log == nil {
@@ -263,9 +266,15 @@ func (d *DeltaServer) request(id int64, req *discovery.DeltaDiscoveryRequest) er
 			}
 		}
 	}
+	first := !st.subbed[req.GetTypeUrl()]
 	st.subbed[req.GetTypeUrl()] = true
 	st.lastSeen = time.Now()
 	ts := st.typ(req.GetTypeUrl())
+	if first && len(req.GetInitialResourceVersions()) > 0 {
+		// A reconnecting proxy holds this type already; when its versions are current nothing is sent,
+		// and it is in step. A response, if one is needed, replaces this until it is acknowledged.
+		ts.Sent, ts.Acked, ts.Version = resumed, resumed, resumed
+	}
 	if nonce := req.GetResponseNonce(); nonce != "" {
 		if e := req.GetErrorDetail(); e != nil {
 			ts.Nack = nonce + ": " + e.GetMessage()
