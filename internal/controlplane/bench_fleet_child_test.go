@@ -29,6 +29,10 @@ import (
 // handed each client's SVID in a file and reports on stdout each time a client receives a resource
 // whose name contains "added-" or "changed", as "<kind> <index> <name> <unix nanoseconds>".
 
+// fleetWave is how many clients the child connects at a time; the next wave starts once each of
+// these has received every resource type.
+const fleetWave = 50
+
 // fleetCreds are the clients' credentials as written for the child.
 type fleetCreds struct {
 	Address string     `json:"address"`
@@ -125,6 +129,7 @@ func TestFleetClientsChild(t *testing.T) {
 	var out sync.Mutex
 	w := bufio.NewWriter(os.Stdout)
 	var wg sync.WaitGroup
+	var batch []chan struct{}
 	for i, k := range creds.Proxies {
 		key, err := x509.ParsePKCS8PrivateKey(k.Key)
 		if err != nil {
@@ -132,7 +137,18 @@ func TestFleetClientsChild(t *testing.T) {
 		}
 		conf := &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{k.Cert}, PrivateKey: key}}, InsecureSkipVerify: true,
 			VerifyConnection: func(cs tls.ConnectionState) error { return meshtest.VerifySPIFFE(cs, pool, cpID) }}
+		types := xds.SidecarTypes
+		if k.Kind == xds.KindGateway {
+			types = xds.GatewayTypes
+		}
+		seen, synced := map[string]bool{}, make(chan struct{})
 		raw := func(resp *discovery.DeltaDiscoveryResponse) error {
+			if !seen[resp.GetTypeUrl()] { // one stream at a time calls raw
+				seen[resp.GetTypeUrl()] = true
+				if len(seen) == len(types) {
+					close(synced)
+				}
+			}
 			var lines []string
 			for _, r := range resp.GetResources() {
 				if _, err := r.GetResource().UnmarshalNew(); err != nil { // decode as a proxy would
@@ -158,6 +174,18 @@ func TestFleetClientsChild(t *testing.T) {
 			_ = xds.RunDeltaClient(ctx, xds.DeltaClientParams{Address: creds.Address, TLS: conf, Kind: k.Kind, Raw: raw,
 				MinBackoff: 50 * time.Millisecond, MaxBackoff: time.Second})
 		}()
+		// Clients connect in waves, as a fleet rolls out: a thousand first syncs of the whole registry
+		// at once (5 MB each at 10,000 services) exhaust memory and time out each other's handshakes.
+		batch = append(batch, synced)
+		if len(batch) == fleetWave || i == len(creds.Proxies)-1 {
+			for _, c := range batch {
+				select {
+				case <-c:
+				case <-ctx.Done():
+				}
+			}
+			batch = batch[:0]
+		}
 	}
 	wg.Wait()
 }

@@ -109,7 +109,7 @@ func SidecarResources(p *ir.Plan, addrs map[string]string) (shared Resources, ow
 }
 
 // sidecarResources is SidecarResources with the keys of ord. The services are proxyconfig's sidecar view
-// (no gateway-only secrets or endpoints), as over egret-config/v1.
+// (no gateway-only secrets or endpoints).
 func sidecarResources(p *ir.Plan, addrs map[string]string, ord planOrder) (shared Resources, own map[string]*pb.Workload, err error) {
 	shared, err = sliceResources(&ir.Plan{Outbound: p.Outbound, AccessLogEncoding: p.AccessLogEncoding, Clusters: p.Clusters,
 		Services: proxyconfig.SidecarServices(p.Services), Routes: p.Routes, Workspaces: p.Workspaces, RouteTables: p.RouteTables}, false, ord)
@@ -145,7 +145,7 @@ func gatewayResources(p *ir.Plan, id string, ord planOrder) (Resources, error) {
 }
 
 // assemble rebuilds a proxy's config from its resources, exactly as proxyconfig cuts it, so the proxy is
-// handed the same proxyconfig.Gateway or proxyconfig.Sidecar as over egret-config/v1.
+// handed the same proxyconfig.Gateway or proxyconfig.Sidecar as proxyconfig cuts from the plan.
 func assemble(kind string, r Resources, version string) (Message, error) {
 	var plan ir.Plan
 	mesh, ok := r[TypeMesh][MeshName].(*pb.Mesh)
