@@ -24,7 +24,7 @@ each change. A change with any invalid resource is reported (log and 'egret stat
 configuration keeps being served: never a partial one.
 
 On --listen (TLS, 15012) it serves join-token enrollment and SVID renewal (see 'egret token create') and
-a config stream per proxy (protocol egret-config/v1): each gateway and sidecar, identified by its SVID,
+a delta xDS stream per proxy (gRPC): each gateway and sidecar, identified by its SVID,
 gets its slice of the plan, versioned by content hash, and acknowledges or rejects each version. On
 --admin (plain HTTP, loopback) it serves /status (what 'egret status' prints), /plan and /healthz/ready.
 

@@ -29,7 +29,7 @@ func (f *identityFlags) register(cmd *cobra.Command) {
 	fl.StringVar(&f.controlPlane, "control-plane", "", "enroll with the control plane at host:port (its TLS port, 15012) using --token")
 	fl.StringVar(&f.token, "token", "", "single-use join token from 'egret token create' (with --control-plane)")
 	fl.StringVar(&f.dataDir, "identity-dir", "", "keep the enrolled SVID here (key 0600) so a restart renews it without a new token")
-	fl.StringVar(&f.configProtocol, "config-protocol", protocolConfigV1, "how the config streams from --control-plane: "+protocolConfigV1+" (egret's NDJSON stream) or "+protocolXDS+" (delta xDS over gRPC)")
+	fl.StringVar(&f.configProtocol, "config-protocol", protocolXDS, "how the config streams from --control-plane: "+protocolXDS+" (delta xDS over gRPC), the only protocol")
 	fl.StringVar(&f.workloadAPI, "workload-api", "", "get the SVID from a SPIFFE Workload API socket (SPIRE), e.g. unix:///run/spire/agent.sock")
 }
 

@@ -27,34 +27,24 @@ type configStream struct {
 	errc    chan error
 }
 
-// The config protocols a proxy can follow (--config-protocol).
+// The config protocol a proxy follows (--config-protocol): delta xDS. egret-config/v1, egret's own
+// NDJSON stream, was removed; the flag stays so existing command lines keep working.
 const (
-	protocolConfigV1 = "egret-config/v1"
 	protocolXDS      = "xds"
+	protocolConfigV1 = "egret-config/v1"
 )
 
-// startConfigStream connects to the control plane with the proxy's SVID and keeps the stream open
-// until ctx ends, over egret-config/v1 or, with protocol "xds", delta xDS (kind picks the resources).
-func startConfigStream(ctx context.Context, addr, protocol, kind string, src identity.Source, log *slog.Logger) *configStream {
+// startConfigStream connects to the control plane with the proxy's SVID and keeps the delta xDS stream
+// open until ctx ends (kind picks the resources).
+func startConfigStream(ctx context.Context, addr, kind string, src identity.Source, log *slog.Logger) *configStream {
 	cs := &configStream{first: make(chan xds.Message, 1), errc: make(chan error, 1)}
-	if protocol == protocolXDS {
-		go func() {
-			cs.errc <- xds.RunDeltaClient(ctx, xds.DeltaClientParams{
-				Address: addr,
-				TLS:     identity.ClientTLSConfig(src, authorizeControlPlane, nil),
-				Kind:    kind,
-				Apply:   cs.apply,
-				Log:     log,
-			})
-		}()
-		return cs
-	}
 	go func() {
-		cs.errc <- xds.RunClient(ctx, xds.ClientParams{
+		cs.errc <- xds.RunDeltaClient(ctx, xds.DeltaClientParams{
 			Address: addr,
 			TLS:     identity.ClientTLSConfig(src, authorizeControlPlane, nil),
+			Kind:    kind,
 			Apply:   cs.apply,
-			Log:     log, // RunClient names the control plane where it matters; a second control_plane field would repeat it
+			Log:     log,
 		})
 	}()
 	return cs
@@ -115,8 +105,12 @@ func startProxy(ctx context.Context, kind, config string, id identityFlags, base
 	if config == "" && id.controlPlane == "" {
 		return nil, withCode(ExitUsage, errors.New("name a config: --config FILE, or --control-plane ADDR to stream it"))
 	}
-	if id.configProtocol != "" && id.configProtocol != protocolConfigV1 && id.configProtocol != protocolXDS {
-		return nil, withCode(ExitUsage, fmt.Errorf("--config-protocol %q: want %s or %s", id.configProtocol, protocolConfigV1, protocolXDS))
+	switch id.configProtocol {
+	case "", protocolXDS:
+	case protocolConfigV1:
+		return nil, withCode(ExitUsage, fmt.Errorf("--config-protocol %s was removed: proxies follow delta xDS (%s) only", protocolConfigV1, protocolXDS))
+	default:
+		return nil, withCode(ExitUsage, fmt.Errorf("--config-protocol %q: want %s", id.configProtocol, protocolXDS))
 	}
 	ps := &proxyStart{}
 	if config != "" {
@@ -132,7 +126,7 @@ func startProxy(ctx context.Context, kind, config string, id identityFlags, base
 	}
 	ps.src, ps.closeSrc = src, closeSrc
 	if config == "" {
-		ps.stream = startConfigStream(ctx, id.controlPlane, id.configProtocol, kind, src, log)
+		ps.stream = startConfigStream(ctx, id.controlPlane, kind, src, log)
 		m, err := ps.stream.Wait(ctx)
 		if err == nil && m.Kind != kind {
 			err = fmt.Errorf("the control plane sent a %s config to a %s", m.Kind, kind)

@@ -2,22 +2,37 @@ package controlplane
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
 	"egret.dev/egret/internal/source/file"
 	"egret.dev/egret/internal/translate"
+	"egret.dev/egret/internal/xds"
 )
 
-// BenchmarkFleetLoad times one reload of the fleet benchmark's directory: decode, then translate.
+// BenchmarkFleetLoad times reloads of the fleet benchmark's directory: decode, then translate; the first
+// reads every file, and the delta xDS resources are updated (cut, converted, encoded once), each later one follows one added file (the others are not decoded again).
 func BenchmarkFleetLoad(b *testing.B) {
 	dir := writeFleetResources(b, 100)
 	d := file.NewDir(dir, file.Options{})
-	for i := 0; i < b.N; i++ {
+	delta := xds.NewDeltaServer(nil)
+	for i := 0; i < b.N+1; i++ {
+		if i > 0 {
+			if err := os.WriteFile(filepath.Join(dir, "20-added.yaml"), []byte(fleetService("added-"+time.Now().Format("150405.000000"))), 0o644); err != nil {
+				b.Fatal(err)
+			}
+		}
 		t0 := time.Now()
 		snap, _ := d.Load(context.Background())
+		d.Commit()
 		t1 := time.Now()
 		res := translate.Translate(snap)
-		b.Logf("decode %v, translate %v (%d services)", t1.Sub(t0), time.Since(t1), len(res.Plan.Services))
+		t2 := time.Now()
+		if err := delta.Update(res.Plan, nil); err != nil {
+			b.Fatal(err)
+		}
+		b.Logf("load %d: decode %v, translate %v, delta xDS update %v (%d services)", i, t1.Sub(t0), t2.Sub(t1), time.Since(t2), len(res.Plan.Services))
 	}
 }

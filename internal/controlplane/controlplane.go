@@ -20,7 +20,6 @@ import (
 	"egret.dev/egret/internal/h2limit"
 	"egret.dev/egret/internal/ir"
 	"egret.dev/egret/internal/ownlisteners"
-	"egret.dev/egret/internal/proxyconfig"
 	"egret.dev/egret/internal/source/file"
 	"egret.dev/egret/internal/translate"
 	"egret.dev/egret/internal/xds"
@@ -51,9 +50,7 @@ type ControlPlane struct {
 	p   Params
 	log *slog.Logger
 	ca  *ca.CA
-	xds *xds.Server
-	// delta serves the same plan over delta xDS (gRPC on the same TLS port); proxies pick with
-	// --config-protocol.
+	// delta serves each proxy its resources over delta xDS (gRPC on the TLS port).
 	delta *xds.DeltaServer
 
 	mu       sync.RWMutex
@@ -66,7 +63,6 @@ type ControlPlane struct {
 	loaded   time.Time // when the directory was last read
 	loadErr  string    // why the last load failed, or ""
 	warnings []string  // of the last load: files skipped, files whose last good contents are used
-	cuts     *cuts     // the proxy configs of plan, cut on demand
 
 	tlsLn, adminLn net.Listener
 	servers        []*http.Server
@@ -99,7 +95,6 @@ func NewContext(ctx context.Context, p Params) (*ControlPlane, error) {
 		return nil, err
 	}
 	cp.ca = c
-	cp.xds = xds.NewServer(cp, cp.log)
 	cp.delta = xds.NewDeltaServer(cp.log)
 	// The first load is applied even if the directory changes while it is read (there is nothing older
 	// to keep serving); the watcher then sees the change and loads it again.
@@ -129,9 +124,7 @@ func (cp *ControlPlane) Token(id string, ttl time.Duration) (string, error) {
 func (cp *ControlPlane) SetGatewayAddresses(addrs map[string]string) {
 	cp.mu.Lock()
 	cp.p.GatewayAddresses = addrs
-	cp.cuts = nil
 	cp.mu.Unlock()
-	cp.xds.Push()
 	cp.pushDelta()
 }
 
@@ -179,8 +172,6 @@ func (cp *ControlPlane) Start() error {
 	mux.Handle(enrollproto.PathEnroll, enroll)
 	mux.Handle(enrollproto.PathRenew, enroll)
 	mux.Handle(enrollproto.PathBundle, enroll)
-	mux.Handle(xds.StreamPath, cp.xds.Handler())
-	mux.Handle(xds.AckPath, cp.xds.Handler())
 	mux.Handle(xds.ADSPath, cp.delta.Handler())
 	ln, err := net.Listen("tcp", cp.p.Listen)
 	if err != nil {
@@ -284,7 +275,6 @@ func (cp *ControlPlane) reload(ctx context.Context, stamp string, first bool) er
 	cp.mu.Unlock()
 	cp.log.Info("configuration applied", "gateways", len(res.Plan.Gateways), "services", len(res.Plan.Services),
 		"routes", len(res.Plan.Routes), "policies", len(res.Plan.Policies), "workloads", len(res.Plan.Workloads))
-	cp.xds.Push()
 	cp.pushDelta()
 	return nil
 }
@@ -299,67 +289,9 @@ func (cp *ControlPlane) reject(stamp, summary string, warnings, problems []strin
 	}
 }
 
-// ConfigFor implements xds.Source: a gateway or a workload, found by its SPIFFE ID. Answers are cut once
-// per plan and kept until the plan or the gateway addresses change, so a push to many proxies cuts each
-// config once (and the sidecars' shared registry once for all of them).
-func (cp *ControlPlane) ConfigFor(id string) (xds.Message, string, string, error) {
-	cp.mu.Lock()
-	defer cp.mu.Unlock()
-	if cp.cuts == nil || cp.cuts.plan != cp.plan {
-		cp.cuts = newCuts(cp.plan, cp.p.GatewayAddresses)
-	}
-	return cp.cuts.configFor(id)
-}
-
-// cuts are the proxy configs of one plan, cut on first request.
-type cuts struct {
-	plan     *ir.Plan
-	sidecars *proxyconfig.SidecarCutter
-	byID     map[string]cut
-}
-
-type cut struct {
-	msg           xds.Message
-	name, cluster string
-	err           error
-}
-
-func newCuts(plan *ir.Plan, addrs map[string]string) *cuts {
-	return &cuts{plan: plan, sidecars: proxyconfig.NewSidecarCutter(plan, addrs), byID: map[string]cut{}}
-}
-
-func (c *cuts) configFor(id string) (xds.Message, string, string, error) {
-	if k, ok := c.byID[id]; ok {
-		return k.msg, k.name, k.cluster, k.err
-	}
-	k := cut{err: fmt.Errorf("%s: %w", id, xds.ErrUnknownProxy)}
-	for _, g := range c.plan.Gateways {
-		if g.Identity.String() == id {
-			cfg, err := proxyconfig.ForGateway(c.plan, g.ID)
-			k = cut{msg: xds.Message{Kind: xds.KindGateway, Gateway: cfg}, name: g.ID, cluster: g.Cluster, err: err}
-			if err == nil {
-				k.msg.Version = cfg.Version
-			}
-			break
-		}
-	}
-	if k.name == "" {
-		for _, w := range c.plan.Workloads {
-			if w.Identity.String() == id {
-				cfg, err := c.sidecars.For(w.Namespace, w.Name)
-				k = cut{msg: xds.Message{Kind: xds.KindSidecar, Sidecar: cfg}, name: w.Namespace + "/" + w.Name, cluster: w.Cluster, err: err}
-				if err == nil {
-					k.msg.Version = cfg.Version
-				}
-				break
-			}
-		}
-	}
-	c.byID[id] = k
-	return k.msg, k.name, k.cluster, k.err
-}
-
-var _ xds.Source = (*ControlPlane)(nil)
+// VersionFor is the version of the config served to the proxy holding SPIFFE ID id (the one its
+// client reports applying); an identity the plan does not know is xds.ErrUnknownProxy.
+func (cp *ControlPlane) VersionFor(id string) (string, error) { return cp.delta.VersionFor(id) }
 
 func plural(n int, word string) string {
 	if n == 1 {

@@ -80,6 +80,11 @@ func (p *proxy) applied() []string {
 }
 
 func connect(t *testing.T, cp *ControlPlane, id string) *proxy {
+	return connectAs(t, cp, id, xds.KindSidecar)
+}
+
+// connectAs connects a proxy of kind (a gateway's identity connects as a gateway whatever kind says).
+func connectAs(t *testing.T, cp *ControlPlane, id, kind string) *proxy {
 	t.Helper()
 	pool := x509.NewCertPool()
 	pool.AddCert(cp.CA().Root())
@@ -94,7 +99,11 @@ func connect(t *testing.T, cp *ControlPlane, id string) *proxy {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- xds.RunClient(ctx, xds.ClientParams{Address: cp.Addr(), TLS: conf, Apply: p.apply, MinBackoff: 10 * time.Millisecond, MaxBackoff: 100 * time.Millisecond})
+		if strings.Contains(id, "/sa/istio-egressgateway") {
+			kind = xds.KindGateway
+		}
+		done <- xds.RunDeltaClient(ctx, xds.DeltaClientParams{Address: cp.Addr(), TLS: conf, Kind: kind, Apply: p.apply,
+			MinBackoff: 10 * time.Millisecond, MaxBackoff: 100 * time.Millisecond})
 	}()
 	t.Cleanup(func() {
 		cancel()
@@ -108,23 +117,24 @@ func versions(t *testing.T, cp *ControlPlane) map[string]string {
 	t.Helper()
 	out := map[string]string{}
 	for _, id := range everyProxy {
-		m, _, _, err := cp.ConfigFor(id)
+		v, err := cp.VersionFor(id)
 		if err != nil {
-			t.Fatalf("ConfigFor(%s): %v", id, err)
+			t.Fatalf("VersionFor(%s): %v", id, err)
 		}
-		out[id] = m.Version
+		out[id] = v
 	}
 	return out
 }
 
-// synced waits until every proxy acknowledged the version the control plane serves it.
-func synced(t *testing.T, cp *ControlPlane) {
+// synced waits until every proxy applied the version the control plane serves it and acknowledged it.
+func synced(t *testing.T, cp *ControlPlane, proxies map[string]*proxy) {
 	t.Helper()
 	meshtest.WaitFor(t, func() bool {
 		want := versions(t, cp)
 		got := map[string]bool{}
 		for _, p := range cp.Status().Proxies {
-			if p.Connected && p.State() == "SYNCED" && p.Acked == want[p.Identity] {
+			applied := proxies[p.Identity].applied()
+			if p.Connected && p.State() == "SYNCED" && len(applied) > 0 && applied[len(applied)-1] == want[p.Identity] {
 				got[p.Identity] = true
 			}
 		}
@@ -145,7 +155,7 @@ func TestTheInitialLoadServesEveryProxyItsSlice(t *testing.T) {
 	for _, id := range everyProxy {
 		proxies[id] = connect(t, cp, id)
 	}
-	synced(t, cp)
+	synced(t, cp, proxies)
 
 	want := map[string]struct{ kind, name, cluster string }{
 		gw1ID: {xds.KindGateway, "cluster1/gloo-mesh-gateways/istio-egressgateway", "cluster1"},
@@ -182,14 +192,14 @@ func TestAFileEditReachesTheAffectedProxiesOnly(t *testing.T) {
 	for _, id := range everyProxy {
 		proxies[id] = connect(t, cp, id)
 	}
-	synced(t, cp)
+	synced(t, cp, proxies)
 	before := versions(t, cp)
 
 	// Allow reviews too: the policy changes for the gateways that enforce it.
 	meshtest.Edit(t, dir, policy, "      - serviceAccountSelector:\n          name: bookinfo-productpage\n",
 		"      - serviceAccountSelector:\n          name: bookinfo-productpage\n      - serviceAccountSelector:\n          name: bookinfo-reviews\n")
 	meshtest.WaitFor(t, func() bool { return versions(t, cp)[gw1ID] != before[gw1ID] })
-	synced(t, cp)
+	synced(t, cp, proxies)
 	after := versions(t, cp)
 
 	changed := 0
@@ -235,7 +245,7 @@ func TestAnInvalidChangeIsReportedAndChangesNothing(t *testing.T) {
 			for _, id := range everyProxy {
 				proxies[id] = connect(t, cp, id)
 			}
-			synced(t, cp)
+			synced(t, cp, proxies)
 			before := versions(t, cp)
 			applied := cp.Status().Applied
 
@@ -308,15 +318,15 @@ func TestFixingARejectedChangeAppliesIt(t *testing.T) {
 	}
 }
 
-func TestConfigForAnUnknownIdentityIsAnError(t *testing.T) {
+func TestAnUnknownIdentityIsServedNothing(t *testing.T) {
 	cp := startCP(t, meshtest.CopyExample(t, nil))
 	for _, id := range []string{
 		"spiffe://cluster1/ns/bookinfo/sa/ratings",
 		"spiffe://cluster3/ns/gloo-mesh-gateways/sa/istio-egressgateway",
 		cpID,
 	} {
-		if _, _, _, err := cp.ConfigFor(id); !errors.Is(err, xds.ErrUnknownProxy) {
-			t.Errorf("ConfigFor(%s): %v, want ErrUnknownProxy", id, err)
+		if _, err := cp.VersionFor(id); !errors.Is(err, xds.ErrUnknownProxy) {
+			t.Errorf("VersionFor(%s): %v, want ErrUnknownProxy", id, err)
 		}
 	}
 	// And a proxy with such an identity is refused its stream, never listed as connected.

@@ -36,7 +36,7 @@ type Resource struct {
 func (cp *ControlPlane) Status() Status {
 	cp.mu.RLock()
 	defer cp.mu.RUnlock()
-	st := Status{Proxies: append(cp.xds.Status(), cp.delta.Status()...), Rejected: cp.rejected, Applied: cp.applied,
+	st := Status{Proxies: cp.delta.Status(), Rejected: cp.rejected, Applied: cp.applied,
 		ConfigDir: cp.p.ConfigDir, Loaded: cp.loaded, LoadError: cp.loadErr, LoadWarnings: cp.warnings}
 	if cp.result != nil {
 		for _, s := range cp.result.Statuses {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"sort"
+	"strconv"
 
 	"egret.dev/egret/internal/ir"
 )
@@ -36,6 +37,17 @@ type Sidecar struct {
 // ForGateway cuts the config of gateway id (cluster/namespace/name) from a plan: the routes that target it,
 // their services and the policies that apply to those services.
 func ForGateway(p *ir.Plan, id string) (*Gateway, error) {
+	g, err := GatewaySlice(p, id)
+	if err != nil {
+		return nil, err
+	}
+	g.Version = version(g)
+	return g, nil
+}
+
+// GatewaySlice is ForGateway without the version, for callers that version each part on its own (delta
+// xDS): hashing the whole slice of a large registry is most of the cut's cost.
+func GatewaySlice(p *ir.Plan, id string) (*Gateway, error) {
 	var self *ir.Gateway
 	for i := range p.Gateways {
 		if p.Gateways[i].ID == id {
@@ -92,9 +104,7 @@ func ForGateway(p *ir.Plan, id string) (*Gateway, error) {
 			}
 		}
 	}
-	g := &Gateway{Gateway: *self, Plan: slice}
-	g.Version = version(g)
-	return g, nil
+	return &Gateway{Gateway: *self, Plan: slice}, nil
 }
 
 // ForSidecar cuts the config of the workload namespace/name's sidecar: every service and route of the
@@ -124,29 +134,11 @@ func NewSidecarCutter(p *ir.Plan, addresses map[string]string) *SidecarCutter {
 			Outbound: p.Outbound, AccessLogEncoding: p.AccessLogEncoding, Clusters: p.Clusters,
 			Services: SidecarServices(p.Services), Routes: p.Routes, Workspaces: p.Workspaces, RouteTables: p.RouteTables,
 		},
-		addresses: map[string]string{},
+		addresses: SidecarGatewayAddresses(p, addresses),
 	}
 	for i := range p.Workloads {
 		w := &p.Workloads[i]
 		c.workloads[w.Namespace+"/"+w.Name] = w
-	}
-	for _, r := range p.Routes {
-		for _, t := range r.Targets {
-			for _, k := range []string{t.GatewayID, fmt.Sprintf("%s:%d", t.GatewayID, t.TargetPort)} {
-				if a, ok := addresses[k]; ok {
-					c.addresses[k] = a
-				}
-			}
-		}
-	}
-	for _, rt := range p.RouteTables {
-		for _, t := range rt.Gateways {
-			for _, k := range []string{t.GatewayID, fmt.Sprintf("%s:%d", t.GatewayID, t.TargetPort)} {
-				if a, ok := addresses[k]; ok {
-					c.addresses[k] = a
-				}
-			}
-		}
 	}
 	b, err := json.Marshal(&c.shared)
 	if err != nil {
@@ -154,6 +146,30 @@ func NewSidecarCutter(p *ir.Plan, addresses map[string]string) *SidecarCutter {
 	}
 	c.sharedJSON, c.sharedHash = b, sha256.Sum256(b)
 	return c
+}
+
+// SidecarGatewayAddresses are the entries of addresses that p's routes and route tables use: what every
+// sidecar of p is told about where the gateways are.
+func SidecarGatewayAddresses(p *ir.Plan, addresses map[string]string) map[string]string {
+	out := map[string]string{}
+	use := func(gatewayID string, targetPort uint32) {
+		for _, k := range []string{gatewayID, gatewayID + ":" + strconv.FormatUint(uint64(targetPort), 10)} {
+			if a, ok := addresses[k]; ok {
+				out[k] = a
+			}
+		}
+	}
+	for _, r := range p.Routes {
+		for _, t := range r.Targets {
+			use(t.GatewayID, t.TargetPort)
+		}
+	}
+	for _, rt := range p.RouteTables {
+		for _, t := range rt.Gateways {
+			use(t.GatewayID, t.TargetPort)
+		}
+	}
+	return out
 }
 
 // For returns the config of the sidecar of workload namespace/name.

@@ -2,10 +2,7 @@ package xds
 
 import (
 	"context"
-	"crypto/sha256"
 	"crypto/tls"
-	"encoding/binary"
-	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"time"
@@ -92,17 +89,13 @@ func RunDeltaClient(ctx context.Context, p DeltaClientParams) error {
 type clientState struct {
 	res      Resources
 	versions map[string]map[string]string
-	digest   [8]byte
+	digest   configDigest
 	applied  string
 }
 
-func (st *clientState) toggle(typ, name, version string) {
-	h := sha256.Sum256([]byte(typ + "\x00" + name + "\x00" + version))
-	x := binary.LittleEndian.Uint64(st.digest[:]) ^ binary.LittleEndian.Uint64(h[:8])
-	binary.LittleEndian.PutUint64(st.digest[:], x)
-}
+func (st *clientState) toggle(typ, name, version string) { st.digest.toggle(typ, name, version) }
 
-func (st *clientState) version() string { return hex.EncodeToString(st.digest[:]) }
+func (st *clientState) version() string { return st.digest.String() }
 
 // stream runs one ADS stream until it fails; got says whether any response arrived.
 func (st *clientState) stream(ctx context.Context, c discovery.AggregatedDiscoveryServiceClient, p DeltaClientParams, types []string) (got bool, err error) {
@@ -118,7 +111,14 @@ func (st *clientState) stream(ctx context.Context, c discovery.AggregatedDiscove
 			return false, err
 		}
 	}
+	// A type held from an earlier stream counts as arrived: the control plane sends nothing for it when
+	// the versions the client reported are current, and waiting for it would withhold every ACK.
 	seen := map[string]bool{}
+	for _, t := range types {
+		if st.res[t] != nil {
+			seen[t] = true
+		}
+	}
 	var pending []*discovery.DeltaDiscoveryResponse // answered once every type has arrived
 	for {
 		resp, err := s.Recv()

@@ -66,14 +66,19 @@ type deltaStream struct {
 	subbed   map[string]bool
 }
 
-// TypeStatus is one resource type's state on one proxy: the nonce last sent (and the cache version it
-// carried), the nonce last acknowledged, and the last NACK's error.
+// TypeStatus is one resource type's state on one proxy: the nonce last sent and the version it carried
+// (a digest of the type's resources and versions, so equal contents have equal versions whichever
+// control plane serves them), the nonce last acknowledged and the version that was, and the last NACK's
+// error.
 type TypeStatus struct {
-	Type    string `json:"type"`
-	Version string `json:"version,omitempty"`
-	Sent    string `json:"sent,omitempty"`
-	Acked   string `json:"acked,omitempty"`
-	Nack    string `json:"nack,omitempty"`
+	Type         string `json:"type"`
+	Version      string `json:"version,omitempty"`
+	Sent         string `json:"sent,omitempty"`
+	Acked        string `json:"acked,omitempty"`
+	AckedVersion string `json:"ackedVersion,omitempty"`
+	Nack         string `json:"nack,omitempty"`
+
+	inflight map[string]string // versions of the nonces sent and not yet answered
 }
 
 // State is SYNCED, NACKED or STALE, as for a whole proxy.
@@ -89,6 +94,9 @@ func (t TypeStatus) State() string {
 }
 
 var deterministic = proto.MarshalOptions{Deterministic: true}
+
+// resumed stands for the nonce of a type a reconnecting proxy already held.
+const resumed = "(held)"
 
 // NewDeltaServer returns a server with no resources; call Update with each plan.
 func NewDeltaServer(log *slog.Logger) *DeltaServer {
@@ -263,15 +271,34 @@ func (d *DeltaServer) request(id int64, req *discovery.DeltaDiscoveryRequest) er
 			}
 		}
 	}
+	first := !st.subbed[req.GetTypeUrl()]
 	st.subbed[req.GetTypeUrl()] = true
 	st.lastSeen = time.Now()
 	ts := st.typ(req.GetTypeUrl())
+	if held := req.GetInitialResourceVersions(); first && len(held) > 0 {
+		// A reconnecting proxy holds this type already; when its versions are current nothing is sent,
+		// and it is in step. A response, if one is needed, replaces this until it is acknowledged.
+		var sum configDigest
+		for name, v := range held {
+			sum.toggle(req.GetTypeUrl(), name, v)
+		}
+		ts.Sent, ts.Acked, ts.Version, ts.AckedVersion = resumed, resumed, sum.String(), sum.String()
+	}
 	if nonce := req.GetResponseNonce(); nonce != "" {
 		if e := req.GetErrorDetail(); e != nil {
 			ts.Nack = nonce + ": " + e.GetMessage()
 			d.log.Warn("config rejected (NACK)", "identity", st.identity, "type", req.GetTypeUrl(), "nonce", nonce, "error", e.GetMessage())
 		} else {
 			ts.Acked, ts.Nack = nonce, ""
+			if v, ok := ts.inflight[nonce]; ok {
+				ts.AckedVersion = v
+			}
+		}
+		// Nonces count up on a stream: this one and every older one are answered.
+		for n := range ts.inflight {
+			if len(n) < len(nonce) || len(n) == len(nonce) && n <= nonce {
+				delete(ts.inflight, n)
+			}
 		}
 	}
 	return nil
@@ -284,6 +311,10 @@ func (d *DeltaServer) response(id int64, _ *discovery.DeltaDiscoveryRequest, res
 	if st, ok := d.streams[id]; ok {
 		ts := st.typ(resp.GetTypeUrl())
 		ts.Sent, ts.Version = resp.GetNonce(), resp.GetSystemVersionInfo()
+		if ts.inflight == nil {
+			ts.inflight = map[string]string{}
+		}
+		ts.inflight[ts.Sent] = ts.Version
 	}
 }
 
@@ -302,12 +333,9 @@ func (st *deltaStream) status(connected bool) ProxyStatus {
 	var sent, acked []string
 	for _, ts := range st.types {
 		ps.Types = append(ps.Types, *ts)
-		sent, acked = append(sent, ts.Type+"="+ts.Version), append(acked, ts.Type+"="+ts.Version)
+		sent, acked = append(sent, ts.Type+"="+ts.Version), append(acked, ts.Type+"="+ts.AckedVersion)
 		if ts.Nack != "" {
 			ps.Nack += ts.Type + " " + ts.Nack + "; "
-		}
-		if ts.State() != "SYNCED" {
-			acked[len(acked)-1] = ts.Type + "=" + ts.Acked
 		}
 	}
 	sort.Slice(ps.Types, func(i, j int) bool { return ps.Types[i].Type < ps.Types[j].Type })

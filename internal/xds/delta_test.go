@@ -21,6 +21,15 @@ import (
 	pb "egret.dev/egret/internal/xds/configv1"
 )
 
+// The identities of the example mesh (meshtest.Plan).
+const (
+	cpID  = "spiffe://cluster1/egret/controlplane"
+	gwID  = "spiffe://cluster1/ns/gloo-mesh-gateways/sa/istio-egressgateway"
+	ppID  = "spiffe://cluster1/ns/bookinfo/sa/bookinfo-productpage"
+	rvID  = "spiffe://cluster1/ns/bookinfo/sa/bookinfo-reviews"
+	unkID = "spiffe://cluster1/ns/bookinfo/sa/stranger"
+)
+
 const addedService = `apiVersion: networking.gloo.solo.io/v2
 kind: ExternalService
 metadata:

@@ -1,12 +1,12 @@
 package xds
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"maps"
 	"reflect"
-	"strconv"
 	"sync"
 
 	discovery "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
@@ -36,6 +36,7 @@ type deltaCache struct {
 	log     []change          // every update and removal after floor, in generation order
 	floor   uint64            // changes at or before floor are no longer in log
 	current map[string]string // the versions of res at gen; replaced, never changed
+	digest  configDigest      // of every resource's name and version: the type's version, by content
 	recent  map[uintptr]mapAt // recent values of current, by map identity (kept alive here)
 	order   []uintptr         // recent's keys, oldest first
 	watches map[*deltaWatch]struct{}
@@ -103,9 +104,13 @@ func (c *deltaCache) set(res map[string]proto.Message) error {
 		if err != nil {
 			return err
 		}
+		old, ok := c.res[name]
+		if ok && bytes.Equal(old.wire.Resource.Value, b) {
+			continue // unchanged: comparing is cheaper than hashing
+		}
 		sum := sha256.Sum256(b)
 		v := hex.EncodeToString(sum[:12])
-		if old, ok := c.res[name]; !ok || old.version != v {
+		if !ok || old.version != v {
 			changed[name] = enc{b, v}
 		}
 	}
@@ -121,12 +126,17 @@ func (c *deltaCache) set(res map[string]proto.Message) error {
 	c.gen++
 	next := maps.Clone(c.current)
 	for name, e := range changed {
+		if old, ok := c.res[name]; ok {
+			c.digest.toggle(c.typ, name, old.version)
+		}
+		c.digest.toggle(c.typ, name, e.version)
 		c.res[name] = &cachedRes{version: e.version, gen: c.gen, wire: &discovery.Resource{Name: name, Version: e.version,
 			Resource: &anypb.Any{TypeUrl: c.typ, Value: e.b}}}
 		next[name] = e.version
 		c.log = append(c.log, change{c.gen, name})
 	}
 	for _, name := range removed {
+		c.digest.toggle(c.typ, name, c.res[name].version)
 		delete(c.res, name)
 		delete(next, name)
 		c.log = append(c.log, change{c.gen, name})
@@ -171,7 +181,7 @@ func (c *deltaCache) CreateDeltaWatch(req *cache.DeltaRequest, sub cache.Subscri
 // w.since is the current generation.
 func (c *deltaCache) respond(w *deltaWatch, evenIfEmpty bool) cache.DeltaResponse {
 	known := w.sub.ReturnedResources()
-	r := &deltaResponse{req: w.req, typ: c.typ, version: strconv.FormatUint(c.gen, 10)}
+	r := &deltaResponse{req: w.req, typ: c.typ, version: c.digest.String()}
 	consider := func(name string) {
 		if e, ok := c.res[name]; ok {
 			if known[name] != e.version {

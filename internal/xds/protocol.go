@@ -1,64 +1,51 @@
-// Package xds distributes per-proxy configs from the control plane to gateways and sidecars: a
-// versioned, per-proxy stream over HTTP/2 and mutual TLS, acknowledged or rejected by each proxy.
+// Package xds distributes per-proxy configs from the control plane to gateways and sidecars as delta
+// xDS (the aggregated discovery service, ADS) over gRPC and mutual TLS, with egret's own resource types
+// (egret.config.v1.*; see resources.go and docs/controlplane.md).
 //
-// The protocol, egret-config/v1:
-//
-//   - A proxy opens GET /v1/config/stream on the control plane's TLS port (15012), presenting its SVID.
-//     The control plane identifies it by the SPIFFE ID of its verified certificate only, and answers a
-//     stream of newline-delimited JSON Messages: the proxy's current config at once, then a new Message
-//     whenever that proxy's config changes. Versions are content hashes, so an unchanged config is
-//     never sent twice. A proxy the plan does not know gets 403 with the reason.
-//   - After applying (or refusing) a version, the proxy POSTs an Ack to /v1/config/ack: Error empty
-//     means ACK, non-empty means NACK with that error. A proxy keeps serving its last good config.
-//   - The stream carries a heartbeat Message (Kind "heartbeat") every 15 s so both ends notice a dead
-//     peer; a proxy that loses the stream reconnects with backoff and is sent its current config again.
+//   - A proxy opens one DeltaAggregatedResources stream on the control plane's TLS port (15012),
+//     presenting its SVID, and subscribes to its kind's types (SidecarTypes, GatewayTypes). The control
+//     plane identifies it by the SPIFFE ID of its verified certificate only; a proxy the plan does not
+//     know is refused with PermissionDenied.
+//   - Each resource has its own version (a content hash); a change sends the changed and removed
+//     resources only, and a reconnecting proxy reports the versions it holds so only what differs is sent.
+//   - The proxy ACKs each response, or NACKs it with the error, and keeps serving its last good config;
+//     a proxy that loses the stream reconnects with backoff (DeltaClient).
 package xds
 
 import (
+	"errors"
 	"time"
 
 	"egret.dev/egret/internal/proxyconfig"
 )
 
-// Protocol is the name and version of the wire protocol, sent in every Message.
-const Protocol = "egret-config/v1"
-
-// Paths on the control plane's TLS port.
+// Proxy kinds.
 const (
-	StreamPath = "/v1/config/stream"
-	AckPath    = "/v1/config/ack"
+	KindGateway = "gateway"
+	KindSidecar = "sidecar"
 )
 
-// Message kinds.
-const (
-	KindGateway   = "gateway"
-	KindSidecar   = "sidecar"
-	KindHeartbeat = "heartbeat"
-)
-
-// Heartbeat is how often an idle stream carries a heartbeat.
+// Heartbeat is how often an idle stream is checked: the client pings after twice this long.
 const Heartbeat = 15 * time.Second
 
-// Message is one line of the stream.
+// Message is one proxy's whole config, assembled by the client from its resources.
 type Message struct {
-	Protocol string               `json:"protocol"`
-	Kind     string               `json:"kind"`
-	Version  string               `json:"version,omitempty"`
-	Gateway  *proxyconfig.Gateway `json:"gateway,omitempty"`
-	Sidecar  *proxyconfig.Sidecar `json:"sidecar,omitempty"`
+	Kind string `json:"kind"`
+	// Version is the digest of the versions of every resource the config was assembled from
+	// (DeltaServer.VersionFor is the one the control plane serves).
+	Version string               `json:"version,omitempty"`
+	Gateway *proxyconfig.Gateway `json:"gateway,omitempty"`
+	Sidecar *proxyconfig.Sidecar `json:"sidecar,omitempty"`
 }
 
-// Ack is a proxy's answer to a version: Error empty is an ACK, otherwise a NACK.
-type Ack struct {
-	Version string `json:"version"`
-	Error   string `json:"error,omitempty"`
-}
+// ErrUnknownProxy refuses an identity that no gateway or workload of the plan has.
+var ErrUnknownProxy = errors.New("no gateway or workload in the plan has this identity")
 
 // ProxyStatus is what the control plane knows of one connected (or once connected) proxy.
 type ProxyStatus struct {
 	Identity string `json:"identity"`
 	Kind     string `json:"kind"`
-	// Protocol is how the proxy is connected: egret-config/v1 (empty) or xds-delta/v3.
+	// Protocol is how the proxy is connected (xds-delta/v3).
 	Protocol   string    `json:"protocol,omitempty"`
 	Name       string    `json:"name"`
 	Cluster    string    `json:"cluster"`
@@ -68,13 +55,26 @@ type ProxyStatus struct {
 	Connected  bool      `json:"connected"`
 	LastSeen   time.Time `json:"lastSeen"`
 	CertExpiry time.Time `json:"certExpiry"`
-	// Types is the state of each resource type, over delta xDS.
+	// Types is the state of each resource type.
 	Types []TypeStatus `json:"types,omitempty"`
 }
 
-// State summarizes a proxy's status like istioctl proxy-status: SYNCED when the last version sent was
-// acknowledged, NACKED when it was refused, STALE while an answer is awaited.
+// State summarizes a proxy's status like istioctl proxy-status: SYNCED when every type's last response
+// was acknowledged, NACKED when one was refused, STALE while an answer is awaited. (Sent and Acked list
+// versions, which repeat when contents do: the types' nonces decide.)
 func (p ProxyStatus) State() string {
+	if len(p.Types) > 0 {
+		state := "SYNCED"
+		for _, t := range p.Types {
+			switch t.State() {
+			case "NACKED":
+				return "NACKED"
+			case "STALE":
+				state = "STALE"
+			}
+		}
+		return state
+	}
 	switch {
 	case p.Nack != "":
 		return "NACKED"

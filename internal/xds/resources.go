@@ -109,22 +109,18 @@ func SidecarResources(p *ir.Plan, addrs map[string]string) (shared Resources, ow
 }
 
 // sidecarResources is SidecarResources with the keys of ord. The services are proxyconfig's sidecar view
-// (no gateway-only secrets or endpoints), as over egret-config/v1.
+// (no gateway-only secrets or endpoints).
 func sidecarResources(p *ir.Plan, addrs map[string]string, ord planOrder) (shared Resources, own map[string]*pb.Workload, err error) {
 	shared, err = sliceResources(&ir.Plan{Outbound: p.Outbound, AccessLogEncoding: p.AccessLogEncoding, Clusters: p.Clusters,
 		Services: proxyconfig.SidecarServices(p.Services), Routes: p.Routes, Workspaces: p.Workspaces, RouteTables: p.RouteTables}, false, ord)
 	if err != nil {
 		return nil, nil, err
 	}
-	cutter := proxyconfig.NewSidecarCutter(p, addrs)
+	gwAddrs := proxyconfig.SidecarGatewayAddresses(p, addrs) // the same for every sidecar
 	own = map[string]*pb.Workload{}
 	for i := range p.Workloads {
 		w := &p.Workloads[i]
-		cfg, err := cutter.For(w.Namespace, w.Name)
-		if err != nil {
-			return nil, nil, err
-		}
-		own[w.Identity.String()] = workloadToPB(w, cfg.GatewayAddresses)
+		own[w.Identity.String()] = workloadToPB(w, gwAddrs)
 	}
 	return shared, own, nil
 }
@@ -136,7 +132,7 @@ func GatewayResources(p *ir.Plan, id string) (Resources, error) {
 }
 
 func gatewayResources(p *ir.Plan, id string, ord planOrder) (Resources, error) {
-	cfg, err := proxyconfig.ForGateway(p, id)
+	cfg, err := proxyconfig.GatewaySlice(p, id)
 	if err != nil {
 		return nil, err
 	}
@@ -149,7 +145,7 @@ func gatewayResources(p *ir.Plan, id string, ord planOrder) (Resources, error) {
 }
 
 // assemble rebuilds a proxy's config from its resources, exactly as proxyconfig cuts it, so the proxy is
-// handed the same proxyconfig.Gateway or proxyconfig.Sidecar as over egret-config/v1.
+// handed the same proxyconfig.Gateway or proxyconfig.Sidecar as proxyconfig cuts from the plan.
 func assemble(kind string, r Resources, version string) (Message, error) {
 	var plan ir.Plan
 	mesh, ok := r[TypeMesh][MeshName].(*pb.Mesh)

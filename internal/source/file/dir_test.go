@@ -108,3 +108,41 @@ func TestABrokenFileKeepsItsLastGoodContents(t *testing.T) {
 		t.Errorf("a new broken file: %v", ps)
 	}
 }
+
+func TestOnlyChangedFilesAreDecodedAgain(t *testing.T) {
+	dir := t.TempDir()
+	w, v := filepath.Join(dir, "w.yaml"), filepath.Join(dir, "v.yaml")
+	write(t, w, workload)
+	write(t, v, strings.Replace(workload, "name: w", "name: v", 1))
+	d := NewDir(dir, Options{})
+	load := func() map[string]*api.Workload {
+		t.Helper()
+		snap, err := d.Load(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		d.Commit()
+		out := map[string]*api.Workload{}
+		for _, o := range snap.Workloads {
+			out[o.Metadata.Name] = o
+		}
+		return out
+	}
+	first := load()
+	write(t, v, strings.Replace(workload, "name: w", "name: v", 1)+"# edited\n")
+	second := load()
+	if first["w"] != second["w"] {
+		t.Error("an unchanged file was decoded again")
+	}
+	if first["v"] == second["v"] {
+		t.Error("a changed file was not decoded again")
+	}
+	if second["w"].Metadata.Namespace == "" || second["w"].Spec.Sidecar == nil {
+		t.Error("objects handed out again lost their defaults")
+	}
+	// Contents changed and changed back are decoded again too: only equal bytes are reused.
+	write(t, w, workload+"# edited\n")
+	if third := load(); third["w"] == second["w"] {
+		t.Error("a changed file was not decoded again")
+	}
+}

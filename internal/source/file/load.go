@@ -96,14 +96,25 @@ func load(ctx context.Context, paths []string, opts Options, dir *Dir) (*api.Sna
 					}
 					data = []byte(os.Expand(string(data), get))
 				}
+				if dir != nil {
+					if kept, kps, ok := dir.unchanged(name, data); ok {
+						problems = append(problems, kps...)
+						for _, o := range kept {
+							snap.Add(o)
+						}
+						continue
+					}
+				}
 				objs, ps = api.Decode(name, data)
+			}
+			for _, o := range objs {
+				api.SetDefaults(o)
 			}
 			if dir != nil {
 				objs, ps = dir.settle(name, data, objs, ps)
 			}
 			problems = append(problems, ps...)
 			for _, o := range objs {
-				api.SetDefaults(o)
 				snap.Add(o)
 			}
 		}
