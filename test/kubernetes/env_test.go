@@ -134,13 +134,19 @@ func asServiceAccount(t *testing.T, s *kubetest.APIServer, namespace, name strin
 // cluster: its address, CA and a token of egret-remote, the least-privilege account there.
 func remoteKubeconfig(t *testing.T, work *kubetest.APIServer, cluster string) []byte {
 	t.Helper()
+	return kubeconfigFor(t, work, cluster, token(t, work, ns, remoteSA))
+}
+
+// kubeconfigFor is a kubeconfig for the API server with the CA embedded and egret-remote's token.
+func kubeconfigFor(t *testing.T, work *kubetest.APIServer, cluster, tok string) []byte {
+	t.Helper()
 	ca, err := os.ReadFile(work.Config.TLSClientConfig.CAFile)
 	if err != nil {
 		t.Fatal(err)
 	}
 	kc := clientcmdapi.NewConfig()
 	kc.Clusters[cluster] = &clientcmdapi.Cluster{Server: work.Config.Host, CertificateAuthorityData: ca}
-	kc.AuthInfos[remoteSA] = &clientcmdapi.AuthInfo{Token: token(t, work, ns, remoteSA)}
+	kc.AuthInfos[remoteSA] = &clientcmdapi.AuthInfo{Token: tok}
 	kc.Contexts[cluster] = &clientcmdapi.Context{Cluster: cluster, AuthInfo: remoteSA}
 	kc.CurrentContext = cluster
 	b, err := clientcmd.Write(*kc)
