@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds kube-apiserver (v1.37.2) and etcd (v3.7.3) for egret's Istio integration tests
-# (internal/kubetest starts them on loopback).
+# Builds kube-apiserver (v1.37.2), etcd (v3.7.3) and kubectl (v1.37.2) for egret's Kubernetes and Istio
+# integration tests (internal/kubetest starts the servers on loopback; test/kubernetes runs kubectl
+# for the walkthrough in docs/kubernetes.md).
 #
 # The Go module proxy refuses `go install k8s.io/kubernetes/cmd/kube-apiserver@...` and
 # `go install go.etcd.io/etcd/server/v3@...` (their go.mod files have replace lines), so both are
@@ -8,7 +9,7 @@
 # replace lines. A cold build takes about 6-7 minutes on 2 cores (2.4 GB peak RSS), so the binaries
 # are cached and the script does nothing when both are already present.
 #
-# Output: ${EGRET_TOOLS_DIR:-$HOME/.cache/egret/tools}/bin/{kube-apiserver,etcd}
+# Output: ${EGRET_TOOLS_DIR:-$HOME/.cache/egret/tools}/bin/{kube-apiserver,etcd,kubectl}
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -40,4 +41,17 @@ if [[ ! -x "${bin}/kube-apiserver" ]]; then
 	"${bin}/kube-apiserver" --version | sed 's/^/build-kube: /'
 else
 	echo "build-kube: kube-apiserver already in ${bin}"
+fi
+
+if [[ ! -x "${bin}/kubectl" ]]; then
+	echo "build-kube: building kubectl ${kube_version} into ${bin} (about 2 minutes cold)"
+	go build -trimpath -ldflags "-s -w \
+		-X k8s.io/component-base/version.gitVersion=${kube_version} \
+		-X k8s.io/component-base/version.gitMajor=1 \
+		-X k8s.io/component-base/version.gitMinor=${minor}" \
+		-o "${bin}/kubectl.tmp" k8s.io/kubernetes/cmd/kubectl
+	mv "${bin}/kubectl.tmp" "${bin}/kubectl"
+	"${bin}/kubectl" version --client | head -1 | sed 's/^/build-kube: /'
+else
+	echo "build-kube: kubectl already in ${bin}"
 fi
