@@ -35,8 +35,24 @@ type call struct {
 	epStart  int // the ExternalEndpoint a direct call tries first
 
 	// The HTTP path's helpers, in the call's one allocation.
-	sw statusWriter
-	x  httpfwd.Exchange
+	sw   statusWriter
+	x    httpfwd.Exchange
+	ctx  callContext
+	tbuf [2]target
+}
+
+// callContext is a request's context that also carries its call, for the transports' hooks; it lives
+// in the call's allocation (context.WithValue would make one more per request).
+type callContext struct {
+	context.Context
+	c *call
+}
+
+func (cc *callContext) Value(key any) any {
+	if key == (ctxKey{}) {
+		return cc.c
+	}
+	return cc.Context.Value(key)
 }
 
 type ctxKey struct{}
@@ -114,7 +130,8 @@ func (s *Sidecar) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	c.sw = statusWriter{ResponseWriter: w}
 	rw := &c.sw
-	ctx := context.WithValue(r.Context(), ctxKey{}, c)
+	c.ctx = callContext{Context: r.Context(), c: c}
+	ctx := context.Context(&c.ctx)
 	if httpfwd.Upgrade(r.Header) {
 		// Protocol upgrades keep the standard reverse proxy, which carries the switched connection.
 		s.proxy().ServeHTTP(rw, r.WithContext(ctx))
@@ -210,7 +227,7 @@ func (s *Sidecar) decide(w http.ResponseWriter, c *call, r *http.Request, opaque
 		c.epStart = s.rotor.Start(len(d.Endpoints))
 	case ir.KindRouted:
 		c.entry.Decision = accesslog.DecisionAllow // allowed: not knowing where its gateways are is UH, not a deny
-		ts, err := s.targets(c.st, d)
+		ts, err := s.targets(c.st, d, c.tbuf[:])
 		if err != nil {
 			s.local(w, c, http.StatusServiceUnavailable, accesslog.FlagNoHealthyUpstream, err.Error(), "")
 			return false
