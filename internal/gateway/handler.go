@@ -140,15 +140,16 @@ func (h *handler) route(w http.ResponseWriter, r *http.Request, rq *request, aut
 	}
 	rq.host, rq.port = host, port
 	d := rq.st.plan.Decide(ir.Request{
-		Source:  rq.source,
-		Host:    host,
-		Port:    port,
-		Method:  r.Method,
-		Path:    r.URL.Path,
-		Headers: r.Header.Values,
-		Opaque:  opaque,
-		Gateway: rq.st.cfg.Gateway.ID,
-		Pick:    mrand.Uint32(), // the gateway's own draw for a weighted route; no header can set it
+		Source:     rq.source,
+		SourceText: rq.entry.SourceIdentity,
+		Host:       host,
+		Port:       port,
+		Method:     r.Method,
+		Path:       r.URL.Path,
+		Headers:    r.Header.Values,
+		Opaque:     opaque,
+		Gateway:    rq.st.cfg.Gateway.ID,
+		Pick:       mrand.Uint32(), // the gateway's own draw for a weighted route; no header can set it
 	})
 	rq.decision = d
 	if d.RouteTable != "" {
