@@ -161,10 +161,8 @@ func (roundTripper) RoundTrip(r *http.Request) (*http.Response, error) {
 	f := r.Context().Value(ctxKey{}).(*forwarding)
 	ctx, cancel := context.WithTimeout(r.Context(), f.h.g.p.UpstreamTimeout)
 	// Record the address actually dialled (or reused), for the access log's upstream_host.
-	f.rq.trace.GotConn = func(info httptrace.GotConnInfo) {
-		f.rq.entry.UpstreamHost, f.rq.entry.UpstreamLocalAddress = connAddrs(info.Conn)
-	}
-	ctx = httptrace.WithClientTrace(ctx, &f.rq.trace)
+	f.rq.x.Trace.GotConn = f.rq.gotConn
+	ctx = httptrace.WithClientTrace(ctx, &f.rq.x.Trace)
 	start := time.Now()
 	resp, err := f.up.transport.RoundTrip(r.WithContext(ctx))
 	f.rq.entry.UpstreamServiceTime = time.Since(start)

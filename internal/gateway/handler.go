@@ -11,7 +11,6 @@ import (
 	mrand "math/rand/v2"
 	"net"
 	"net/http"
-	"net/http/httptrace"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -68,11 +67,10 @@ type request struct {
 	decision ir.Decision
 
 	// The per-request helpers of the HTTP path live in the request's one allocation.
-	fw    forwarding
-	cw    countingWriter
-	trace httptrace.ClientTrace
-	body  cancelBody
-	x     httpfwd.Exchange
+	fw   forwarding
+	cw   countingWriter
+	body cancelBody
+	x    httpfwd.Exchange
 	// idSlot holds the request ID the gateway made, as the header's value, without a slice of its own.
 	idSlot [1]string
 }
