@@ -200,7 +200,7 @@ type countingWriter struct {
 }
 
 func (c *countingWriter) WriteHeader(s int) {
-	if c.status == 0 {
+	if c.status == 0 && (s < 100 || s > 199) { // an informational answer is not the one logged
 		c.status = s
 	}
 	c.ResponseWriter.WriteHeader(s)

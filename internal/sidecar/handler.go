@@ -541,7 +541,7 @@ type statusWriter struct {
 }
 
 func (w *statusWriter) WriteHeader(s int) {
-	if w.status == 0 {
+	if w.status == 0 && (s < 100 || s > 199) { // an informational answer is not the one logged
 		w.status = s
 	}
 	w.ResponseWriter.WriteHeader(s)
