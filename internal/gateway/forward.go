@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"egret.dev/egret/internal/accesslog"
+	"egret.dev/egret/internal/httpfwd"
 	"egret.dev/egret/internal/resolve"
 	"egret.dev/egret/internal/splice"
 )
@@ -51,8 +52,13 @@ func (h *handler) serveHTTP(w http.ResponseWriter, r *http.Request, rq *request)
 	rq.cw = countingWriter{ResponseWriter: w}
 	rw := &rq.cw
 	rq.fw = forwarding{rq: rq, up: up, h: h}
-	ctx := context.WithValue(r.Context(), ctxKey{}, &rq.fw)
-	h.g.proxy().ServeHTTP(rw, r.WithContext(ctx))
+	if httpfwd.Upgrade(r.Header) {
+		// Protocol upgrades keep the standard reverse proxy, which carries the switched connection.
+		ctx := context.WithValue(r.Context(), ctxKey{}, &rq.fw)
+		h.g.proxy().ServeHTTP(rw, r.WithContext(ctx))
+	} else {
+		h.forward(rw, r, &rq.fw)
+	}
 	rq.entry.Status = rw.status
 	rq.entry.BytesSent = rw.n
 	if rq.entry.ResponseCodeDetails == "" {
@@ -70,40 +76,77 @@ type forwarding struct {
 	h  *handler
 }
 
+// forward sends the request to its upstream with the lean forwarder: the same request edits as the
+// reverse proxy's Rewrite below, the same answers on failure, without its per-request copies.
+func (h *handler) forward(w http.ResponseWriter, r *http.Request, f *forwarding) {
+	rq := f.rq
+	ctx, cancel := context.WithTimeout(r.Context(), h.g.p.UpstreamTimeout)
+	defer cancel() // Forward returns when the body has been copied
+	rq.x.Init(w)
+	rq.x.Trace.GotConn = rq.gotConn
+	out := httpfwd.Outbound(r, httptrace.WithClientTrace(ctx, &rq.x.Trace))
+	rewrite(out, f)
+	err := forwarder.Forward(w, r, out, f.up.transport, &rq.x)
+	rq.entry.UpstreamServiceTime = rq.x.Elapsed
+	if err != nil {
+		h.g.upstreamFailed(w, f, err)
+	}
+}
+
+// gotConn records the address actually dialled (or reused), for the access log's upstream_host.
+func (rq *request) gotConn(info httptrace.GotConnInfo) {
+	rq.entry.UpstreamHost, rq.entry.UpstreamLocalAddress = connAddrs(info.Conn)
+}
+
+// forwarder copies upstream answers back; a host's answer never carries the gateway's denial header.
+var forwarder = httpfwd.Forwarder{ModifyResponse: dropGatewayDenied}
+
+func dropGatewayDenied(resp *http.Response) error {
+	// Only the gateway's own denials carry it; a host cannot make a sidecar log one.
+	resp.Header.Del(accesslog.HeaderGatewayDenied)
+	return nil
+}
+
+// rewrite points an outbound request at its upstream.
+func rewrite(out *http.Request, f *forwarding) {
+	u := out.URL
+	u.Scheme = "http"
+	if f.up.tls != nil {
+		u.Scheme = "https"
+	}
+	u.Host = f.up.pick(f.rq.decision)
+	// The external host sees its own name, never the mesh-internal port or address.
+	out.Host = f.rq.host
+	out.Header.Del("X-Forwarded-For")
+	out.Header.Del("X-Forwarded-Host")
+	out.Header.Del("X-Forwarded-Proto")
+	out.Header.Del("Forwarded")
+	if out.Header.Get("X-Request-Id") != f.rq.entry.RequestID {
+		out.Header.Set("X-Request-Id", f.rq.entry.RequestID)
+	}
+}
+
+// upstreamFailed answers a request whose upstream gave no answer to copy.
+func (g *Gateway) upstreamFailed(w http.ResponseWriter, f *forwarding, err error) {
+	status, flag := upstreamFailure(err)
+	reason := describe(err)
+	f.rq.entry.UpstreamTransportFailureReason = reason
+	g.p.Log.Warn("upstream failed", "upstream", f.rq.decision.Upstream, "source", f.rq.entry.SourceIdentity, "reason", reason)
+	f.h.answer(w, f.rq, status, flag, "upstream "+f.rq.decision.Upstream+": "+reason, "")
+}
+
 // proxy is the gateway's one reverse proxy; per-request routing comes from the context.
 func (g *Gateway) proxy() *httputil.ReverseProxy {
 	g.proxyOnce.Do(func() {
 		g.rp = &httputil.ReverseProxy{
 			Rewrite: func(pr *httputil.ProxyRequest) {
-				f := pr.In.Context().Value(ctxKey{}).(*forwarding)
-				u := pr.Out.URL
-				u.Scheme = "http"
-				if f.up.tls != nil {
-					u.Scheme = "https"
-				}
-				u.Host = f.up.pick(f.rq.decision)
-				// The external host sees its own name, never the mesh-internal port or address.
-				pr.Out.Host = f.rq.host
-				pr.Out.Header.Del("X-Forwarded-For")
-				pr.Out.Header.Del("X-Forwarded-Host")
-				pr.Out.Header.Del("X-Forwarded-Proto")
-				pr.Out.Header.Del("Forwarded")
-				pr.Out.Header.Set("X-Request-Id", f.rq.entry.RequestID)
+				rewrite(pr.Out, pr.In.Context().Value(ctxKey{}).(*forwarding))
 			},
-			Transport:  roundTripper{},
-			BufferPool: splice.BufferPool,
-			ModifyResponse: func(resp *http.Response) error {
-				// Only the gateway's own denials carry it; a host cannot make a sidecar log one.
-				resp.Header.Del(accesslog.HeaderGatewayDenied)
-				return nil
-			},
+			Transport:      roundTripper{},
+			BufferPool:     splice.BufferPool,
+			ModifyResponse: dropGatewayDenied,
 			ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
-				f := r.Context().Value(ctxKey{}).(*forwarding)
-				status, flag := upstreamFailure(err)
-				reason := describe(err)
-				f.rq.entry.UpstreamTransportFailureReason = reason
-				g.p.Log.Warn("upstream failed", "upstream", f.rq.decision.Upstream, "source", f.rq.entry.SourceIdentity, "reason", reason)
-				f.h.answer(w, f.rq, status, flag, "upstream "+f.rq.decision.Upstream+": "+reason, "")
+				g.upstreamFailed(w, r.Context().Value(ctxKey{}).(*forwarding), err)
 			},
 			ErrorLog: nil,
 		}
@@ -118,10 +161,8 @@ func (roundTripper) RoundTrip(r *http.Request) (*http.Response, error) {
 	f := r.Context().Value(ctxKey{}).(*forwarding)
 	ctx, cancel := context.WithTimeout(r.Context(), f.h.g.p.UpstreamTimeout)
 	// Record the address actually dialled (or reused), for the access log's upstream_host.
-	f.rq.trace.GotConn = func(info httptrace.GotConnInfo) {
-		f.rq.entry.UpstreamHost, f.rq.entry.UpstreamLocalAddress = connAddrs(info.Conn)
-	}
-	ctx = httptrace.WithClientTrace(ctx, &f.rq.trace)
+	f.rq.x.Trace.GotConn = f.rq.gotConn
+	ctx = httptrace.WithClientTrace(ctx, &f.rq.x.Trace)
 	start := time.Now()
 	resp, err := f.up.transport.RoundTrip(r.WithContext(ctx))
 	f.rq.entry.UpstreamServiceTime = time.Since(start)
@@ -159,7 +200,7 @@ type countingWriter struct {
 }
 
 func (c *countingWriter) WriteHeader(s int) {
-	if c.status == 0 {
+	if c.status == 0 && (s < 100 || s > 199) { // an informational answer is not the one logged
 		c.status = s
 	}
 	c.ResponseWriter.WriteHeader(s)

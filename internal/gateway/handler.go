@@ -11,14 +11,16 @@ import (
 	mrand "math/rand/v2"
 	"net"
 	"net/http"
-	"net/http/httptrace"
+	"net/netip"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"weak"
 
 	"egret.dev/egret/internal/accesslog"
+	"egret.dev/egret/internal/httpfwd"
 	"egret.dev/egret/internal/ir"
 	"egret.dev/egret/internal/proxymetrics"
 )
@@ -27,6 +29,31 @@ import (
 type handler struct {
 	g    *Gateway
 	port uint32 // target port of the listener
+
+	local atomic.Pointer[localAddr] // the text of the last local address seen
+}
+
+// localAddr is a listener's local address and its text: every connection to a listener bound to one
+// address has the same, so the text is made once rather than three allocations per request.
+type localAddr struct {
+	ap   netip.AddrPort
+	text string
+}
+
+func (h *handler) localAddr(a net.Addr) string {
+	ta, ok := a.(*net.TCPAddr)
+	if !ok {
+		return a.String()
+	}
+	ap := ta.AddrPort()
+	if l := h.local.Load(); l != nil && l.ap == ap && ta.Zone == "" {
+		return l.text
+	}
+	text := a.String()
+	if ta.Zone == "" {
+		h.local.Store(&localAddr{ap: ap, text: text})
+	}
+	return text
 }
 
 // request is what one request carries through the gateway, for its decision and its log line.
@@ -40,10 +67,12 @@ type request struct {
 	decision ir.Decision
 
 	// The per-request helpers of the HTTP path live in the request's one allocation.
-	fw    forwarding
-	cw    countingWriter
-	trace httptrace.ClientTrace
-	body  cancelBody
+	fw   forwarding
+	cw   countingWriter
+	body cancelBody
+	x    httpfwd.Exchange
+	// idSlot holds the request ID the gateway made, as the header's value, without a slice of its own.
+	idSlot [1]string
 }
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -57,13 +86,13 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		Protocol:      r.Proto,
 		Authority:     r.Host,
 		UserAgent:     r.UserAgent(),
-		RequestID:     requestID(r),
 	}
+	rq.entry.RequestID = requestID(r, &rq.idSlot)
 	if r.TLS != nil {
 		rq.entry.SNI = r.TLS.ServerName
 	}
 	if a, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
-		rq.entry.DownstreamLocalAddress = a.String()
+		rq.entry.DownstreamLocalAddress = h.localAddr(a)
 	}
 	defer func() {
 		rq.entry.Duration = time.Since(rq.start)
@@ -109,15 +138,16 @@ func (h *handler) route(w http.ResponseWriter, r *http.Request, rq *request, aut
 	}
 	rq.host, rq.port = host, port
 	d := rq.st.plan.Decide(ir.Request{
-		Source:  rq.source,
-		Host:    host,
-		Port:    port,
-		Method:  r.Method,
-		Path:    r.URL.Path,
-		Headers: r.Header.Values,
-		Opaque:  opaque,
-		Gateway: rq.st.cfg.Gateway.ID,
-		Pick:    mrand.Uint32(), // the gateway's own draw for a weighted route; no header can set it
+		Source:     rq.source,
+		SourceText: rq.entry.SourceIdentity,
+		Host:       host,
+		Port:       port,
+		Method:     r.Method,
+		Path:       r.URL.Path,
+		Headers:    r.Header.Values,
+		Opaque:     opaque,
+		Gateway:    rq.st.cfg.Gateway.ID,
+		Pick:       mrand.Uint32(), // the gateway's own draw for a weighted route; no header can set it
 	})
 	rq.decision = d
 	if d.RouteTable != "" {
@@ -263,7 +293,7 @@ func splitAuthority(a string, def uint32) (string, uint32, error) {
 }
 
 // requestID keeps the caller's x-request-id or makes one, so one call can be followed across hops.
-func requestID(r *http.Request) string {
+func requestID(r *http.Request, slot *[1]string) string {
 	if id := r.Header.Get("X-Request-Id"); id != "" && len(id) <= 128 {
 		return id
 	}
@@ -277,6 +307,10 @@ func requestID(r *http.Request) string {
 	hex.Encode(out[24:36], b[10:16])
 	out[8], out[13], out[18], out[23] = '-', '-', '-', '-'
 	id := string(out[:])
-	r.Header.Set("X-Request-Id", id)
+	slot[0] = id
+	if r.Header == nil {
+		r.Header = http.Header{}
+	}
+	r.Header["X-Request-Id"] = slot[:]
 	return id
 }

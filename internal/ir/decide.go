@@ -12,7 +12,10 @@ import (
 func (p *Plan) Decide(r Request) Decision {
 	ix := p.index()
 	host := NormalizeHost(r.Host)
-	d := Decision{Host: host, Port: r.Port, Source: r.Source.String(), Cluster: r.Cluster}
+	d := Decision{Host: host, Port: r.Port, Source: r.SourceText, Cluster: r.Cluster}
+	if d.Source == "" {
+		d.Source = r.Source.String()
+	}
 	// The strings below feed only reasons and refusals: they are built when one is, not per request.
 	hostPort := func() string { return net.JoinHostPort(host, strconv.FormatUint(uint64(r.Port), 10)) }
 
@@ -99,7 +102,8 @@ func (p *Plan) Decide(r Request) Decision {
 	}
 	switch {
 	case !enforced.applies:
-		d.Reason = "no AccessPolicy restricts " + svcDesc() + "; any caller is allowed"
+		// One concatenation: this reason is built for every allowed request to an unrestricted service.
+		d.Reason = "no AccessPolicy restricts ExternalService " + entry.svc.ID + " port " + strconv.FormatUint(uint64(sp.Number), 10) + "; any caller is allowed"
 	case !enforced.matched:
 		d.Kind, d.Reason, d.Policy = KindDenied, enforced.reason, enforced.policy
 		return d

@@ -33,6 +33,9 @@ type Headers func(name string) []string
 type Request struct {
 	// Source is the caller's verified identity; the zero ID is an unauthenticated caller.
 	Source SpiffeID
+	// SourceText, when set, is Source.String() made once by the caller (a proxy keeps it per
+	// connection or config), so a decision does not format it again.
+	SourceText string
 	// Cluster is the caller's cluster; empty means the first cluster of the plan with the source's trust domain.
 	Cluster string
 	Host    string

@@ -16,9 +16,11 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -79,7 +81,30 @@ type Registry struct {
 	dirMod  time.Time
 	locals  []netip.Addr
 	localAt time.Time
+
+	// view is what Check compares with, rebuilt under mu at most every recheck (and at once when this
+	// process's own listeners change), so a dial reads it without a lock or a system call.
+	view atomic.Pointer[view]
 }
+
+// view is every known listener, parsed, with the local addresses a wildcard listener covers.
+type view struct {
+	rules  []rule
+	built  time.Time
+	locals []netip.Addr
+}
+
+// rule is one listener to refuse: its address (unmapped, without zone) and owner (pid 0 = this process).
+type rule struct {
+	listen netip.AddrPort
+	what   string
+	pid    int
+}
+
+// recheck bounds how long Check uses its view before it looks at the runtime directory again: a
+// listener another egret process opens is refused at most this long after it is published. This
+// process's own listeners are refused from the moment they are tracked.
+const recheck = 100 * time.Millisecond
 
 type published struct {
 	pid     int
@@ -104,6 +129,7 @@ func (r *Registry) Track(ln net.Listener, what string) net.Listener {
 	t := &tracked{Listener: ln, r: r}
 	r.mu.Lock()
 	r.own[t] = Entry{Addr: ln.Addr().String(), What: what}
+	r.view.Store(nil)
 	r.publishLocked()
 	r.mu.Unlock()
 	return t
@@ -138,6 +164,7 @@ func (t *tracked) Close() error {
 	t.once.Do(func() {
 		t.r.mu.Lock()
 		delete(t.r.own, t)
+		t.r.view.Store(nil)
 		t.r.publishLocked()
 		t.r.mu.Unlock()
 	})
@@ -177,29 +204,54 @@ func (r *Registry) Close() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	clear(r.own)
+	r.view.Store(nil)
 	r.publishLocked()
 }
 
 // Check refuses a target that is one of egret's listeners: this process's, or a live egret process's on
 // the host. A listener on a wildcard address (0.0.0.0, ::) covers every local address on its port; a
 // target on the unspecified address reaches the local host, so it is matched against every listener.
+// It takes no lock and makes no system call unless its view is older than recheck.
 func (r *Registry) Check(target netip.AddrPort) error {
 	target = netip.AddrPortFrom(target.Addr().Unmap().WithZone(""), target.Port())
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for _, e := range r.own {
-		if r.matchesLocked(e.Addr, target) {
-			return &RefusedError{Addr: target, What: e.What}
-		}
+	v := r.view.Load()
+	if v == nil || time.Since(v.built) > recheck {
+		r.mu.Lock()
+		v = r.buildLocked()
+		r.mu.Unlock()
 	}
-	for _, p := range r.othersLocked() {
-		for _, e := range p.entries {
-			if r.matchesLocked(e.Addr, target) {
-				return &RefusedError{Addr: target, What: e.What, PID: p.pid}
-			}
+	for _, ru := range v.rules {
+		if v.matches(ru.listen, target) {
+			return &RefusedError{Addr: target, What: ru.what, PID: ru.pid}
 		}
 	}
 	return nil
+}
+
+// buildLocked makes and publishes a new view: this process's listeners first, then the others'.
+func (r *Registry) buildLocked() *view {
+	v := &view{built: time.Now()}
+	add := func(e Entry, pid int) {
+		if ap, err := netip.ParseAddrPort(e.Addr); err == nil {
+			v.rules = append(v.rules, rule{listen: netip.AddrPortFrom(ap.Addr().Unmap().WithZone(""), ap.Port()), what: e.What, pid: pid})
+		}
+	}
+	for _, e := range r.own {
+		add(e, 0)
+	}
+	for _, p := range r.othersLocked() {
+		for _, e := range p.entries {
+			add(e, p.pid)
+		}
+	}
+	for _, ru := range v.rules {
+		if ru.listen.Addr().IsUnspecified() {
+			v.locals = r.localsLocked()
+			break
+		}
+	}
+	r.view.Store(v)
+	return v
 }
 
 // Control fits net.Dialer.Control: it refuses a connection to an egret listener before it is made, for
@@ -212,44 +264,36 @@ func (r *Registry) Control(network, address string, _ syscall.RawConn) error {
 	return r.Check(ap)
 }
 
-func (r *Registry) matchesLocked(listen string, target netip.AddrPort) bool {
-	ap, err := netip.ParseAddrPort(listen)
-	if err != nil || ap.Port() != target.Port() {
+func (v *view) matches(listen, target netip.AddrPort) bool {
+	if listen.Port() != target.Port() {
 		return false
 	}
-	la, ta := ap.Addr().Unmap().WithZone(""), target.Addr()
+	la, ta := listen.Addr(), target.Addr()
 	switch {
 	case la == ta:
 		return true
 	case ta.IsUnspecified():
 		return true
 	case la.IsUnspecified():
-		return r.isLocalLocked(ta)
+		return ta.IsLoopback() || slices.Contains(v.locals, ta)
 	}
 	return false
 }
 
-// isLocalLocked reports whether a is an address of this host (loopback, or on an interface; cached briefly).
-func (r *Registry) isLocalLocked(a netip.Addr) bool {
-	if a.IsLoopback() {
-		return true
-	}
+// localsLocked lists the addresses of this host's interfaces (cached briefly).
+func (r *Registry) localsLocked() []netip.Addr {
 	if time.Since(r.localAt) > refresh {
-		r.locals, r.localAt = r.locals[:0], time.Now()
+		var locals []netip.Addr // a new slice: views already published keep theirs
 		if addrs, err := net.InterfaceAddrs(); err == nil {
 			for _, ia := range addrs {
 				if p, err := netip.ParsePrefix(ia.String()); err == nil {
-					r.locals = append(r.locals, p.Addr().Unmap().WithZone(""))
+					locals = append(locals, p.Addr().Unmap().WithZone(""))
 				}
 			}
 		}
+		r.locals, r.localAt = locals, time.Now()
 	}
-	for _, l := range r.locals {
-		if l == a {
-			return true
-		}
-	}
-	return false
+	return r.locals
 }
 
 // othersLocked reads the other processes' files when the directory changed or the last read is old;

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func listen(t *testing.T, addr string) net.Listener {
@@ -151,7 +152,8 @@ func TestAnotherProcessListenersAreRefusedWhileItLives(t *testing.T) {
 				stdin.Close()
 			}
 			cmd.Wait()
-			r.readAt = r.readAt.Add(-refresh) // do not wait for the cache to expire
+			r.readAt = r.readAt.Add(-refresh) // do not wait for the caches to expire
+			r.view.Store(nil)
 			if err := r.Check(ap); err != nil {
 				t.Fatalf("after the process ended: %v", err)
 			}
@@ -179,4 +181,34 @@ func TestHelperProcess(t *testing.T) {
 	buf := make([]byte, 1)
 	os.Stdin.Read(buf)
 	ln.Close()
+}
+
+// A dial that is not to an egret listener reads the registry's view without a system call (os.Stat
+// would allocate) or an allocation; a listener this process tracks is refused at once, and one another
+// live process publishes is refused once the view is older than recheck.
+func TestCheckReadsItsViewWithoutSystemCalls(t *testing.T) {
+	dir := t.TempDir()
+	r := New(dir)
+	other := addrPort(t, listen(t, "127.0.0.1:0"))
+	if err := r.Check(other); err != nil {
+		t.Fatal(err)
+	}
+	if n := testing.AllocsPerRun(100, func() { _ = r.Check(other) }); n != 0 {
+		t.Errorf("Check made %.0f allocations per call on the common path, want 0", n)
+	}
+
+	mine := listen(t, "127.0.0.1:0")
+	tracked := r.Track(mine, "gateway admin")
+	defer tracked.Close()
+	wantRefused(t, r, addrPort(t, mine), "gateway admin")
+
+	// Another live process (the parent of this test, which is certainly alive) publishes a listener.
+	f := filepath.Join(dir, fmt.Sprintf("%d.json", os.Getppid()))
+	if err := os.WriteFile(f, []byte(fmt.Sprintf(`[{"addr":%q,"what":"control plane"}]`, other)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(recheck + 10*time.Millisecond)
+	if err := r.Check(other); err == nil {
+		t.Errorf("Check(%s) allowed a listener another egret process published %v ago", other, recheck)
+	}
 }

@@ -95,8 +95,8 @@ type target struct {
 // orders them), spreading calls round-robin among the gateways of equal preference, skipping
 // gateways whose address the sidecar was not given, and putting ejected gateways last (they are still
 // tried when nothing else is left: a gateway that came back early is found again).
-func (s *Sidecar) targets(st *state, d ir.Decision) ([]target, error) {
-	var out []target
+func (s *Sidecar) targets(st *state, d ir.Decision, buf []target) ([]target, error) {
+	out := buf[:0] // the call's own room, enough for the usual one or two gateways
 	for _, t := range d.Targets {
 		if a, ok := gatewayAddress(st.cfg.GatewayAddresses, t); ok {
 			out = append(out, target{t: t, addr: a})
@@ -116,7 +116,7 @@ func (s *Sidecar) targets(st *state, d ir.Decision) ([]target, error) {
 		out = append(lead, out[n:]...)
 	}
 	now := time.Now()
-	var in, ejected []target
+	in, ejected := out[:0], []target(nil) // the healthy ones kept in place, in order
 	for _, t := range out {
 		if s.gateway(t.addr, t.t.Identity).health.ejected(now) {
 			ejected = append(ejected, t)

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/http/httputil"
 	"net/netip"
 	"strconv"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"egret.dev/egret/internal/accesslog"
+	"egret.dev/egret/internal/httpfwd"
 	"egret.dev/egret/internal/ir"
 	"egret.dev/egret/internal/origination"
 	"egret.dev/egret/internal/proxymetrics"
@@ -31,6 +33,26 @@ type call struct {
 	decision ir.Decision
 	targets  []target
 	epStart  int // the ExternalEndpoint a direct call tries first
+
+	// The HTTP path's helpers, in the call's one allocation.
+	sw   statusWriter
+	x    httpfwd.Exchange
+	ctx  callContext
+	tbuf [2]target
+}
+
+// callContext is a request's context that also carries its call, for the transports' hooks; it lives
+// in the call's allocation (context.WithValue would make one more per request).
+type callContext struct {
+	context.Context
+	c *call
+}
+
+func (cc *callContext) Value(key any) any {
+	if key == (ctxKey{}) {
+		return cc.c
+	}
+	return cc.Context.Value(key)
 }
 
 type ctxKey struct{}
@@ -106,9 +128,65 @@ func (s *Sidecar) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !s.decide(w, c, r, false) {
 		return
 	}
-	rw := &statusWriter{ResponseWriter: w}
-	s.proxy().ServeHTTP(rw, r.WithContext(context.WithValue(r.Context(), ctxKey{}, c)))
+	c.sw = statusWriter{ResponseWriter: w}
+	rw := &c.sw
+	c.ctx = callContext{Context: r.Context(), c: c}
+	ctx := context.Context(&c.ctx)
+	if httpfwd.Upgrade(r.Header) {
+		// Protocol upgrades keep the standard reverse proxy, which carries the switched connection.
+		s.proxy().ServeHTTP(rw, r.WithContext(ctx))
+	} else {
+		s.forward(rw, r, ctx, c)
+	}
 	c.entry.Status, c.entry.BytesSent = rw.status, rw.n
+}
+
+// forward sends the request on with the lean forwarder: the reverse proxy's request edits (rewrite),
+// answer hook (checkAnswer) and failure answer (upstreamFailed), without its per-request copies.
+func (s *Sidecar) forward(w http.ResponseWriter, r *http.Request, ctx context.Context, c *call) {
+	c.x.Init(w)
+	out := httpfwd.Outbound(r, httptrace.WithClientTrace(ctx, &c.x.Trace))
+	rewrite(out, c)
+	if err := sidecarForwarder.Forward(w, r, out, sidecarTransport{s}, &c.x); err != nil {
+		s.upstreamFailed(w, c, err)
+	}
+}
+
+var sidecarForwarder = httpfwd.Forwarder{ModifyResponse: checkAnswer}
+
+// rewrite points an outbound request at its gateway (HTTP/2 over mTLS, original authority) or its host.
+func rewrite(out *http.Request, c *call) {
+	authority := c.host
+	if c.port != 80 {
+		authority = net.JoinHostPort(c.host, strconv.Itoa(int(c.port)))
+	}
+	out.Host = authority
+	out.URL.Host = authority
+	out.URL.Scheme = "http"
+	if c.decision.Kind == ir.KindRouted {
+		out.URL.Scheme = "https" // the gateway hop is TLS; the authority stays the original
+	}
+	out.Header.Del("Proxy-Authorization")
+	out.Header.Del("Proxy-Connection")
+}
+
+// checkAnswer reads a gateway's denial from its answer and removes the header the workload must not see.
+func checkAnswer(resp *http.Response) error {
+	c := resp.Request.Context().Value(ctxKey{}).(*call)
+	policy, denied := gatewayDenial(resp.StatusCode, resp.Header)
+	resp.Header.Del(accesslog.HeaderGatewayDenied) // never told to the workload, nor trusted from a host
+	if denied && c.decision.Kind == ir.KindRouted {
+		// Only a gateway's answer on the verified connection gets here with the header: the
+		// gateway removes it from every answer it relays from a host.
+		c.gatewayDenied(policy)
+	}
+	return nil
+}
+
+// upstreamFailed answers a call whose gateway or host gave no answer to copy.
+func (s *Sidecar) upstreamFailed(w http.ResponseWriter, c *call, err error) {
+	s.p.Log.Warn("upstream failed", "identity", c.entry.SourceIdentity, "host", c.host, "err", err)
+	s.local(w, c, http.StatusServiceUnavailable, accesslog.UpstreamFailure(err), err.Error(), "")
 }
 
 // decide applies the decision to a call; false means an answer was written (or the stream refused).
@@ -149,7 +227,7 @@ func (s *Sidecar) decide(w http.ResponseWriter, c *call, r *http.Request, opaque
 		c.epStart = s.rotor.Start(len(d.Endpoints))
 	case ir.KindRouted:
 		c.entry.Decision = accesslog.DecisionAllow // allowed: not knowing where its gateways are is UH, not a deny
-		ts, err := s.targets(c.st, d)
+		ts, err := s.targets(c.st, d, c.tbuf[:])
 		if err != nil {
 			s.local(w, c, http.StatusServiceUnavailable, accesslog.FlagNoHealthyUpstream, err.Error(), "")
 			return false
@@ -190,37 +268,13 @@ func (s *Sidecar) proxy() *httputil.ReverseProxy {
 func (s *Sidecar) newProxy() *httputil.ReverseProxy {
 	return &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
-			c := pr.In.Context().Value(ctxKey{}).(*call)
-			authority := c.host
-			if c.port != 80 {
-				authority = net.JoinHostPort(c.host, strconv.Itoa(int(c.port)))
-			}
-			pr.Out.Host = authority
-			pr.Out.URL.Host = authority
-			pr.Out.URL.Scheme = "http"
-			if c.decision.Kind == ir.KindRouted {
-				pr.Out.URL.Scheme = "https" // the gateway hop is TLS; the authority stays the original
-			}
-			pr.Out.Header.Del("Proxy-Authorization")
-			pr.Out.Header.Del("Proxy-Connection")
+			rewrite(pr.Out, pr.In.Context().Value(ctxKey{}).(*call))
 		},
-		Transport:  sidecarTransport{s},
-		BufferPool: splice.BufferPool,
-		ModifyResponse: func(resp *http.Response) error {
-			c := resp.Request.Context().Value(ctxKey{}).(*call)
-			policy, denied := gatewayDenial(resp.StatusCode, resp.Header)
-			resp.Header.Del(accesslog.HeaderGatewayDenied) // never told to the workload, nor trusted from a host
-			if denied && c.decision.Kind == ir.KindRouted {
-				// Only a gateway's answer on the verified connection gets here with the header: the
-				// gateway removes it from every answer it relays from a host.
-				c.gatewayDenied(policy)
-			}
-			return nil
-		},
+		Transport:      sidecarTransport{s},
+		BufferPool:     splice.BufferPool,
+		ModifyResponse: checkAnswer,
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
-			c := r.Context().Value(ctxKey{}).(*call)
-			s.p.Log.Warn("upstream failed", "identity", c.entry.SourceIdentity, "host", c.host, "err", err)
-			s.local(w, c, http.StatusServiceUnavailable, accesslog.UpstreamFailure(err), err.Error(), "")
+			s.upstreamFailed(w, r.Context().Value(ctxKey{}).(*call), err)
 		},
 	}
 }
@@ -487,7 +541,7 @@ type statusWriter struct {
 }
 
 func (w *statusWriter) WriteHeader(s int) {
-	if w.status == 0 {
+	if w.status == 0 && (s < 100 || s > 199) { // an informational answer is not the one logged
 		w.status = s
 	}
 	w.ResponseWriter.WriteHeader(s)

@@ -126,12 +126,13 @@ func (s *Sidecar) Version() string { return s.cfg.Load().cfg.Version }
 // decide asks the shared decision for a call from this workload.
 func (st *state) decide(host string, port uint32, r *http.Request, opaque bool) ir.Decision {
 	req := ir.Request{
-		Source:  st.cfg.Workload.Identity,
-		Cluster: st.cfg.Workload.Cluster,
-		Host:    host,
-		Port:    port,
-		Opaque:  opaque,
-		Pick:    rand.Uint32(), // picks among a mesh route's weighted destinations
+		Source:     st.cfg.Workload.Identity,
+		SourceText: st.identity,
+		Cluster:    st.cfg.Workload.Cluster,
+		Host:       host,
+		Port:       port,
+		Opaque:     opaque,
+		Pick:       rand.Uint32(), // picks among a mesh route's weighted destinations
 	}
 	if r != nil {
 		req.Method, req.Path, req.Headers = r.Method, r.URL.Path, r.Header.Values

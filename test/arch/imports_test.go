@@ -88,6 +88,7 @@ var stdlibOnly = map[string][]string{
 	"internal/origination": nil,
 	"internal/failover":    nil,
 	"internal/connlimit":   nil,
+	"internal/httpfwd":     nil,
 	"internal/resolve":     {"github.com/miekg/dns"},
 	"internal/h2limit":     {"golang.org/x/net/http2", "golang.org/x/net/http2/hpack"},
 }
