@@ -1,6 +1,7 @@
 package ca
 
 import (
+	"bytes"
 	"crypto/x509"
 	"encoding/json"
 	"errors"
@@ -34,13 +35,16 @@ type revocationList struct {
 	Revocations []Revocation `json:"revocations"`
 }
 
-// revocations caches the list, rereading the file when its size or modification time changes.
+// revocations caches the list, parsing the file again when its contents change. The contents, not the
+// size and modification time, decide: another control plane on the same data dir may replace the file
+// twice within the file system's timestamp granularity with a list of the same size, and a stale list
+// here would let a just-revoked identity renew. The file is small; reading it per check is cheap.
 type revocations struct {
 	path string
 
 	mu     sync.Mutex
 	loaded bool
-	stamp  string
+	raw    []byte
 	list   []Revocation
 	err    error
 }
@@ -48,20 +52,18 @@ type revocations struct {
 func (r *revocations) load() ([]Revocation, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	fi, err := os.Stat(r.path)
-	stamp := ""
+	data, err := os.ReadFile(r.path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
+		data = nil
 	case err != nil:
 		return nil, fmt.Errorf("ca: revocation list: %w", err)
-	default:
-		stamp = fmt.Sprintf("%d/%d", fi.Size(), fi.ModTime().UnixNano())
 	}
-	if r.loaded && stamp == r.stamp {
+	if r.loaded && bytes.Equal(data, r.raw) {
 		return r.list, r.err
 	}
-	r.loaded, r.stamp = true, stamp
-	r.list, r.err = readRevocations(r.path)
+	r.loaded, r.raw = true, data
+	r.list, r.err = parseRevocations(r.path, data)
 	return r.list, r.err
 }
 
@@ -72,6 +74,13 @@ func readRevocations(path string) ([]Revocation, error) {
 	}
 	if err != nil {
 		return nil, fmt.Errorf("ca: revocation list: %w", err)
+	}
+	return parseRevocations(path, data)
+}
+
+func parseRevocations(path string, data []byte) ([]Revocation, error) {
+	if data == nil {
+		return nil, nil
 	}
 	var l revocationList
 	if err := json.Unmarshal(data, &l); err != nil {
@@ -102,6 +111,13 @@ func (c *CA) Revoke(rev Revocation) error {
 	if rev.RevokedAt.IsZero() {
 		rev.RevokedAt = c.clock.Now().UTC()
 	}
+	// Read, add and replace under the data dir's lock: another control plane or `egret ca revoke`
+	// on the same data dir may be adding an entry at the same time, and neither may be lost.
+	unlock, err := lockFile(c.revoked.path + ".lock")
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	list, err := readRevocations(c.revoked.path)
 	if err != nil {
 		return err

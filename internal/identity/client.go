@@ -15,7 +15,9 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/spiffe/go-spiffe/v2/bundle/x509bundle"
@@ -27,7 +29,9 @@ import (
 
 // Params configures a ClientSource.
 type Params struct {
-	Address string       // host:port of the control plane's TLS port (15012)
+	// Address is host:port of the control plane's TLS port (15012), or several, comma-separated, of
+	// control planes sharing one data dir: enrollment, renewal and the bundle try each in turn.
+	Address string
 	Token   string       // join token from `egret token create`; used once
 	Clock   Clock        // nil means the wall clock
 	Logger  *slog.Logger // nil means discard
@@ -48,6 +52,8 @@ type ClientSource struct {
 	svid    *x509svid.SVID
 	roots   rootsBundle
 	revoked revocationSet
+
+	good atomic.Int32 // index of the control-plane address that answered last
 
 	cancel  context.CancelFunc
 	done    chan struct{}
@@ -205,9 +211,57 @@ func (s *ClientSource) call(ctx context.Context, tlsConf *tls.Config, path strin
 	if err != nil {
 		return nil, err
 	}
+	var out *enrollproto.SVIDResponse
+	err = s.tryEach(ctx, func(addr string) error {
+		out, err = s.callAt(ctx, addr, tlsConf, path, raw)
+		return err
+	})
+	return out, err
+}
+
+// tryEach calls f with each control-plane address, starting with the one that answered last, until one
+// answers: a refusal (RefusedError) is an answer, and every control plane on the data dir would give
+// it, so only an unreachable or failing one moves on to the next. The error is the last one's.
+func (s *ClientSource) tryEach(ctx context.Context, f func(addr string) error) error {
+	addrs := splitAddresses(s.p.Address)
+	if len(addrs) == 0 {
+		return errors.New("no control-plane address")
+	}
+	start := int(s.good.Load()) % len(addrs)
+	var err error
+	for i := range addrs {
+		at := (start + i) % len(addrs)
+		err = f(addrs[at])
+		var refused *RefusedError
+		if err == nil || errors.As(err, &refused) {
+			s.good.Store(int32(at))
+			return err
+		}
+		if ctx.Err() != nil {
+			return err
+		}
+		if len(addrs) > 1 {
+			s.log.Warn("control plane unreachable; trying the next", "control_plane", addrs[at], "err", err)
+		}
+	}
+	return err
+}
+
+// splitAddresses splits a comma-separated list of addresses, dropping empty entries and spaces.
+func splitAddresses(s string) []string {
+	var out []string
+	for _, a := range strings.Split(s, ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+func (s *ClientSource) callAt(ctx context.Context, addr string, tlsConf *tls.Config, path string, raw []byte) (*enrollproto.SVIDResponse, error) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "https://"+s.p.Address+path, bytes.NewReader(raw))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "https://"+addr+path, bytes.NewReader(raw))
 	if err != nil {
 		return nil, err
 	}

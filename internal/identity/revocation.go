@@ -2,6 +2,7 @@ package identity
 
 import (
 	"context"
+	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
 	"fmt"
@@ -78,28 +79,10 @@ func (s *ClientSource) refreshBundle(ctx context.Context) error {
 	roots := s.roots
 	s.mu.RUnlock()
 	tlsConf := s.controlPlaneTLS(func([]*x509.Certificate) []*x509.Certificate { return roots }, cur)
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "https://"+s.p.Address+enrollproto.PathBundle, nil)
-	if err != nil {
-		return err
-	}
-	client := &http.Client{Transport: &http.Transport{TLSClientConfig: tlsConf, DisableKeepAlives: true}}
-	resp, err := client.Do(req)
-	if err != nil {
-		return fmt.Errorf("identity: bundle from %s: %w", s.p.Address, err)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
-	if err != nil {
-		return err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("identity: bundle from %s: HTTP %d", s.p.Address, resp.StatusCode)
-	}
 	var b enrollproto.BundleResponse
-	if err := json.Unmarshal(data, &b); err != nil {
-		return fmt.Errorf("identity: bundle from %s: %w", s.p.Address, err)
+	err := s.tryEach(ctx, func(addr string) error { return s.fetchBundle(ctx, addr, tlsConf, &b) })
+	if err != nil {
+		return err
 	}
 	set := newRevocationSet(b.Revocations)
 	s.mu.Lock()
@@ -131,4 +114,31 @@ func (s *ClientSource) refreshLoop(ctx context.Context) {
 			s.log.Warn("revocation list refresh failed; keeping the last one", "err", err)
 		}
 	}
+}
+
+// fetchBundle gets the bundle and revocation list from the control plane at addr.
+func (s *ClientSource) fetchBundle(ctx context.Context, addr string, tlsConf *tls.Config, b *enrollproto.BundleResponse) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "https://"+addr+enrollproto.PathBundle, nil)
+	if err != nil {
+		return err
+	}
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: tlsConf, DisableKeepAlives: true}}
+	resp, err := client.Do(req)
+	if err != nil {
+		return fmt.Errorf("identity: bundle from %s: %w", addr, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("identity: bundle from %s: HTTP %d", addr, resp.StatusCode)
+	}
+	if err := json.Unmarshal(data, b); err != nil {
+		return fmt.Errorf("identity: bundle from %s: %w", addr, err)
+	}
+	return nil
 }

@@ -3,8 +3,10 @@ package xds
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	discovery "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
@@ -18,8 +20,12 @@ import (
 
 // DeltaClientParams configure a proxy's delta xDS client.
 type DeltaClientParams struct {
-	// Address is the control plane's TLS port, host:port.
+	// Address is the control plane's TLS port, host:port, or several (comma-separated) of control planes
+	// serving one mesh from one data dir and config dir: the client follows one at a time and, when its
+	// stream fails, moves to the next (see Addresses).
 	Address string
+	// Addresses, when set, replaces Address: the control planes to try in turn.
+	Addresses []string
 	// TLS presents the proxy's SVID and verifies the control plane (identity.ClientTLSConfig).
 	TLS *tls.Config
 	// Kind is KindGateway or KindSidecar: which resource types to subscribe to.
@@ -56,32 +62,70 @@ func RunDeltaClient(ctx context.Context, p DeltaClientParams) error {
 	if p.Kind == KindGateway {
 		types = GatewayTypes
 	}
-	conf := p.TLS.Clone()
-	conn, err := grpc.NewClient(p.Address, grpc.WithTransportCredentials(credentials.NewTLS(conf)),
-		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: 2 * Heartbeat, Timeout: 5 * time.Second}),
-		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(MaxResponseSize)))
-	if err != nil {
-		return err
+	addrs := p.Addresses
+	if len(addrs) == 0 {
+		addrs = SplitAddresses(p.Address)
 	}
-	defer conn.Close()
+	if len(addrs) == 0 {
+		return errors.New("xds: no control-plane address")
+	}
+	conns := make([]*grpc.ClientConn, len(addrs))
+	for i, a := range addrs {
+		conn, err := grpc.NewClient(a, grpc.WithTransportCredentials(credentials.NewTLS(p.TLS.Clone())),
+			grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: 2 * Heartbeat, Timeout: 5 * time.Second}),
+			grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(MaxResponseSize)))
+		if err != nil {
+			for _, c := range conns[:i] {
+				c.Close()
+			}
+			return err
+		}
+		conns[i] = conn
+	}
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
 	st := &clientState{res: Resources{}, versions: map[string]map[string]string{}}
-	backoff := p.MinBackoff
+	backoff, at := p.MinBackoff, 0
 	for {
-		got, err := st.stream(ctx, discovery.NewAggregatedDiscoveryServiceClient(conn), p, types)
+		got, err := st.stream(ctx, discovery.NewAggregatedDiscoveryServiceClient(conns[at]), p, types)
 		if ctx.Err() != nil {
 			return nil
 		}
 		if got {
 			backoff = p.MinBackoff
 		}
-		p.Log.Warn("config stream lost; retrying", "control_plane", p.Address, "err", err, "in", backoff.String())
+		// The next control plane gets the next attempt: it serves the same versions from the same
+		// inputs, so the resources held from this one count there, and the config applied stays in
+		// force meanwhile.
+		next := (at + 1) % len(addrs)
+		p.Log.Warn("config stream lost; retrying", "control_plane", addrs[at], "next", addrs[next], "err", err, "in", backoff.String())
+		at = next
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-time.After(backoff):
 		}
-		backoff = min(2*backoff, p.MaxBackoff)
+		if next == 0 || !got {
+			// A full round of failures (or one that never answered) lengthens the wait; moving on from
+			// a stream that worked does not.
+			backoff = min(2*backoff, p.MaxBackoff)
+		}
 	}
+}
+
+// SplitAddresses splits a comma-separated list of control-plane addresses (--control-plane a:15012,b:15012),
+// dropping empty entries and spaces.
+func SplitAddresses(s string) []string {
+	var out []string
+	for _, a := range strings.Split(s, ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
 // clientState is what a client knows across reconnections: resources and their versions by type and

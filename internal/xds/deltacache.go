@@ -229,6 +229,14 @@ func (c *deltaCache) respond(w *deltaWatch, evenIfEmpty bool) cache.DeltaRespons
 		for _, name := range r.removed {
 			delete(r.next, name)
 		}
+		// The type's version for this proxy is that of what it holds (a sidecar's own Workload), not of
+		// every resource in the cache: the same digest a reconnecting proxy's held versions give, so
+		// status compares alike whichever control plane it follows.
+		var sum configDigest
+		for name, v := range r.next {
+			sum.toggle(c.typ, name, v)
+		}
+		r.version = sum.String()
 	}
 	return r
 }
