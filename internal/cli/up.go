@@ -147,10 +147,10 @@ func startUp(parent context.Context, s streams, f upFlags) (*up, error) {
 		cpDone: make(chan struct{}), places: newPlaces(f)}
 	u.sidecarLimits, u.gatewayLimits = upLimits()
 	if f.sidecarMaxConns > 0 {
-		u.sidecarLimits.max = f.sidecarMaxConns
+		u.sidecarLimits.Max = f.sidecarMaxConns
 	}
 	if f.gatewayMaxConns > 0 {
-		u.gatewayLimits.max = f.gatewayMaxConns
+		u.gatewayLimits.Max = f.gatewayMaxConns
 	}
 	fail := func(err error) (*up, error) {
 		cancel()
