@@ -364,3 +364,16 @@ func hostOf(addr string) string {
 	}
 	return addr
 }
+
+// Run runs a control plane until ctx ends or a listener fails: it loads the CA and the resources,
+// opens the TLS and admin ports and follows the source (what `egret controlplane` runs).
+func Run(ctx context.Context, p Params) error {
+	cp, err := NewContext(ctx, p)
+	if err != nil {
+		return err
+	}
+	if err := cp.Start(); err != nil {
+		return err
+	}
+	return cp.Run(ctx)
+}

@@ -13,6 +13,12 @@ type ConnLimits struct {
 	Max, PerSource int
 }
 
+// Defaults for a proxy run on its own; `egret up` derives smaller ones from its file descriptor limit.
+const (
+	DefaultSidecarMaxConns = 1024
+	DefaultGatewayMaxConns = 10000
+)
+
 // Wrap applies the limits to ln.
 func (l ConnLimits) Wrap(ln net.Listener, log *slog.Logger) net.Listener {
 	if l.Max <= 0 && l.PerSource <= 0 {
