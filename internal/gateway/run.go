@@ -54,7 +54,7 @@ func Run(ctx context.Context, o Options) error {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
 	log := o.Log.With("component", "gateway")
-	ps, err := proxyrun.Begin(ctx, proxyrun.StartParams{Kind: xds.KindGateway, Config: o.Config, Identity: o.Identity, Log: log, Load: loadConfig})
+	ps, err := proxyrun.Begin(ctx, proxyrun.StartParams{Kind: xds.KindGateway, Config: o.Config, Identity: o.Identity, Log: o.Log, Load: loadConfig})
 	if err != nil {
 		return err
 	}

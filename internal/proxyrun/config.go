@@ -34,7 +34,9 @@ type StartParams struct {
 	Identity Identity
 	// Load parses the config file into a Message.
 	Load func(path string) (xds.Message, error)
-	Log  *slog.Logger
+	// Log is the process's logger, without a component: the identity source and the config stream
+	// name their own.
+	Log *slog.Logger
 }
 
 // Begin reads the config file (first, so that its problems are reported before anything else is
@@ -57,7 +59,7 @@ func Begin(ctx context.Context, p StartParams) (*Start, error) {
 	}
 	ps.Source, ps.closeSrc = src, closeSrc
 	if p.Config == "" {
-		ps.stream = startConfigStream(ctx, p.Identity.ControlPlane, p.Kind, src, p.Log)
+		ps.stream = startConfigStream(ctx, p.Identity.ControlPlane, p.Kind, src, p.Log.With("component", p.Kind))
 		m, err := ps.stream.wait(ctx)
 		if err == nil && m.Kind != p.Kind {
 			err = fmt.Errorf("the control plane sent a %s config to a %s", m.Kind, p.Kind)
