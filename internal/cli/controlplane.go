@@ -64,14 +64,10 @@ plus --local-cluster. Replicas elect a leader on the Lease egret-controller in -
 				p.GatewayAddresses[id] = addr
 			}
 			p.Log = slog.New(slog.NewJSONHandler(s.err, nil))
-			cp, err := controlplane.New(p)
-			if err != nil {
+			if err := controlplane.Run(cmd.Context(), p); err != nil {
 				return withCode(ExitError, err)
 			}
-			if err := cp.Start(); err != nil {
-				return withCode(ExitError, err)
-			}
-			return cp.Run(cmd.Context())
+			return nil
 		},
 	}
 	fl := cmd.Flags()

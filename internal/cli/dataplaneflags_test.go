@@ -3,42 +3,12 @@ package cli
 import (
 	"context"
 	"io"
-	"net/http"
-	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"egret.dev/egret/internal/meshtest"
 )
-
-func TestPprofOnlyWithTheFlag(t *testing.T) {
-	admin := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "admin "+r.URL.Path) })
-	for _, tc := range []struct {
-		name  string
-		pprof bool
-		want  string
-	}{
-		{"without --pprof the admin handler answers /debug/pprof/ itself", false, "admin /debug/pprof/"},
-		{"with --pprof the profiler's index is served", true, "goroutine"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			srv := httptest.NewServer((&dataPlaneFlags{pprof: tc.pprof}).admin(admin))
-			defer srv.Close()
-			for path, want := range map[string]string{"/debug/pprof/": tc.want, "/stats/prometheus": "admin /stats/prometheus"} {
-				resp, err := http.Get(srv.URL + path)
-				if err != nil {
-					t.Fatal(err)
-				}
-				b, _ := io.ReadAll(resp.Body)
-				resp.Body.Close()
-				if !strings.Contains(string(b), want) {
-					t.Errorf("%s: %.100q, want it to contain %q", path, b, want)
-				}
-			}
-		})
-	}
-}
 
 // The access log flags on the real command: sampling keeps every denial, "off" writes nothing, and
 // every line is out by the time the gateway exits (the batch is flushed after the drain).

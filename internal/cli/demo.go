@@ -19,6 +19,7 @@ import (
 
 	"egret.dev/egret/examples"
 	"egret.dev/egret/internal/standin"
+	"egret.dev/egret/internal/supervisor"
 )
 
 func newDemoCmd(s streams) *cobra.Command {
@@ -69,43 +70,16 @@ func runDemo(ctx context.Context, s streams, keep bool, nets upFlags) error {
 	if err := os.Mkdir(res, 0o755); err != nil {
 		return withCode(ExitError, err)
 	}
-	put := func(names ...string) error {
-		for _, n := range names {
-			b, err := fs.ReadFile(examples.BookinfoEgress, "bookinfo-egress/"+n)
-			if err != nil {
-				return err
-			}
-			if err := os.WriteFile(filepath.Join(res, n), b, 0o644); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
+	put := func(names ...string) error { return putExample(res, names...) }
 	if err := put("00-istiod.yaml", "01-egress-gateway.yaml", "05-workloads.yaml"); err != nil {
 		return withCode(ExitError, err)
 	}
 
 	// The stand-in for www.google.com, with a CA of its own that only the gateways are told about.
-	caPEM, cert, err := standin.Certificate("www.google.com")
+	google, googleAddr, caFile, err := startDemoGoogle(work)
 	if err != nil {
 		return withCode(ExitError, err)
 	}
-	caFile := filepath.Join(work, "standin-ca.pem")
-	if err := os.WriteFile(caFile, caPEM, 0o644); err != nil {
-		return withCode(ExitError, err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return withCode(ExitError, err)
-	}
-	google := &http.Server{
-		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			fmt.Fprintf(w, "<html>stand-in for %s, reached over %s</html>", r.Host, r.Proto)
-		}),
-		TLSConfig:         &tls.Config{Certificates: []tls.Certificate{cert}},
-		ReadHeaderTimeout: 10 * time.Second,
-	}
-	go google.ServeTLS(ln, "", "")
 	defer google.Close()
 
 	accessLog, err := os.Create(filepath.Join(work, "access.log"))
@@ -121,86 +95,23 @@ func runDemo(ctx context.Context, s streams, keep bool, nets upFlags) error {
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	u, err := startUp(ctx, streams{in: s.in, out: accessLog, err: logFile}, upFlags{
+	u, err := supervisor.StartUp(ctx, upFlags{
 		dir: res, dataDir: filepath.Join(work, "data"), listen: "127.0.0.1:0", admin: "127.0.0.1:0",
-		upstreamCA: caFile, overrides: []string{"www.google.com:443=" + ln.Addr().String()},
+		upstreamCA: caFile, overrides: []string{"www.google.com:443=" + googleAddr},
 		gatewayNet: nets.gatewayNet, sidecarNet: nets.sidecarNet,
-	})
+	}.options(streams{in: s.in, out: accessLog, err: logFile}))
 	if err != nil {
-		return err
+		return proxyExit(err)
 	}
 	out := s.out
 	fmt.Fprintf(out, "egret demo: the Bookinfo egress scenario, all on this machine\n")
-	fmt.Fprintf(out, "work dir %s (resources/, access.log, egret.log); www.google.com is a local stand-in at %s\n\n", work, ln.Addr())
-	u.print(out)
+	fmt.Fprintf(out, "work dir %s (resources/, access.log, egret.log); www.google.com is a local stand-in at %s\n\n", work, googleAddr)
+	u.Print(out)
 
-	pp, rv := proxyFor(u, "bookinfo/productpage"), proxyFor(u, "bookinfo/reviews")
-	ok := true
-	check := func(what string, got int, want int, body string) {
-		mark := "✓"
-		if got != want {
-			mark, ok = "✗", false
-		}
-		fmt.Fprintf(out, "  %s %-58s %d %s\n", mark, what, got, oneLine(body))
-	}
-	await := func(proxy, target string, want int) (int, string) {
-		deadline := time.Now().Add(15 * time.Second)
-		for {
-			code, body := demoGet(proxy, target)
-			if code == want || time.Now().After(deadline) {
-				return code, body
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-	}
-
-	fmt.Fprintln(out, "1. outboundTrafficPolicy REGISTRY_ONLY, www.google.com in no ExternalService (want 502):")
-	code, body := await(rv, "http://www.google.com/", 502)
-	check("reviews → http://www.google.com/", code, 502, body)
-	if line := grepLast(logFile.Name(), `"msg":"blocked"`); line != "" {
-		fmt.Fprintf(out, "    sidecar log: %s\n", oneLine(line))
-	}
-
-	fmt.Fprintln(out, "\n2. VirtualGateway (443, ISTIO_MUTUAL) + ExternalService (clientsideTls, portMatch 80): every workload gets out (want 200):")
-	if err := put("02-virtual-gateway.yaml", "03-external-service.yaml"); err != nil {
+	pp := u.SidecarAddress("bookinfo/productpage")
+	ok, err := demoSteps(out, u, put, logFile.Name(), accessLog.Name())
+	if err != nil {
 		return withCode(ExitError, err)
-	}
-	code, body = await(pp, "http://www.google.com/", 200)
-	check("productpage → http://www.google.com/", code, 200, body)
-	code, body = await(rv, "http://www.google.com/", 200)
-	check("reviews → http://www.google.com/", code, 200, body)
-	if line := grepLast(accessLog.Name(), `"component":"gateway"`); line != "" {
-		fmt.Fprintf(out, "    gateway access log: %s\n", oneLine(line))
-	}
-
-	fmt.Fprintln(out, "\n3. the generated routing (egret get routes): port 80 in the mesh, port 443 upstream:")
-	var routes strings.Builder
-	routesTable(&routes, u.cp.Plan())
-	for _, l := range strings.Split(strings.TrimSpace(routes.String()), "\n") {
-		fmt.Fprintln(out, "    "+l)
-	}
-
-	fmt.Fprintln(out, "\n4. AccessPolicy: only bookinfo-productpage may reach www.google.com (want 403 for reviews):")
-	if err := put("04-access-policy.yaml"); err != nil {
-		return withCode(ExitError, err)
-	}
-	code, body = await(rv, "http://www.google.com/", 403)
-	check("reviews → http://www.google.com/", code, 403, body)
-	code, body = await(pp, "http://www.google.com/", 200)
-	check("productpage → http://www.google.com/", code, 200, body)
-
-	fmt.Fprintln(out, "\n5. egret status:")
-	time.Sleep(300 * time.Millisecond) // let the last ACKs land
-	st := u.cp.Status()
-	var b strings.Builder
-	printStatus(streams{out: &b}, &st)
-	for _, l := range strings.Split(strings.TrimSpace(b.String()), "\n") {
-		fmt.Fprintln(out, "    "+l)
-	}
-	for _, p := range st.Proxies {
-		if p.State() != "SYNCED" {
-			ok = false
-		}
 	}
 
 	if !demoLockdown(ctx, out, res, u, google) {
@@ -212,24 +123,13 @@ func runDemo(ctx context.Context, s streams, keep bool, nets upFlags) error {
 		<-ctx.Done()
 	}
 	cancel()
-	_ = u.wait()
+	_ = u.Wait()
 	if !ok {
 		keepLogs = true
 		return withCode(ExitError, fmt.Errorf("the scenario did not give the expected answers; logs in %s", work))
 	}
 	fmt.Fprintln(out, "\nAll steps gave the expected answers.")
 	return nil
-}
-
-func proxyFor(u *up, name string) string {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	for _, sc := range u.sidecars {
-		if sc.name == name {
-			return sc.address
-		}
-	}
-	return ""
 }
 
 // demoGet calls target through the sidecar at proxy, as an unmodified client with HTTP_PROXY would.
@@ -268,4 +168,117 @@ func oneLine(s string) string {
 		s = s[:240] + "…"
 	}
 	return s
+}
+
+// demoSteps runs steps 1 to 5 of the scenario against up, writing resources with put; ok is whether
+// every answer was the expected one. logFile and accessLog are the files the proxies log to.
+func demoSteps(out io.Writer, u *supervisor.Up, put func(...string) error, logFile, accessLog string) (ok bool, err error) {
+	pp, rv := u.SidecarAddress("bookinfo/productpage"), u.SidecarAddress("bookinfo/reviews")
+	ok = true
+	check := func(what string, got int, want int, body string) {
+		mark := "✓"
+		if got != want {
+			mark, ok = "✗", false
+		}
+		fmt.Fprintf(out, "  %s %-58s %d %s\n", mark, what, got, oneLine(body))
+	}
+	await := func(proxy, target string, want int) (int, string) {
+		deadline := time.Now().Add(15 * time.Second)
+		for {
+			code, body := demoGet(proxy, target)
+			if code == want || time.Now().After(deadline) {
+				return code, body
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+
+	fmt.Fprintln(out, "1. outboundTrafficPolicy REGISTRY_ONLY, www.google.com in no ExternalService (want 502):")
+	code, body := await(rv, "http://www.google.com/", 502)
+	check("reviews → http://www.google.com/", code, 502, body)
+	if line := grepLast(logFile, `"msg":"blocked"`); line != "" {
+		fmt.Fprintf(out, "    sidecar log: %s\n", oneLine(line))
+	}
+
+	fmt.Fprintln(out, "\n2. VirtualGateway (443, ISTIO_MUTUAL) + ExternalService (clientsideTls, portMatch 80): every workload gets out (want 200):")
+	if err := put("02-virtual-gateway.yaml", "03-external-service.yaml"); err != nil {
+		return false, err
+	}
+	code, body = await(pp, "http://www.google.com/", 200)
+	check("productpage → http://www.google.com/", code, 200, body)
+	code, body = await(rv, "http://www.google.com/", 200)
+	check("reviews → http://www.google.com/", code, 200, body)
+	if line := grepLast(accessLog, `"component":"gateway"`); line != "" {
+		fmt.Fprintf(out, "    gateway access log: %s\n", oneLine(line))
+	}
+
+	fmt.Fprintln(out, "\n3. the generated routing (egret get routes): port 80 in the mesh, port 443 upstream:")
+	var routes strings.Builder
+	routesTable(&routes, u.ControlPlane().Plan())
+	for _, l := range strings.Split(strings.TrimSpace(routes.String()), "\n") {
+		fmt.Fprintln(out, "    "+l)
+	}
+
+	fmt.Fprintln(out, "\n4. AccessPolicy: only bookinfo-productpage may reach www.google.com (want 403 for reviews):")
+	if err := put("04-access-policy.yaml"); err != nil {
+		return false, err
+	}
+	code, body = await(rv, "http://www.google.com/", 403)
+	check("reviews → http://www.google.com/", code, 403, body)
+	code, body = await(pp, "http://www.google.com/", 200)
+	check("productpage → http://www.google.com/", code, 200, body)
+
+	fmt.Fprintln(out, "\n5. egret status:")
+	time.Sleep(300 * time.Millisecond) // let the last ACKs land
+	st := u.ControlPlane().Status()
+	var b strings.Builder
+	printStatus(streams{out: &b}, &st)
+	for _, l := range strings.Split(strings.TrimSpace(b.String()), "\n") {
+		fmt.Fprintln(out, "    "+l)
+	}
+	for _, p := range st.Proxies {
+		if p.State() != "SYNCED" {
+			ok = false
+		}
+	}
+	return ok, nil
+}
+
+// startDemoGoogle starts the stand-in for www.google.com and writes its CA to work/standin-ca.pem.
+func startDemoGoogle(work string) (srv *http.Server, addr, caFile string, err error) {
+	caPEM, cert, err := standin.Certificate("www.google.com")
+	if err != nil {
+		return nil, "", "", err
+	}
+	caFile = filepath.Join(work, "standin-ca.pem")
+	if err := os.WriteFile(caFile, caPEM, 0o644); err != nil {
+		return nil, "", "", err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, "", "", err
+	}
+	srv = &http.Server{
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			fmt.Fprintf(w, "<html>stand-in for %s, reached over %s</html>", r.Host, r.Proto)
+		}),
+		TLSConfig:         &tls.Config{Certificates: []tls.Certificate{cert}},
+		ReadHeaderTimeout: 10 * time.Second,
+	}
+	go srv.ServeTLS(ln, "", "")
+	return srv, ln.Addr().String(), caFile, nil
+}
+
+// putExample copies the named files of the embedded Bookinfo example into res.
+func putExample(res string, names ...string) error {
+	for _, n := range names {
+		b, err := fs.ReadFile(examples.BookinfoEgress, "bookinfo-egress/"+n)
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(res, n), b, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -15,6 +15,7 @@ import (
 
 	"egret.dev/egret/internal/intercept"
 	"egret.dev/egret/internal/lockdown"
+	"egret.dev/egret/internal/supervisor"
 )
 
 // demoLockdownWorkload is the transparent Workload the demo's lockdown step adds.
@@ -37,10 +38,10 @@ spec:
 // the policy answers) and dials the stand-in directly, escaping the redirect with the sidecar's own
 // socket mark (the rules refuse it). It reports whether every answer was the expected one; without
 // root or nftables it says why it skips.
-func demoLockdown(ctx context.Context, out io.Writer, res string, u *up, standIn *http.Server) bool {
+func demoLockdown(ctx context.Context, out io.Writer, res string, u *supervisor.Up, standIn *http.Server) bool {
 	fmt.Fprintln(out, "\n6. network lockdown: bookinfo/ratings (sidecar.mode: transparent) in its own network namespace; a call that bypasses the sidecar is refused:")
-	if u.lockdown != nil {
-		fmt.Fprintf(out, "    skipped: %v\n", u.lockdown)
+	if u.LockdownUnsupported() != nil {
+		fmt.Fprintf(out, "    skipped: %v\n", u.LockdownUnsupported())
 		return true
 	}
 	if err := os.WriteFile(filepath.Join(res, "06-lockdown-workload.yaml"), []byte(demoLockdownWorkload), 0o644); err != nil {

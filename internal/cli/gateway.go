@@ -2,26 +2,16 @@ package cli
 
 import (
 	"context"
-	"crypto/x509"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
-	"github.com/spiffe/go-spiffe/v2/spiffetls/tlsconfig"
 
 	"egret.dev/egret/internal/gateway"
-	"egret.dev/egret/internal/identity"
-	"egret.dev/egret/internal/ownlisteners"
-	"egret.dev/egret/internal/proxyconfig"
-	"egret.dev/egret/internal/proxymetrics"
-	"egret.dev/egret/internal/resolve"
-	"egret.dev/egret/internal/xds"
 )
 
 // gatewayFlags are the flags of `egret gateway`.
@@ -87,20 +77,10 @@ SIGTERM or Ctrl-C drains: no new connections, requests in flight finish (up to -
 }
 
 func runGateway(ctx context.Context, s streams, f gatewayFlags) error {
-	base := slog.New(slog.NewJSONHandler(s.err, nil))
-	log := base.With("component", "gateway")
-	ps, err := startProxy(ctx, xds.KindGateway, f.config, f.id, base, log, func(path string) (xds.Message, error) {
-		g, err := proxyconfig.LoadGateway(path)
-		if err != nil {
-			return xds.Message{}, err
-		}
-		return xds.Message{Kind: xds.KindGateway, Version: g.Version, Gateway: g}, nil
-	})
+	id, err := f.id.options()
 	if err != nil {
 		return err
 	}
-	defer ps.closeSrc()
-	src, cfg := ps.src, ps.first.Gateway
 	ports := map[uint32]uint32{}
 	for _, p := range f.ports {
 		t, b, ok := strings.Cut(p, "=")
@@ -119,95 +99,23 @@ func runGateway(ctx context.Context, s streams, f gatewayFlags) error {
 		}
 		overrides[k] = v
 	}
-	access, closeLog, err := f.dp.openAccessLog(s, log, f.accessLogFile, f.accessLog, cfg.Plan.AccessLogEncoding)
-	if err != nil {
-		return err
-	}
-	defer closeLog()
-	res := resolve.New(resolve.Options{Server: f.dnsServer})
-	metrics := proxymetrics.New("gateway")
-	metrics.Certificate(func() *x509.Certificate {
-		if svid, err := src.GetX509SVID(); err == nil {
-			return svid.Certificates[0]
-		}
-		return nil
-	})
-	gw, err := gateway.New(gateway.Params{
+	return proxyExit(gateway.Run(ctx, gateway.Options{
+		Config:          f.config,
+		Identity:        id,
 		Address:         f.address,
 		PortOverrides:   ports,
-		TLS:             identity.ServerTLSConfig(src, tlsconfig.AuthorizeAny(), nil),
-		PeerRevoked:     identity.PeerRevoked(src),
-		Upstream:        gateway.NewUpstream(gateway.UpstreamParams{Resolver: res, Overrides: overrides, ExtraRootsFile: f.upstreamCA}),
-		Log:             log,
-		Access:          access,
-		Metrics:         metrics,
+		Admin:           f.admin,
+		Ready:           f.ready,
+		Pprof:           f.dp.pprof,
+		AccessLog:       f.dp.accessLog(s, f.accessLogFile, f.accessLog),
+		DNSServer:       f.dnsServer,
+		UpstreamCA:      f.upstreamCA,
+		Resolve:         overrides,
 		DrainTimeout:    f.drain,
 		UpstreamTimeout: f.upstreamTimeout,
 		MaxInFlight:     f.maxInFlight,
-		Listen:          f.limits.listen(log),
-	}, cfg)
-	if err != nil {
-		return withCode(ExitError, err)
-	}
-	if err := gw.Start(); err != nil {
-		return withCode(ExitError, fmt.Errorf("gateway listener: %w", err))
-	}
-	if f.bound != nil {
-		f.bound()
-	}
-	ps.onUpdate(xds.KindGateway, func(m xds.Message) error { return gw.Update(m.Gateway) })
-	log.Info("gateway started", "gateway", cfg.Gateway.ID, "identity", cfg.Gateway.Identity.String(), "version", cfg.Version)
-	for _, l := range cfg.Gateway.Listeners {
-		log.Info("listener", "port", l.Port, "target_port", l.TargetPort, "address", gw.Addr(l.TargetPort), "tls", l.TLSMode)
-	}
-	for _, sv := range cfg.Plan.Services {
-		for _, p := range sv.Ports {
-			if p.TLS != nil && p.TLS.InsecureSkipVerify {
-				log.Warn("TLS origination does not verify the external host's certificate (insecureSkipVerify)", "service", sv.ID, "port", p.Number)
-			}
-		}
-	}
-	servers := serveAdmin(log, map[string]http.Handler{f.admin: f.dp.admin(gw.AdminHandler()), f.ready: gw.ReadyHandler()})
-	var died error
-	select {
-	case <-ctx.Done():
-	case died = <-gw.Failed():
-		// A gateway missing a listener must not keep running (and reporting ready) as if it served.
-		log.Error("a listener died; stopping", "err", died)
-	}
-	log.Info("draining", "timeout", f.drain.String())
-	err = gw.Shutdown(context.Background())
-	for _, srv := range servers {
-		_ = srv.Close()
-	}
-	if died != nil {
-		return withCode(ExitError, died)
-	}
-	if err != nil {
-		return withCode(ExitError, fmt.Errorf("drain: %w", err))
-	}
-	log.Info("stopped")
-	return nil
-}
-
-// serveAdmin starts an HTTP server for each non-empty address.
-func serveAdmin(log *slog.Logger, handlers map[string]http.Handler) []*http.Server {
-	var out []*http.Server
-	for addr, h := range handlers {
-		if addr == "" {
-			continue
-		}
-		srv := &http.Server{Addr: addr, Handler: h, ReadHeaderTimeout: 5 * time.Second}
-		out = append(out, srv)
-		go func() {
-			ln, err := net.Listen("tcp", addr)
-			if err == nil {
-				err = srv.Serve(ownlisteners.Default.Track(ln, "admin"))
-			}
-			if err != nil && !errors.Is(err, http.ErrServerClosed) {
-				log.Error("admin server", "address", addr, "err", err)
-			}
-		}()
-	}
-	return out
+		Limits:          f.limits,
+		Log:             slog.New(slog.NewJSONHandler(s.err, nil)),
+		Bound:           f.bound,
+	}))
 }

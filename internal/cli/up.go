@@ -1,20 +1,11 @@
 package cli
 
 import (
-	"context"
-	"fmt"
-	"io"
 	"log/slog"
-	"net"
-	"strings"
-	"sync"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"egret.dev/egret/internal/controlplane"
-	"egret.dev/egret/internal/lockdown"
 	"egret.dev/egret/internal/sidecar"
 	"egret.dev/egret/internal/supervisor"
 )
@@ -68,12 +59,12 @@ It prints what runs where, writes access logs to standard output and JSON logs (
   egret status`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			u, err := startUp(cmd.Context(), s, f)
+			u, err := supervisor.StartUp(cmd.Context(), f.options(s))
 			if err != nil {
-				return err
+				return proxyExit(err)
 			}
-			u.print(s.out)
-			return u.wait()
+			u.Print(s.out)
+			return proxyExit(u.Wait())
 		},
 	}
 	fl := cmd.Flags()
@@ -98,234 +89,17 @@ func addNetFlags(cmd *cobra.Command, f *upFlags) {
 	cmd.Flags().StringVar(&f.sidecarNet, "sidecar-net", "127.0.2", "sidecars without sidecar.listen get NET.1:15001, NET.2:15001, ...")
 }
 
-// up is a running system.
-type up struct {
-	s       streams
-	f       upFlags
-	cp      *controlplane.ControlPlane
-	sup     *supervisor.Supervisor
-	log     *slog.Logger
-	dataDir string
-	// sidecarLimits and gatewayLimits are what each sidecar and gateway listener may hold.
-	sidecarLimits, gatewayLimits connLimits
-	// lockdown is nil when transparent Workloads can get their own network namespace here, else why not.
-	lockdown error
-
-	ctx       context.Context
-	ctxCancel context.CancelFunc
-	cpDone    chan struct{}
-
-	mu       sync.Mutex
-	gateways []upProxy
-	sidecars []upProxy
-	skipped  []string
-	failures []string
-	places   places
-	standin  *upStandin // nil without --standin
-	// listening holds the units whose listeners are open.
-	listening map[string]bool
-	// standinHosts are the host:port pairs the stand-ins answer for now.
-	standinHosts []string
-}
-
-type upProxy struct {
-	name, identity, cluster, address, extra string
-}
-
-func startUp(parent context.Context, s streams, f upFlags) (*up, error) {
-	if f.poll == 0 {
-		f.poll = 300 * time.Millisecond
+// options turns up's flags into supervisor.UpOptions; proxies log to s.
+func (f upFlags) options(s streams) supervisor.UpOptions {
+	if f.dataDir == "" {
+		f.dataDir = defaultDataDir()
 	}
-	for flag, n := range map[string]string{"--gateway-net": f.gatewayNet, "--sidecar-net": f.sidecarNet} {
-		if ip := net.ParseIP(n + ".1"); n != "" && (ip == nil || ip.To4() == nil || strings.Count(n, ".") != 2) {
-			return nil, withCode(ExitUsage, fmt.Errorf("%s %q: want the first three octets of an IPv4 address, e.g. 127.0.1", flag, n))
-		}
-	}
-	ctx, cancel := context.WithCancel(parent)
-	base := slog.New(slog.NewJSONHandler(s.err, nil))
-	u := &up{s: s, f: f, ctx: ctx, ctxCancel: cancel, dataDir: f.dataDir, log: base.With("component", "up"),
-		cpDone: make(chan struct{}), places: newPlaces(f)}
-	u.sidecarLimits, u.gatewayLimits = upLimits()
-	if f.sidecarMaxConns > 0 {
-		u.sidecarLimits.max = f.sidecarMaxConns
-	}
-	if f.gatewayMaxConns > 0 {
-		u.gatewayLimits.max = f.gatewayMaxConns
-	}
-	fail := func(err error) (*up, error) {
-		cancel()
-		if u.standin != nil {
-			u.standin.close()
-		}
-		return nil, withCode(ExitError, err)
-	}
-	if f.standin {
-		st, err := startStandin(f.upstreamCA)
-		if err != nil {
-			return fail(fmt.Errorf("--standin: %w", err))
-		}
-		u.standin = st
-		u.f.upstreamCA = st.caFile
-	}
-	if u.dataDir == "" {
-		u.dataDir = defaultDataDir()
-	}
-	cp, err := controlplane.NewContext(ctx, controlplane.Params{ConfigDir: f.dir, DataDir: u.dataDir, Listen: f.listen, Admin: f.admin, Log: base})
-	if err != nil {
-		return fail(err)
-	}
-	u.cp = cp
-	if st := cp.Status(); len(st.Rejected) > 0 {
-		// up starts the proxies the plan names; from an invalid directory it would start none, silently.
-		return fail(fmt.Errorf("the resources under %s are invalid:\n  %s", f.dir, strings.Join(st.Rejected, "\n  ")))
-	}
-	u.lockdown = lockdown.Supported()
-	if u.lockdown == nil {
-		// What an up killed with SIGKILL left: namespaces, veths and the rules inside them.
-		removed, err := lockdown.RemoveStale()
-		if len(removed) > 0 {
-			u.log.Info("removed network namespaces left by an egret up that is gone", "namespaces", removed)
-		}
-		if err != nil {
-			u.log.Warn("could not remove every leftover network namespace", "err", err)
-		}
-	}
-	plan := cp.Plan()
-	units := u.units(plan)
-	u.places.announced = u.places.gatewayAddrs()
-	cp.SetGatewayAddresses(u.places.announced)
-	if err := cp.Start(); err != nil {
-		return fail(fmt.Errorf("control plane: %w", err))
-	}
-	go func() {
-		defer close(u.cpDone)
-		if err := cp.Run(ctx); err != nil {
-			u.failed("control plane", err)
-		}
-	}()
-	u.sup = supervisor.New(supervisor.Params{Log: base.With("component", "supervisor"), Exited: func(key string, err error) {
-		if err == nil {
-			err = fmt.Errorf("stopped on its own")
-		}
-		u.failed(key, err)
-	}})
-	u.sup.Apply(units)
-	if err := u.awaitListening(units, time.Minute); err != nil {
-		u.ctxCancel()
-		_ = u.wait()
-		return nil, withCode(ExitError, err)
-	}
-	go u.follow(plan)
-	return u, nil
-}
-
-// bound returns what a unit calls once its listeners are open.
-func (u *up) bound(key string) func() {
-	return func() {
-		u.mu.Lock()
-		defer u.mu.Unlock()
-		if u.listening == nil {
-			u.listening = map[string]bool{}
-		}
-		u.listening[key] = true
-	}
-}
-
-// awaitListening returns when every unit has opened its listeners, or the first failure (a port that
-// is taken, say: the error names the address) when one could not.
-func (u *up) awaitListening(units []supervisor.Unit, limit time.Duration) error {
-	deadline := time.Now().Add(limit)
-	for {
-		u.mu.Lock()
-		failures := append([]string(nil), u.failures...)
-		waiting := 0
-		for _, un := range units {
-			if !u.listening[un.Key] {
-				waiting++
-			}
-		}
-		u.mu.Unlock()
-		switch {
-		case len(failures) > 0:
-			return fmt.Errorf("%s", strings.Join(failures, "; "))
-		case waiting == 0:
-			return nil
-		case u.ctx.Err() != nil:
-			return u.ctx.Err()
-		case time.Now().After(deadline):
-			u.log.Warn("some proxies have not opened their listeners yet; printing what runs anyway", "waiting", waiting)
-			return nil
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-// follow starts and stops proxies as the plan changes.
-func (u *up) follow(last any) {
-	_ = u.sup.Follow(u.ctx, u.f.poll, func() ([]supervisor.Unit, bool, error) {
-		plan := u.cp.Plan()
-		if any(plan) == last {
-			return nil, false, nil
-		}
-		last = plan
-		units := u.units(plan)
-		// Sidecars learn where new gateways are before those start.
-		if addrs := u.places.gatewayAddrs(); !sameAddrs(addrs, u.places.announced) {
-			u.cp.SetGatewayAddresses(addrs)
-			u.places.announced = addrs
-		}
-		return units, true, nil
-	}, func(started, stopped []string) {
-		u.log.Info("the plan changed what runs", "started", started, "stopped", stopped)
-	})
-}
-
-// failed records a component's failure and stops everything, as a failed process would.
-func (u *up) failed(what string, err error) {
-	u.mu.Lock()
-	u.failures = append(u.failures, what+": "+err.Error())
-	u.mu.Unlock()
-	u.ctxCancel()
-}
-
-// wait returns when everything has stopped (and every namespace is removed).
-func (u *up) wait() error {
-	<-u.ctx.Done()
-	u.sup.Stop()
-	<-u.cpDone
-	if u.standin != nil {
-		u.standin.close()
-	}
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	if len(u.failures) > 0 {
-		return withCode(ExitError, fmt.Errorf("%s", strings.Join(u.failures, "; ")))
-	}
-	return nil
-}
-
-func (u *up) print(w io.Writer) {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "control plane\t%s (TLS: enrollment, config streams)\tadmin %s\tdata %s\n", u.cp.Addr(), u.cp.AdminAddr(), u.dataDir)
-	if u.standin != nil {
-		fmt.Fprintf(tw, "stand-ins\thttps %s, http %s\tCA %s\t%s\n", u.standin.srv.TLSAddr, u.standin.srv.PlainAddr, u.standin.caFile, strings.Join(u.standinHosts, " "))
-	}
-	for _, g := range u.gateways {
-		fmt.Fprintf(tw, "gateway %s\t%s\t%s\t%s\n", g.name, g.identity, g.cluster, g.extra)
-	}
-	for _, sc := range u.sidecars {
-		fmt.Fprintf(tw, "sidecar %s\t%s\t%s\t%s\n", sc.name, sc.identity, sc.cluster, sc.extra)
-	}
-	tw.Flush()
-	for _, sk := range u.skipped {
-		fmt.Fprintln(w, "not started: "+sk)
-	}
-	for _, sc := range u.sidecars {
-		if sc.address != "" {
-			fmt.Fprintf(w, "\ntry:  curl -x http://%s http://www.google.com/\n      egret status --admin %s\n\n", sc.address, u.cp.AdminAddr())
-			break
-		}
+	return supervisor.UpOptions{
+		Dir: f.dir, DataDir: f.dataDir, Listen: f.listen, Admin: f.admin,
+		DNSServer: f.dnsServer, UpstreamCA: f.upstreamCA, Resolve: f.overrides, Standin: f.standin,
+		GatewayNet: f.gatewayNet, SidecarNet: f.sidecarNet,
+		SidecarMaxConns: f.sidecarMaxConns, GatewayMaxConns: f.gatewayMaxConns,
+		Poll: f.poll, ConnectTimeout: f.connectTimeout,
+		Stdout: s.out, Log: slog.New(slog.NewJSONHandler(s.err, nil)),
 	}
 }

@@ -20,6 +20,7 @@ import (
 	"egret.dev/egret/internal/h2limit"
 	"egret.dev/egret/internal/ir"
 	"egret.dev/egret/internal/ownlisteners"
+	"egret.dev/egret/internal/source"
 	"egret.dev/egret/internal/source/file"
 	"egret.dev/egret/internal/translate"
 	"egret.dev/egret/internal/xds"
@@ -27,6 +28,9 @@ import (
 
 // Params configure a control plane.
 type Params struct {
+	// Source is where resources come from; nil is the directory ConfigDir (a file.Dir).
+	Source source.Source
+	// ConfigDir is the resource directory (shown in status and logs).
 	ConfigDir string
 	DataDir   string
 	// Listen is the TLS port proxies enroll on and stream configs from (15012).
@@ -58,15 +62,32 @@ type ControlPlane struct {
 	result   *translate.Result
 	rejected []string // the problems of the newest change, when it was refused
 	applied  time.Time
-	stamp    string // the directory's fingerprint at the last load
-	dir      *file.Dir
+	stamp    string // the source's stamp at the last load (a stamper's), else ""
+	src      source.Source
 	loaded   time.Time // when the directory was last read
 	loadErr  string    // why the last load failed, or ""
 	warnings []string  // of the last load: files skipped, files whose last good contents are used
 
 	tlsLn, adminLn net.Listener
 	servers        []*http.Server
+	// served receives why a listener stopped serving (Run returns it); closeOnce guards Close.
+	served    chan error
+	closeOnce sync.Once
 }
+
+// committer is a Source that keeps what a load read only once the control plane applies it, so a
+// dropped load changes nothing (file.Dir remembers each file's last good contents).
+type committer interface{ Commit() }
+
+// stamper is a Source polled for changes: Stamp summarizes the resources without reading them
+// (file.Dir's Fingerprint).
+type stamper interface{ Stamp() string }
+
+var (
+	_ source.Source = (*file.Dir)(nil)
+	_ committer     = (*file.Dir)(nil)
+	_ stamper       = (*file.Dir)(nil)
+)
 
 // New is NewContext without cancellation.
 func New(p Params) (*ControlPlane, error) { return NewContext(context.Background(), p) }
@@ -87,8 +108,11 @@ func NewContext(ctx context.Context, p Params) (*ControlPlane, error) {
 	if p.Log == nil {
 		p.Log = slog.New(slog.DiscardHandler)
 	}
+	if p.Source == nil {
+		p.Source = file.NewDir(p.ConfigDir, file.Options{})
+	}
 	cp := &ControlPlane{p: p, log: p.Log.With("component", "controlplane"), plan: (&ir.Plan{}).Compile(),
-		dir: file.NewDir(p.ConfigDir, file.Options{})}
+		src: p.Source, served: make(chan error, 2)}
 	// The CA renews only identities the current plan still has (a Workload's or a gateway's).
 	c, err := ca.New(ca.Params{DataDir: p.DataDir, Logger: p.Log, IdentityAllowed: cp.identityConfigured})
 	if err != nil {
@@ -98,7 +122,7 @@ func NewContext(ctx context.Context, p Params) (*ControlPlane, error) {
 	cp.delta = xds.NewDeltaServer(cp.log)
 	// The first load is applied even if the directory changes while it is read (there is nothing older
 	// to keep serving); the watcher then sees the change and loads it again.
-	if err := cp.reload(ctx, file.Fingerprint(p.ConfigDir), true); err != nil {
+	if err := cp.reload(ctx, cp.sourceStamp(), true); err != nil {
 		return nil, err
 	}
 	return cp, nil
@@ -187,7 +211,7 @@ func (cp *ControlPlane) Start() error {
 		return err
 	}
 	cp.servers = append(cp.servers, srv)
-	go srv.ServeTLS(ln, "", "")
+	go func() { cp.serveEnded("control plane", srv.ServeTLS(ln, "", "")) }()
 	if cp.p.Admin != "" {
 		aln, err := net.Listen("tcp", cp.p.Admin)
 		if err != nil {
@@ -198,7 +222,7 @@ func (cp *ControlPlane) Start() error {
 		cp.adminLn = aln
 		asrv := &http.Server{Handler: cp.adminHandler(), ReadHeaderTimeout: 10 * time.Second}
 		cp.servers = append(cp.servers, asrv)
-		go asrv.Serve(aln)
+		go func() { cp.serveEnded("control plane admin", asrv.Serve(aln)) }()
 	}
 	cp.log.Info("control plane listening", "address", ln.Addr().String(), "admin", cp.p.Admin, "config_dir", cp.p.ConfigDir)
 	return nil
@@ -215,16 +239,48 @@ func (cp *ControlPlane) AdminAddr() string {
 	return cp.adminLn.Addr().String()
 }
 
-// Run watches the resource directory until ctx ends, applying every valid change.
+// Run watches the source until ctx ends, applying every valid change, then closes the control plane.
+// A listener that stops serving (Start's) stops it too: Run closes it and returns why.
 func (cp *ControlPlane) Run(ctx context.Context) error {
-	cp.watch(ctx)
-	// Closing the servers, not only the listeners, ends the open config streams: otherwise a stopped
-	// control plane keeps streaming (and heartbeating) to every connected proxy, which then never
-	// reconnects to its successor.
-	for _, srv := range cp.servers {
-		srv.Close()
+	ctx, cancel := context.WithCancel(ctx)
+	watched := make(chan struct{})
+	go func() {
+		defer close(watched)
+		cp.watch(ctx)
+	}()
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-cp.served:
+		cp.log.Error("a listener stopped serving; stopping", "err", err)
 	}
+	cancel()
+	<-watched
+	cp.Close()
+	return err
+}
+
+// Close stops serving: it closes the servers, not only the listeners, which ends the open config
+// streams (otherwise a stopped control plane keeps streaming, and heartbeating, to every connected
+// proxy, which then never reconnects to its successor). Closing twice is harmless.
+func (cp *ControlPlane) Close() error {
+	cp.closeOnce.Do(func() {
+		for _, srv := range cp.servers {
+			srv.Close()
+		}
+	})
 	return nil
+}
+
+// serveEnded reports a server's end to Run unless Close caused it.
+func (cp *ControlPlane) serveEnded(what string, err error) {
+	if err == nil || errors.Is(err, http.ErrServerClosed) {
+		return
+	}
+	select {
+	case cp.served <- fmt.Errorf("%s: %w", what, err):
+	default:
+	}
 }
 
 // reload reads, validates and translates the directory, whose fingerprint was stamp before reading. A
@@ -234,12 +290,12 @@ func (cp *ControlPlane) Run(ctx context.Context) error {
 // hold half of a write, and the watcher loads the directory again once it is quiet. It returns an
 // error only when ctx ended.
 func (cp *ControlPlane) reload(ctx context.Context, stamp string, first bool) error {
-	snap, err := cp.dir.Load(ctx)
+	snap, err := cp.src.Load(ctx)
 	if ctx.Err() != nil {
 		return fmt.Errorf("loading %s: %w", cp.p.ConfigDir, ctx.Err())
 	}
-	if !first && file.Fingerprint(cp.p.ConfigDir) != stamp {
-		cp.log.Debug("the directory changed while it was read; loading it again once it is quiet")
+	if !first && cp.sourceStamp() != stamp {
+		cp.log.Debug("the resources changed while they were read; loading them again once they are quiet")
 		return nil
 	}
 	var problems api.Problems
@@ -247,7 +303,9 @@ func (cp *ControlPlane) reload(ctx context.Context, stamp string, first bool) er
 		cp.reject(stamp, err.Error(), nil, []string{err.Error()})
 		return nil
 	}
-	cp.dir.Commit()
+	if c, ok := cp.src.(committer); ok {
+		c.Commit()
+	}
 	var warnings []string
 	for _, p := range problems {
 		if p.Severity == api.SeverityWarning {
@@ -305,4 +363,17 @@ func hostOf(addr string) string {
 		return h
 	}
 	return addr
+}
+
+// Run runs a control plane until ctx ends or a listener fails: it loads the CA and the resources,
+// opens the TLS and admin ports and follows the source (what `egret controlplane` runs).
+func Run(ctx context.Context, p Params) error {
+	cp, err := NewContext(ctx, p)
+	if err != nil {
+		return err
+	}
+	if err := cp.Start(); err != nil {
+		return err
+	}
+	return cp.Run(ctx)
 }

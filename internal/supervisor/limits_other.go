@@ -1,5 +1,5 @@
 //go:build !unix
 
-package cli
+package supervisor
 
 func openFileLimit() int { return 1 << 20 }
