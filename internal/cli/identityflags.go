@@ -1,16 +1,11 @@
 package cli
 
 import (
-	"context"
-	"errors"
 	"fmt"
-	"log/slog"
 	"net"
 	"strings"
 
 	"github.com/spf13/cobra"
-
-	"egret.dev/egret/internal/identity"
 )
 
 // identityFlags say where a proxy's SVID comes from: files (from `egret ca issue`), a join token and the
@@ -35,44 +30,6 @@ func (f *identityFlags) register(cmd *cobra.Command) {
 	fl.StringVar(&f.dataDir, "identity-dir", "", "keep the enrolled SVID here (key 0600) so a restart renews it without a new token")
 	fl.StringVar(&f.configProtocol, "config-protocol", protocolXDS, "how the config streams from --control-plane: "+protocolXDS+" (delta xDS over gRPC), the only protocol")
 	fl.StringVar(&f.workloadAPI, "workload-api", "", "get the SVID from a SPIFFE Workload API socket (SPIRE), e.g. unix:///run/spire/agent.sock")
-}
-
-// source opens the identity source the flags name; close it when done.
-func (f *identityFlags) source(ctx context.Context, log *slog.Logger) (identity.Source, func() error, error) {
-	n := 0
-	for _, set := range []bool{f.cert != "" || f.key != "" || f.bundle != "", f.controlPlane != "", f.workloadAPI != ""} {
-		if set {
-			n++
-		}
-	}
-	switch {
-	case n != 1:
-		return nil, nil, withCode(ExitUsage, errors.New("name exactly one identity source: --cert/--key/--bundle, --control-plane with --token, or --workload-api"))
-	case f.controlPlane != "":
-		if f.token == "" && f.dataDir == "" {
-			return nil, nil, withCode(ExitUsage, errors.New("--control-plane needs --token (or --identity-dir holding an earlier SVID)"))
-		}
-		src, err := identity.NewClientSource(ctx, identity.Params{Address: f.controlPlane, Token: f.token, DataDir: f.dataDir, Logger: log})
-		if err != nil {
-			return nil, nil, withCode(ExitError, err)
-		}
-		return src, src.Close, nil
-	case f.workloadAPI != "":
-		src, err := identity.NewWorkloadAPISource(ctx, f.workloadAPI)
-		if err != nil {
-			return nil, nil, withCode(ExitError, err)
-		}
-		return src, src.Close, nil
-	default:
-		if f.cert == "" || f.key == "" || f.bundle == "" {
-			return nil, nil, withCode(ExitUsage, errors.New("--cert, --key and --bundle go together"))
-		}
-		src, err := identity.LoadFileSource(f.cert, f.key, f.bundle)
-		if err != nil {
-			return nil, nil, withCode(ExitError, err)
-		}
-		return src, func() error { return nil }, nil
-	}
 }
 
 // addressList is a string flag that may be repeated: the values are joined with commas, the form the

@@ -1,7 +1,8 @@
-package xds
+package xds_test
 
 import (
 	"context"
+	"egret.dev/egret/internal/xds"
 	"log/slog"
 	"net"
 	"net/http"
@@ -22,14 +23,14 @@ func TestAProxyReconnectingToARestartedControlPlaneIsSynced(t *testing.T) {
 		t.Fatal(err)
 	}
 	addr := ln.Addr().String()
-	serve := func(ln net.Listener, d *DeltaServer) *http.Server {
+	serve := func(ln net.Listener, d *xds.DeltaServer) *http.Server {
 		mux := http.NewServeMux()
-		mux.Handle(ADSPath, d.Handler())
+		mux.Handle(xds.ADSPath, d.Handler())
 		srv := &http.Server{Handler: mux, TLSConfig: m.ServerTLS(cpID)}
 		go srv.ServeTLS(ln, "", "")
 		return srv
 	}
-	first := NewDeltaServer(nil)
+	first := xds.NewDeltaServer(nil)
 	if err := first.Update(plan, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -40,15 +41,15 @@ func TestAProxyReconnectingToARestartedControlPlaneIsSynced(t *testing.T) {
 	for _, c := range []struct {
 		id, kind string
 		l        *lastMsg
-	}{{ppID, KindSidecar, &sc}, {gwID, KindGateway, &gw}} {
-		go RunDeltaClient(ctx, DeltaClientParams{Address: addr, TLS: clientTLS(m, c.id), Kind: c.kind, Apply: c.l.apply,
+	}{{ppID, xds.KindSidecar, &sc}, {gwID, xds.KindGateway, &gw}} {
+		go xds.RunDeltaClient(ctx, xds.DeltaClientParams{Address: addr, TLS: clientTLS(m, c.id), Kind: c.kind, Apply: c.l.apply,
 			Log: slog.New(slog.DiscardHandler), MinBackoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond})
 	}
 	meshtest.WaitFor(t, func() bool { return deltaState(first, ppID) == "SYNCED" && deltaState(first, gwID) == "SYNCED" })
 	srv.Close()
 
 	t.Run("with the same plan, nothing is sent again and both proxies are SYNCED", func(t *testing.T) {
-		second := NewDeltaServer(nil)
+		second := xds.NewDeltaServer(nil)
 		if err := second.Update(plan, nil); err != nil {
 			t.Fatal(err)
 		}
@@ -71,7 +72,7 @@ func TestAProxyReconnectingToARestartedControlPlaneIsSynced(t *testing.T) {
 		}
 	})
 	t.Run("with a service added while away, the sidecar applies it and is SYNCED", func(t *testing.T) {
-		third := NewDeltaServer(nil)
+		third := xds.NewDeltaServer(nil)
 		if err := third.Update(meshtest.Plan(t, addedService), nil); err != nil {
 			t.Fatal(err)
 		}

@@ -1,8 +1,9 @@
-package xds
+package xds_test
 
 import (
 	"context"
 	"crypto/tls"
+	"egret.dev/egret/internal/xds"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -45,10 +46,10 @@ spec:
 `
 
 // startDelta serves d's gRPC over mutual TLS on a free loopback port, as the control plane does.
-func startDelta(t *testing.T, m *meshtest.Mesh, d *DeltaServer) string {
+func startDelta(t *testing.T, m *meshtest.Mesh, d *xds.DeltaServer) string {
 	t.Helper()
 	mux := http.NewServeMux()
-	mux.Handle(ADSPath, d.Handler())
+	mux.Handle(xds.ADSPath, d.Handler())
 	srv := httptest.NewUnstartedServer(mux)
 	srv.EnableHTTP2 = true
 	srv.TLS = m.ServerTLS(cpID)
@@ -72,11 +73,11 @@ func clientTLS(m *meshtest.Mesh, id string) *tls.Config {
 // lastMsg records what a delta client applied, refusing while refuse is set.
 type lastMsg struct {
 	mu     sync.Mutex
-	msgs   []Message
+	msgs   []xds.Message
 	refuse bool
 }
 
-func (l *lastMsg) apply(m Message) error {
+func (l *lastMsg) apply(m xds.Message) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.refuse {
@@ -86,11 +87,11 @@ func (l *lastMsg) apply(m Message) error {
 	return nil
 }
 
-func (l *lastMsg) last() (Message, int) {
+func (l *lastMsg) last() (xds.Message, int) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if len(l.msgs) == 0 {
-		return Message{}, 0
+		return xds.Message{}, 0
 	}
 	return l.msgs[len(l.msgs)-1], len(l.msgs)
 }
@@ -100,7 +101,7 @@ func runDelta(t *testing.T, m *meshtest.Mesh, addr, id, kind string, l *lastMsg)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- RunDeltaClient(ctx, DeltaClientParams{Address: addr, TLS: clientTLS(m, id), Kind: kind, Apply: l.apply,
+		done <- xds.RunDeltaClient(ctx, xds.DeltaClientParams{Address: addr, TLS: clientTLS(m, id), Kind: kind, Apply: l.apply,
 			Log: slog.New(slog.DiscardHandler), MinBackoff: 10 * time.Millisecond, MaxBackoff: 80 * time.Millisecond})
 	}()
 	t.Cleanup(func() {
@@ -111,7 +112,7 @@ func runDelta(t *testing.T, m *meshtest.Mesh, addr, id, kind string, l *lastMsg)
 	})
 }
 
-func deltaState(d *DeltaServer, id string) string {
+func deltaState(d *xds.DeltaServer, id string) string {
 	for _, p := range d.Status() {
 		if p.Identity == id && p.Connected {
 			return p.State()
@@ -123,7 +124,7 @@ func deltaState(d *DeltaServer, id string) string {
 func TestDeltaXDS(t *testing.T) {
 	m := meshtest.NewMesh(t)
 	plan := meshtest.Plan(t)
-	d := NewDeltaServer(nil)
+	d := xds.NewDeltaServer(nil)
 	if err := d.Update(plan, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -131,8 +132,8 @@ func TestDeltaXDS(t *testing.T) {
 
 	t.Run("a sidecar and a gateway are sent their configs and are SYNCED per resource type", func(t *testing.T) {
 		var sc, gw lastMsg
-		runDelta(t, m, addr, ppID, KindSidecar, &sc)
-		runDelta(t, m, addr, gwID, KindGateway, &gw)
+		runDelta(t, m, addr, ppID, xds.KindSidecar, &sc)
+		runDelta(t, m, addr, gwID, xds.KindGateway, &gw)
 		meshtest.WaitFor(t, func() bool { return deltaState(d, ppID) == "SYNCED" && deltaState(d, gwID) == "SYNCED" })
 		s, _ := sc.last()
 		if s.Sidecar == nil || s.Sidecar.Workload.Identity.String() != ppID || len(s.Sidecar.Plan.Services) != len(plan.Services) {
@@ -143,7 +144,7 @@ func TestDeltaXDS(t *testing.T) {
 			t.Fatalf("gateway config: %+v", g.Gateway)
 		}
 		for _, p := range d.Status() {
-			if p.Identity == ppID && len(p.Types) != len(SidecarTypes) {
+			if p.Identity == ppID && len(p.Types) != len(xds.SidecarTypes) {
 				t.Errorf("sidecar status types: %+v", p.Types)
 			}
 		}
@@ -173,7 +174,7 @@ func TestDeltaXDS(t *testing.T) {
 
 	t.Run("a service added before all others is still one resource", func(t *testing.T) {
 		var sc lastMsg
-		runDelta(t, m, addr, ppID, KindSidecar, &sc)
+		runDelta(t, m, addr, ppID, xds.KindSidecar, &sc)
 		meshtest.WaitFor(t, func() bool { _, n := sc.last(); return n > 0 && deltaState(d, ppID) == "SYNCED" })
 		plan2 := meshtest.Plan(t, addedService)
 		last := plan2.Services[len(plan2.Services)-1]
@@ -200,7 +201,7 @@ func TestDeltaXDS(t *testing.T) {
 
 	t.Run("a NACK is recorded with its error and the proxy keeps its last config", func(t *testing.T) {
 		l := lastMsg{}
-		runDelta(t, m, addr, rvID, KindSidecar, &l)
+		runDelta(t, m, addr, rvID, xds.KindSidecar, &l)
 		meshtest.WaitFor(t, func() bool { return deltaState(d, rvID) == "SYNCED" })
 		l.mu.Lock()
 		l.refuse = true
@@ -232,7 +233,7 @@ func TestDeltaXDS(t *testing.T) {
 			t.Fatal(err)
 		}
 		// It claims productpage's node id and names productpage's Workload.
-		req := &discovery.DeltaDiscoveryRequest{TypeUrl: TypeWorkload, ResourceNamesSubscribe: []string{ppID, "*"}}
+		req := &discovery.DeltaDiscoveryRequest{TypeUrl: xds.TypeWorkload, ResourceNamesSubscribe: []string{ppID, "*"}}
 		req.Node = nil
 		if err := s.Send(req); err != nil {
 			t.Fatal(err)
@@ -249,7 +250,7 @@ func TestDeltaXDS(t *testing.T) {
 			t.Fatalf("workload %v, %v", w.Identity, err)
 		}
 		// And the gateway's policies are not served to it at all.
-		if err := s.Send(&discovery.DeltaDiscoveryRequest{TypeUrl: TypePolicy}); err != nil {
+		if err := s.Send(&discovery.DeltaDiscoveryRequest{TypeUrl: xds.TypePolicy}); err != nil {
 			t.Fatal(err)
 		}
 		for {
@@ -270,7 +271,7 @@ func TestDeltaXDS(t *testing.T) {
 		defer conn.Close()
 		s, err := discovery.NewAggregatedDiscoveryServiceClient(conn).DeltaAggregatedResources(context.Background())
 		if err == nil {
-			_ = s.Send(&discovery.DeltaDiscoveryRequest{TypeUrl: TypeMesh})
+			_ = s.Send(&discovery.DeltaDiscoveryRequest{TypeUrl: xds.TypeMesh})
 			_, err = s.Recv()
 		}
 		if err == nil || !strings.Contains(err.Error(), "no gateway or workload") {

@@ -1,6 +1,7 @@
-package xds
+package xds_test
 
 import (
+	"egret.dev/egret/internal/xds"
 	"testing"
 
 	"egret.dev/egret/internal/meshtest"
@@ -11,14 +12,14 @@ import (
 func TestAChangeBackToEarlierContentsIsSentEachTime(t *testing.T) {
 	m := meshtest.NewMesh(t)
 	without, with := meshtest.Plan(t), meshtest.Plan(t, addedService)
-	d := NewDeltaServer(nil)
+	d := xds.NewDeltaServer(nil)
 	if err := d.Update(without, nil); err != nil {
 		t.Fatal(err)
 	}
 	addr := startDelta(t, m, d)
 	var sc, gw lastMsg
-	runDelta(t, m, addr, ppID, KindSidecar, &sc)
-	runDelta(t, m, addr, gwID, KindGateway, &gw)
+	runDelta(t, m, addr, ppID, xds.KindSidecar, &sc)
+	runDelta(t, m, addr, gwID, xds.KindGateway, &gw)
 	meshtest.WaitFor(t, func() bool { return deltaState(d, ppID) == "SYNCED" && deltaState(d, gwID) == "SYNCED" })
 	for i := 0; i < 6; i++ {
 		plan, want := with, len(without.Services)+1
