@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -14,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/metadata"
 
 	"egret.dev/egret/internal/render/istio"
 )
@@ -55,6 +57,7 @@ type cluster struct {
 	// key identifies the credentials the client was built from (a changed Secret makes a new client).
 	key     string
 	dyn     dynamic.Interface
+	meta    metadata.Interface
 	onWrite func(cluster, verb, object string)
 }
 
@@ -74,60 +77,90 @@ func (c *cluster) sync(ctx context.Context, out *istio.Output) error {
 	if err != nil {
 		return err
 	}
-	live := map[string]*unstructured.Unstructured{}
+	// What the controller owns, by metadata only (labels, annotations, uid): the rendered hash is all
+	// a pass compares, and a full list of thousands of objects would cost the API server and this
+	// process far more.
+	live := map[string]liveObject{}
 	var errs []error
-	listed := map[string]bool{}
-	for kind, gvr := range ownedKinds {
-		l, err := c.dyn.Resource(gvr).List(ctx, metav1.ListOptions{LabelSelector: ManagedByLabel + "=" + managedByValue})
+	var mu sync.Mutex
+	kinds := make([]string, 0, len(ownedKinds))
+	for kind := range ownedKinds {
+		kinds = append(kinds, kind)
+	}
+	forEach(len(kinds), writeWorkers, func(i int) {
+		kind := kinds[i]
+		gvr := ownedKinds[kind]
+		l, err := c.meta.Resource(gvr).List(ctx, metav1.ListOptions{LabelSelector: ManagedByLabel + "=" + managedByValue})
+		mu.Lock()
+		defer mu.Unlock()
 		if err != nil {
 			errs = append(errs, fmt.Errorf("listing %s: %w", gvr.Resource, err))
-			continue
+			return
 		}
-		listed[kind] = true
-		for i := range l.Items {
-			u := &l.Items[i]
-			live[kind+" "+u.GetNamespace()+"/"+u.GetName()] = u
+		for j := range l.Items {
+			m := &l.Items[j]
+			live[kind+" "+m.Namespace+"/"+m.Name] = liveObject{kind: kind, namespace: m.Namespace, name: m.Name, uid: m.UID, hash: m.Annotations[HashAnnotation]}
 		}
-	}
+	})
 	if err := c.ensureNamespaces(ctx, want); err != nil {
 		errs = append(errs, err)
 	}
 	rendered := map[string]bool{}
+	var changed []desired
 	for _, d := range want {
 		rendered[d.id] = true
-		if cur := live[d.id]; cur != nil && cur.GetAnnotations()[HashAnnotation] == d.hash {
+		if cur, ok := live[d.id]; ok && cur.hash == d.hash {
 			continue
 		}
+		changed = append(changed, d)
+	}
+	forEach(len(changed), writeWorkers, func(i int) {
+		d := changed[i]
 		body, err := json.Marshal(d.obj.Object)
 		if err == nil {
 			_, err = c.dyn.Resource(d.gvr).Namespace(d.obj.GetNamespace()).Patch(ctx, d.obj.GetName(), types.ApplyPatchType, body,
 				metav1.PatchOptions{FieldManager: FieldManager, Force: ptr(true)})
 		}
 		if err != nil {
+			mu.Lock()
 			errs = append(errs, fmt.Errorf("applying %s: %w", d.id, err))
-			continue
+			mu.Unlock()
+			return
 		}
 		c.wrote("apply", d.id)
-	}
+	})
 	if len(errs) > 0 {
 		// Deleting while the cluster is only partly reachable could remove what a failed list hid from
 		// the rendered set's view; try again on the next pass.
 		return errors.Join(errs...)
 	}
-	for id, u := range live {
-		if rendered[id] {
-			continue
+	var gone []liveObject
+	for id, l := range live {
+		if !rendered[id] {
+			gone = append(gone, l)
 		}
-		gvr := ownedKinds[u.GetKind()]
-		err := c.dyn.Resource(gvr).Namespace(u.GetNamespace()).Delete(ctx, u.GetName(),
-			metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: ptr(u.GetUID())}})
+	}
+	forEach(len(gone), writeWorkers, func(i int) {
+		l := gone[i]
+		id := l.kind + " " + l.namespace + "/" + l.name
+		err := c.dyn.Resource(ownedKinds[l.kind]).Namespace(l.namespace).Delete(ctx, l.name,
+			metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: ptr(l.uid)}})
 		if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
+			mu.Lock()
 			errs = append(errs, fmt.Errorf("deleting %s: %w", id, err))
-			continue
+			mu.Unlock()
+			return
 		}
 		c.wrote("delete", id)
-	}
+	})
 	return errors.Join(errs...)
+}
+
+// liveObject is what a pass reads of an owned object in a workload cluster.
+type liveObject struct {
+	kind, namespace, name string
+	uid                   types.UID
+	hash                  string
 }
 
 // ensureNamespaces creates the namespaces the rendered objects live in when they are missing,
@@ -189,16 +222,21 @@ func desiredObjects(out *istio.Output) ([]desired, error) {
 		}
 		labels[ManagedByLabel] = managedByValue
 		u.SetLabels(labels)
+		// The plan version is a hash of the whole plan: kept, it would change every object on any
+		// change and make a one-object edit rewrite thousands. Each object's own content hash
+		// (HashAnnotation) says what it was rendered from instead.
+		ann := u.GetAnnotations()
+		delete(ann, istio.AnnotationPlan)
+		if ann == nil {
+			ann = map[string]string{}
+		}
+		u.SetAnnotations(ann)
 		b, err := json.Marshal(u.Object)
 		if err != nil {
 			return nil, err
 		}
 		sum := sha256.Sum256(b)
 		hash := hex.EncodeToString(sum[:16])
-		ann := u.GetAnnotations()
-		if ann == nil {
-			ann = map[string]string{}
-		}
 		ann[HashAnnotation] = hash
 		u.SetAnnotations(ann)
 		want = append(want, desired{gvr: gvr, id: u.GetKind() + " " + u.GetNamespace() + "/" + u.GetName(), obj: u, hash: hash})

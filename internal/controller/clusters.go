@@ -10,6 +10,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -71,6 +72,8 @@ func (r *reconciler) workloadClusters(ctx context.Context) ([]clusterSource, []e
 
 // client returns the cluster's client, built again only when its credentials changed.
 func (r *reconciler) client(cs clusterSource) (*cluster, error) {
+	r.clientsMu.Lock()
+	defer r.clientsMu.Unlock()
 	if c, ok := r.clients[cs.name]; ok && c.key == cs.key {
 		return c, nil
 	}
@@ -82,11 +85,18 @@ func (r *reconciler) client(cs clusterSource) (*cluster, error) {
 	if cfg.Timeout == 0 {
 		cfg.Timeout = 30 * time.Second // a dead API server fails this pass; the next one retries
 	}
+	if cfg.QPS == 0 {
+		cfg.QPS, cfg.Burst = clientQPS, clientBurst
+	}
 	dyn, err := dynamic.NewForConfig(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("cluster %s (%s): %w", cs.name, cs.origin, err)
 	}
-	c := &cluster{name: cs.name, key: cs.key, dyn: dyn, onWrite: r.onWrite}
+	md, err := metadata.NewForConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("cluster %s (%s): %w", cs.name, cs.origin, err)
+	}
+	c := &cluster{name: cs.name, key: cs.key, dyn: dyn, meta: md, onWrite: r.onWrite}
 	r.clients[cs.name] = c
 	return c, nil
 }

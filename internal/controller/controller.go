@@ -67,6 +67,7 @@ type Options struct {
 	LeaseDuration, RenewDeadline, RetryPeriod time.Duration
 	// OnWrite, when set, is called after every write the controller makes: verb apply, create or delete
 	// in a workload cluster (cluster set), status in the management cluster (cluster empty).
+	// Writes run concurrently, so OnWrite may be called from several goroutines at once.
 	OnWrite func(cluster, verb, object string)
 }
 
@@ -92,6 +93,10 @@ func Run(ctx context.Context, o Options) error {
 		if cfg, err = loadConfig(o.Kubeconfig); err != nil {
 			return err
 		}
+	}
+	if cfg.QPS == 0 { // client-go's default (5 a second) throttles status writes at scale
+		cfg = rest.CopyConfig(cfg)
+		cfg.QPS, cfg.Burst = clientQPS, clientBurst
 	}
 	lg := logr.FromSlogHandler(o.Log.Handler())
 	setLogger.Do(func() { log.SetLogger(lg) })

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"k8s.io/client-go/rest"
@@ -45,6 +46,7 @@ type reconciler struct {
 	// lastValid is, by Ref, the last version of each object that translated without errors: what
 	// stays applied while the object is invalid. It lives only in memory (see docs/kubernetes.md).
 	lastValid map[string]kube.Object
+	clientsMu sync.Mutex // clusters are synced concurrently
 	clients   map[string]*cluster
 }
 
@@ -83,9 +85,11 @@ func (r *reconciler) Reconcile(ctx context.Context, _ reconcile.Request) (reconc
 	}
 	var results []clusterResult
 	if len(blocking) == 0 {
-		for _, cs := range sources {
-			results = append(results, clusterResult{name: cs.name, err: r.syncCluster(ctx, cs, res)})
-		}
+		// Clusters are independent: each is synced on its own, at once.
+		results = make([]clusterResult, len(sources))
+		forEach(len(sources), len(sources), func(i int) {
+			results[i] = clusterResult{name: sources[i].name, err: r.syncCluster(ctx, sources[i], res)}
+		})
 	} else {
 		r.log.Warn("rollout held: invalid objects of kinds whose absence would widen access have no valid version", "objects", blocking)
 	}
@@ -97,11 +101,14 @@ func (r *reconciler) Reconcile(ctx context.Context, _ reconcile.Request) (reconc
 		}
 	}
 	st := passOutcome{clusters: sourceNames(sources), results: results, blocking: blocking}
-	for _, e := range entries {
-		if err := r.writeStatus(ctx, e, st); err != nil {
+	var mu sync.Mutex
+	forEach(len(entries), writeWorkers, func(i int) {
+		if err := r.writeStatus(ctx, entries[i], st); err != nil {
+			mu.Lock()
 			failed = append(failed, err)
+			mu.Unlock()
 		}
-	}
+	})
 	if len(failed) > 0 {
 		return reconcile.Result{}, errors.Join(failed...) // retried with the queue's backoff
 	}
