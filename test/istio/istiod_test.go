@@ -10,7 +10,6 @@ import (
 	"time"
 
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
-	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	rbacconfigv3 "github.com/envoyproxy/go-control-plane/envoy/config/rbac/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
@@ -153,7 +152,7 @@ func TestIstiodGeneratesTheIntendedEgressConfig(t *testing.T) {
 			var names []string
 			for name, p := range rbac.GetRules().GetPolicies() {
 				for _, pr := range p.GetPrincipals() {
-					for _, n := range principalNames(pr) {
+					for _, n := range kubetest.PrincipalNames(pr) {
 						if n == "any" {
 							if !strings.Contains(p.String(), "not_rule") {
 								t.Errorf("RBAC policy %s allows any caller on every host", name)
@@ -267,27 +266,6 @@ func downstreamTLS(t *testing.T, fc *listenerv3.FilterChain) *tlsv3.DownstreamTl
 	return ctx
 }
 
-// upstreamTLS is the TLS context a cluster uses, from its transport socket or, for Istio's
-// auto-mTLS shape, from its single tls transport socket match.
-func upstreamTLS(t *testing.T, c *clusterv3.Cluster) *tlsv3.UpstreamTlsContext {
-	t.Helper()
-	sockets := []*corev3.TransportSocket{c.GetTransportSocket()}
-	for _, m := range c.GetTransportSocketMatches() {
-		sockets = append(sockets, m.GetTransportSocket())
-	}
-	for _, ts := range sockets {
-		if ts == nil || !strings.HasSuffix(ts.GetTypedConfig().GetTypeUrl(), "UpstreamTlsContext") {
-			continue
-		}
-		ctx := &tlsv3.UpstreamTlsContext{}
-		if err := ts.GetTypedConfig().UnmarshalTo(ctx); err != nil {
-			t.Fatalf("decode upstream TLS of %s: %v", c.GetName(), err)
-		}
-		return ctx
-	}
-	return nil
-}
-
 // virtualHost is the virtual host Envoy picks for host[:port] (exact domain, then wildcard suffix, then
 // "*") over the route configurations istiod sent (for a sidecar the one named after the port; for a
 // gateway, any); it must have routes.
@@ -360,38 +338,6 @@ func routeTarget(t *testing.T, pc *kubetest.ProxyConfig, host, port string) (vho
 	}
 	t.Fatalf("virtual host %s: first route has no single cluster: %v", best.GetName(), r)
 	return "", ""
-}
-
-// principalNames collects the authenticated principal names an RBAC principal matches, walking
-// and/or/not sets.
-func principalNames(p *rbacconfigv3.Principal) []string {
-	var out []string
-	switch id := p.GetIdentifier().(type) {
-	case *rbacconfigv3.Principal_Authenticated_:
-		m := id.Authenticated.GetPrincipalName()
-		for _, s := range []string{m.GetExact(), m.GetPrefix(), m.GetSuffix(), m.GetContains(), m.GetSafeRegex().GetRegex()} {
-			if s != "" {
-				out = append(out, s)
-			}
-		}
-	case *rbacconfigv3.Principal_AndIds:
-		for _, x := range id.AndIds.GetIds() {
-			out = append(out, principalNames(x)...)
-		}
-	case *rbacconfigv3.Principal_OrIds:
-		for _, x := range id.OrIds.GetIds() {
-			out = append(out, principalNames(x)...)
-		}
-	case *rbacconfigv3.Principal_NotId:
-		for _, n := range principalNames(id.NotId) {
-			out = append(out, "not "+n)
-		}
-	case *rbacconfigv3.Principal_Any:
-		out = append(out, "any")
-	default:
-		out = append(out, "other:"+p.String())
-	}
-	return out
 }
 
 // renderedObjects are the rendered objects of an input for cluster1, without the mesh ConfigMap (the
@@ -496,7 +442,7 @@ func routeTablesByIstiod(ctx context.Context, t *testing.T, istiod *kubetest.Ist
 				for name, p := range rbac.GetRules().GetPolicies() {
 					var names []string
 					for _, pr := range p.GetPrincipals() {
-						names = append(names, principalNames(pr)...)
+						names = append(names, kubetest.PrincipalNames(pr)...)
 					}
 					if !strings.Contains(p.String(), "api.partner.example") {
 						continue
@@ -571,4 +517,14 @@ func shadowsByIstiod(ctx context.Context, t *testing.T, istiod *kubetest.Istiod)
 			}
 		})
 	}
+}
+
+// upstreamTLS is kubetest.UpstreamTLS, failing the test on a socket that does not decode.
+func upstreamTLS(t *testing.T, c *clusterv3.Cluster) *tlsv3.UpstreamTlsContext {
+	t.Helper()
+	tls, err := kubetest.UpstreamTLS(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tls
 }

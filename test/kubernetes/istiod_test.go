@@ -8,8 +8,6 @@ import (
 	"time"
 
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
-	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
-	rbacconfigv3 "github.com/envoyproxy/go-control-plane/envoy/config/rbac/v3"
 	rbacv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/rbac/v3"
 	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -85,7 +83,7 @@ func istiodOnWorkloadCluster(t *testing.T, work *kubetest.APIServer) {
 			}
 			for _, p := range rbac.GetRules().GetPolicies() {
 				for _, pr := range p.GetPrincipals() {
-					principals = append(principals, principalNames(pr)...)
+					principals = append(principals, kubetest.PrincipalNames(pr)...)
 				}
 			}
 		}
@@ -129,51 +127,6 @@ func sidecarRoute(t *testing.T, pc *kubetest.ProxyConfig, host, port string) str
 	return ""
 }
 
-func upstreamTLS(t *testing.T, c *clusterv3.Cluster) *tlsv3.UpstreamTlsContext {
-	t.Helper()
-	if c == nil {
-		return nil
-	}
-	sockets := []*corev3.TransportSocket{c.GetTransportSocket()}
-	for _, m := range c.GetTransportSocketMatches() {
-		sockets = append(sockets, m.GetTransportSocket())
-	}
-	for _, ts := range sockets {
-		if ts == nil || !strings.HasSuffix(ts.GetTypedConfig().GetTypeUrl(), "UpstreamTlsContext") {
-			continue
-		}
-		tls := &tlsv3.UpstreamTlsContext{}
-		if err := ts.GetTypedConfig().UnmarshalTo(tls); err != nil {
-			t.Fatalf("decode upstream TLS of %s: %v", c.GetName(), err)
-		}
-		return tls
-	}
-	return nil
-}
-
-// principalNames collects the authenticated principal names an RBAC principal matches.
-func principalNames(p *rbacconfigv3.Principal) []string {
-	var out []string
-	switch id := p.GetIdentifier().(type) {
-	case *rbacconfigv3.Principal_Authenticated_:
-		m := id.Authenticated.GetPrincipalName()
-		for _, s := range []string{m.GetExact(), m.GetPrefix(), m.GetSuffix(), m.GetContains(), m.GetSafeRegex().GetRegex()} {
-			if s != "" {
-				out = append(out, s)
-			}
-		}
-	case *rbacconfigv3.Principal_AndIds:
-		for _, x := range id.AndIds.GetIds() {
-			out = append(out, principalNames(x)...)
-		}
-	case *rbacconfigv3.Principal_OrIds:
-		for _, x := range id.OrIds.GetIds() {
-			out = append(out, principalNames(x)...)
-		}
-	}
-	return out
-}
-
 func containsMatch(xs []string, re string) bool {
 	r := regexp.MustCompile(re)
 	for _, x := range xs {
@@ -182,4 +135,14 @@ func containsMatch(xs []string, re string) bool {
 		}
 	}
 	return false
+}
+
+// upstreamTLS is kubetest.UpstreamTLS, failing the test on a socket that does not decode.
+func upstreamTLS(t *testing.T, c *clusterv3.Cluster) *tlsv3.UpstreamTlsContext {
+	t.Helper()
+	tls, err := kubetest.UpstreamTLS(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tls
 }
