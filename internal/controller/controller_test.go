@@ -2,19 +2,14 @@ package controller_test
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"egret.dev/egret/internal/controller"
@@ -133,128 +128,24 @@ func (w testWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-func (e *env) applySeed(t *testing.T) {
-	t.Helper()
-	files, _ := filepath.Glob("../../examples/bookinfo-egress/*.yaml")
-	if len(files) == 0 {
-		t.Fatal("no seed files")
-	}
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := e.mgmt.ApplyYAML(context.Background(), b); err != nil {
-			t.Fatalf("%s: %v", f, err)
-		}
-	}
-}
+func (e *env) applySeed(t *testing.T) { e.mgmt.ApplySeed(t, "../../examples/bookinfo-egress") }
 
-// eventually polls check until it returns nil, failing the test with its last error after timeout.
-func eventually(t *testing.T, timeout time.Duration, what string, check func() error) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		err := check()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %s: %v", what, timeout, err)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-}
+var eventually = kubetest.Eventually
 
-// principals are the principals of the seed's AccessPolicy's AuthorizationPolicy in cluster1.
-func (e *env) principals() ([]string, error) {
-	l, err := e.work.Dynamic.Resource(authzGVR).Namespace("gloo-mesh-gateways").List(context.Background(), metav1.ListOptions{})
-	if err != nil {
-		return nil, err
-	}
-	for _, u := range l.Items {
-		if !strings.HasPrefix(u.GetName(), "accesspolicy-egress-access-productpage-") {
-			continue
-		}
-		var out []string
-		rules, _, _ := unstructured.NestedSlice(u.Object, "spec", "rules")
-		for _, r := range rules {
-			from, _, _ := unstructured.NestedSlice(r.(map[string]any), "from")
-			for _, f := range from {
-				ps, _, _ := unstructured.NestedStringSlice(f.(map[string]any), "source", "principals")
-				out = append(out, ps...)
-			}
-		}
-		return out, nil
-	}
-	return nil, fmt.Errorf("no AuthorizationPolicy for the seed's AccessPolicy")
-}
+func (e *env) hasPrincipal(sa string) func() error { return e.work.HasSeedPrincipal(sa) }
 
-func (e *env) hasPrincipal(sa string) func() error {
-	return func() error {
-		ps, err := e.principals()
-		if err != nil {
-			return err
-		}
-		for _, p := range ps {
-			if strings.HasSuffix(p, "/sa/"+sa) {
-				return nil
-			}
-		}
-		return fmt.Errorf("principals %v lack service account %s", ps, sa)
-	}
-}
-
-func (e *env) setAllowedClient(t *testing.T, sa string) {
-	t.Helper()
-	patch := fmt.Sprintf(`{"spec":{"config":{"authz":{"allowedClients":[{"serviceAccountSelector":{"name":%q}}]}}}}`, sa)
-	e.patch(t, apGVR, "egress-access-productpage", patch)
-}
+func (e *env) setAllowedClient(t *testing.T, sa string) { e.mgmt.SetSeedAllowedClient(t, sa) }
 
 func (e *env) patch(t *testing.T, gvr schema.GroupVersionResource, name, patch string) {
-	t.Helper()
-	if _, err := e.mgmt.Dynamic.Resource(gvr).Namespace("bookinfo").Patch(context.Background(), name, "application/merge-patch+json", []byte(patch), metav1.PatchOptions{}); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// condition returns the status condition of a source object.
-func (e *env) condition(gvr schema.GroupVersionResource, name, typ string) (map[string]any, int64, error) {
-	u, err := e.mgmt.Dynamic.Resource(gvr).Namespace("bookinfo").Get(context.Background(), name, metav1.GetOptions{})
-	if err != nil {
-		return nil, 0, err
-	}
-	conds, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
-	for _, c := range conds {
-		if cm := c.(map[string]any); cm["type"] == typ {
-			if og, _, _ := unstructured.NestedInt64(u.Object, "status", "observedGeneration"); og != u.GetGeneration() {
-				return cm, og, fmt.Errorf("observedGeneration %d, generation %d", og, u.GetGeneration())
-			}
-			return cm, u.GetGeneration(), nil
-		}
-	}
-	return nil, 0, fmt.Errorf("%s %s has no %s condition yet", gvr.Resource, name, typ)
+	e.mgmt.MergePatch(t, gvr, name, patch)
 }
 
 func (e *env) wantCondition(gvr schema.GroupVersionResource, name, typ, status, reason, msgPart string) func() error {
-	return func() error {
-		c, _, err := e.condition(gvr, name, typ)
-		if err != nil {
-			return err
-		}
-		if c["status"] != status || c["reason"] != reason || !strings.Contains(fmt.Sprint(c["message"]), msgPart) {
-			return fmt.Errorf("%s: %v", typ, c)
-		}
-		return nil
-	}
+	return e.mgmt.WantCondition(gvr, name, typ, status, reason, msgPart)
 }
 
 func (e *env) exists(gvr schema.GroupVersionResource, namespace, name string) (bool, error) {
-	_, err := e.work.Dynamic.Resource(gvr).Namespace(namespace).Get(context.Background(), name, metav1.GetOptions{})
-	if apierrors.IsNotFound(err) {
-		return false, nil
-	}
-	return err == nil, err
+	return e.work.Exists(gvr, namespace, name)
 }
 
 // settled waits until the controller has written nothing for two seconds (with a pass every second)

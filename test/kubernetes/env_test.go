@@ -19,7 +19,6 @@ import (
 	"time"
 
 	authenticationv1 "k8s.io/api/authentication/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -219,57 +218,14 @@ func freeAddr(t *testing.T) string {
 	return addr
 }
 
-// applySeed applies examples/bookinfo-egress to the management cluster as its admin (the user's
-// kubectl), creating the namespaces the example's objects live in.
 func applySeed(t *testing.T, mgmt *kubetest.APIServer) {
-	t.Helper()
-	ctx := context.Background()
-	for _, n := range []string{"bookinfo", "gloo-mesh"} {
-		if err := mgmt.EnsureNamespace(ctx, n); err != nil {
-			t.Fatal(err)
-		}
-	}
-	files, _ := filepath.Glob(filepath.Join(repo, "examples", "bookinfo-egress", "*.yaml"))
-	if len(files) == 0 {
-		t.Fatal("no seed files")
-	}
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := mgmt.ApplyYAML(ctx, b); err != nil {
-			t.Fatalf("%s: %v", f, err)
-		}
-	}
+	mgmt.ApplySeed(t, filepath.Join(repo, "examples", "bookinfo-egress"))
 }
 
-// eventually polls check until it returns nil, failing the test with its last error after timeout.
-func eventually(t *testing.T, timeout time.Duration, what string, check func() error) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		err := check()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %s: %v", what, timeout, err)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-}
+var eventually = kubetest.Eventually
 
 // cluster is one API server seen through the harness's admin client.
 type cluster struct{ *kubetest.APIServer }
-
-func (c cluster) exists(gvr schema.GroupVersionResource, namespace, name string) (bool, error) {
-	_, err := c.Dynamic.Resource(gvr).Namespace(namespace).Get(context.Background(), name, metav1.GetOptions{})
-	if apierrors.IsNotFound(err) {
-		return false, nil
-	}
-	return err == nil, err
-}
 
 // rendered checks that the seed's rendered objects are in the cluster.
 func (c cluster) rendered() error {
@@ -282,7 +238,7 @@ func (c cluster) rendered() error {
 		{vsGVR, "bookinfo", "externalservice-google-bookinfo-www-google-com"},
 		{drGVR, "gloo-mesh-gateways", "externalservice-google-bookinfo-www-google-com"},
 	} {
-		ok, err := c.exists(o.gvr, o.namespace, o.name)
+		ok, err := c.Exists(o.gvr, o.namespace, o.name)
 		if err != nil || !ok {
 			return fmt.Errorf("%s %s/%s missing (%v)", o.gvr.Resource, o.namespace, o.name, err)
 		}
@@ -290,70 +246,10 @@ func (c cluster) rendered() error {
 	return nil
 }
 
-// hasPrincipal checks that the AuthorizationPolicy of the seed's AccessPolicy allows a service account.
-func (c cluster) hasPrincipal(sa string) func() error {
-	return func() error {
-		l, err := c.Dynamic.Resource(authzGVR).Namespace("gloo-mesh-gateways").List(context.Background(), metav1.ListOptions{})
-		if err != nil {
-			return err
-		}
-		var ps []string
-		for _, u := range l.Items {
-			if !strings.HasPrefix(u.GetName(), "accesspolicy-egress-access-productpage-") {
-				continue
-			}
-			rules, _, _ := unstructured.NestedSlice(u.Object, "spec", "rules")
-			for _, r := range rules {
-				from, _, _ := unstructured.NestedSlice(r.(map[string]any), "from")
-				for _, f := range from {
-					got, _, _ := unstructured.NestedStringSlice(f.(map[string]any), "source", "principals")
-					ps = append(ps, got...)
-				}
-			}
-		}
-		for _, p := range ps {
-			if strings.HasSuffix(p, "/sa/"+sa) {
-				return nil
-			}
-		}
-		return fmt.Errorf("principals %v lack service account %s", ps, sa)
-	}
-}
+func (c cluster) hasPrincipal(sa string) func() error { return c.HasSeedPrincipal(sa) }
 
-// wantCondition checks a condition of a source object in namespace bookinfo, at its generation.
 func (c cluster) wantCondition(gvr schema.GroupVersionResource, name, typ, status, reason, msgPart string) func() error {
-	return func() error {
-		u, err := c.Dynamic.Resource(gvr).Namespace("bookinfo").Get(context.Background(), name, metav1.GetOptions{})
-		if err != nil {
-			return err
-		}
-		if og, _, _ := unstructured.NestedInt64(u.Object, "status", "observedGeneration"); og != u.GetGeneration() {
-			return fmt.Errorf("observedGeneration %d, generation %d", og, u.GetGeneration())
-		}
-		conds, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
-		for _, x := range conds {
-			cm := x.(map[string]any)
-			if cm["type"] != typ {
-				continue
-			}
-			if cm["status"] != status || cm["reason"] != reason || !strings.Contains(fmt.Sprint(cm["message"]), msgPart) {
-				return fmt.Errorf("%s: %v", typ, cm)
-			}
-			return nil
-		}
-		return fmt.Errorf("%s %s has no %s condition yet", gvr.Resource, name, typ)
-	}
+	return c.WantCondition(gvr, name, typ, status, reason, msgPart)
 }
 
-func (c cluster) patch(t *testing.T, gvr schema.GroupVersionResource, name, patch string) {
-	t.Helper()
-	if _, err := c.Dynamic.Resource(gvr).Namespace("bookinfo").Patch(context.Background(), name, "application/merge-patch+json", []byte(patch), metav1.PatchOptions{}); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func (c cluster) setAllowedClient(t *testing.T, sa string) {
-	t.Helper()
-	c.patch(t, apGVR, "egress-access-productpage",
-		fmt.Sprintf(`{"spec":{"config":{"authz":{"allowedClients":[{"serviceAccountSelector":{"name":%q}}]}}}}`, sa))
-}
+func (c cluster) setAllowedClient(t *testing.T, sa string) { c.SetSeedAllowedClient(t, sa) }

@@ -123,7 +123,7 @@ func TestInstalledControllerWalksTheSeedScenario(t *testing.T) {
 				if o.gvr == "VirtualService" {
 					gvr = vsGVR
 				}
-				if ok, err := work.exists(gvr, "bookinfo", o.name); ok || err != nil {
+				if ok, err := work.Exists(gvr, "bookinfo", o.name); ok || err != nil {
 					return fmt.Errorf("%s %s still there (%v)", o.gvr, o.name, err)
 				}
 			}

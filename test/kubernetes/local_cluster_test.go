@@ -38,12 +38,12 @@ func TestInstalledControllerWithLocalCluster(t *testing.T) {
 			t.Fatal(err)
 		}
 		eventually(t, 30*time.Second, "ServiceEntry gone", func() error {
-			if ok, err := c.exists(seGVR, "bookinfo", "externalservice-google-bookinfo"); ok || err != nil {
+			if ok, err := c.Exists(seGVR, "bookinfo", "externalservice-google-bookinfo"); ok || err != nil {
 				return fmt.Errorf("ServiceEntry still there (%v)", err)
 			}
 			return nil
 		})
-		if ok, err := c.exists(apGVR, "bookinfo", "egress-access-productpage"); !ok {
+		if ok, err := c.Exists(apGVR, "bookinfo", "egress-access-productpage"); !ok {
 			t.Fatalf("the AccessPolicy went too (%v)", err)
 		}
 		if _, err := api.Clientset.CoreV1().ServiceAccounts(ns).Get(ctx, sa, metav1.GetOptions{}); err != nil {

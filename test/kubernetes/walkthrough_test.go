@@ -148,7 +148,7 @@ func TestWalkthroughWithKubectl(t *testing.T) {
 			if o.what == "virtualservices" {
 				gvr = vsGVR
 			}
-			if ok, err := work.exists(gvr, o.ns, o.name); ok || err != nil {
+			if ok, err := work.Exists(gvr, o.ns, o.name); ok || err != nil {
 				return fmt.Errorf("%s %s/%s still there (%v)", o.what, o.ns, o.name, err)
 			}
 		}
