@@ -133,7 +133,7 @@ func Run(ctx context.Context, o Options) error {
 		log:          o.Log,
 		mgmt:         mgr.GetClient(),
 		src:          src,
-		recorder:     mgr.GetEventRecorderFor("egret"), //nolint:staticcheck // core events: the chart grants both APIs
+		recorder:     mgr.GetEventRecorder("egret"), // events.k8s.io/v1 (the chart grants it; kubectl describe shows them)
 		namespace:    o.Namespace,
 		localCluster: o.LocalCluster,
 		localConfig:  cfg,

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/record"
+	"k8s.io/client-go/tools/events"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
@@ -36,7 +36,7 @@ type reconciler struct {
 	log          *slog.Logger
 	mgmt         client.Client
 	src          *kube.Source
-	recorder     record.EventRecorder
+	recorder     events.EventRecorder
 	namespace    string
 	localCluster string
 	localConfig  *rest.Config

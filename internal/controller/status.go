@@ -109,7 +109,7 @@ func (r *reconciler) writeStatus(ctx context.Context, e *entry, st passOutcome) 
 	if e.invalid {
 		prev := meta.FindStatusCondition(old.Conditions, CondAccepted)
 		if prev == nil || prev.Status != metav1.ConditionFalse || prev.Message != accepted.Message {
-			r.recorder.Event(u, "Warning", ReasonInvalid, truncate(accepted.Message, 1000))
+			r.recorder.Eventf(u, nil, "Warning", ReasonInvalid, "Validate", "%s", truncate(accepted.Message, 1000))
 		}
 	}
 	return nil
