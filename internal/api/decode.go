@@ -310,18 +310,18 @@ func (d *decoder) unexpandedVar(n *yaml.Node, path string) bool {
 	return true
 }
 
-// fieldInfo is one decodable field of a struct, possibly inside an inline (embedded) struct.
-type fieldInfo struct {
-	name  string
-	index []int
+// WireField is one key an api struct is decoded from: the json tag's name (the Go name when the tag has
+// none), with inline structs flattened.
+type WireField struct {
+	Name  string
+	Type  reflect.Type
+	Index []int // for reflect.Value.FieldByIndex
 }
 
-// structFields lists a struct's fields by wire name, with inline structs flattened, and the index of an
-// inline map that catches unknown keys (nil when unknown keys are errors).
-func structFields(t reflect.Type) (map[string]fieldInfo, []string, []int) {
-	fields := map[string]fieldInfo{}
-	var order []string
-	var rest []int
+// WireFields lists, in order, the keys a struct is decoded from, and the index of its inline map that
+// takes any other key (nil when other keys are errors). The CRD schemas (internal/crd) follow the same
+// list, so kubectl and egret read the same fields.
+func WireFields(t reflect.Type) (fields []WireField, rest []int) {
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
 		tag := f.Tag.Get("json")
@@ -332,11 +332,9 @@ func structFields(t reflect.Type) (map[string]fieldInfo, []string, []int) {
 		if strings.Contains(opts, "inline") {
 			switch f.Type.Kind() {
 			case reflect.Struct:
-				sub, subOrder, _ := structFields(f.Type)
-				for _, n := range subOrder {
-					fi := sub[n]
-					fields[n] = fieldInfo{name: n, index: append([]int{i}, fi.index...)}
-					order = append(order, n)
+				sub, _ := WireFields(f.Type)
+				for _, w := range sub {
+					fields = append(fields, WireField{Name: w.Name, Type: w.Type, Index: append([]int{i}, w.Index...)})
 				}
 			case reflect.Map:
 				rest = []int{i}
@@ -346,8 +344,19 @@ func structFields(t reflect.Type) (map[string]fieldInfo, []string, []int) {
 		if name == "" {
 			name = f.Name
 		}
-		fields[name] = fieldInfo{name: name, index: []int{i}}
-		order = append(order, name)
+		fields = append(fields, WireField{Name: name, Type: f.Type, Index: []int{i}})
+	}
+	return fields, rest
+}
+
+// structFields is WireFields by name, with the names in order (for suggestions).
+func structFields(t reflect.Type) (map[string]WireField, []string, []int) {
+	list, rest := WireFields(t)
+	fields := make(map[string]WireField, len(list))
+	order := make([]string, len(list))
+	for i, f := range list {
+		fields[f.Name] = f
+		order[i] = f.Name
 	}
 	return fields, order, rest
 }
@@ -395,7 +404,7 @@ func (d *decoder) structValue(n *yaml.Node, v reflect.Value, path string) {
 			d.fail(k, p, "%s", msg)
 			continue
 		}
-		d.value(val, v.FieldByIndex(fi.index), p)
+		d.value(val, v.FieldByIndex(fi.Index), p)
 	}
 }
 

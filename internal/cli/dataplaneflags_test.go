@@ -13,24 +13,7 @@ import (
 // The access log flags on the real command: sampling keeps every denial, "off" writes nothing, and
 // every line is out by the time the gateway exits (the batch is flushed after the drain).
 func TestGatewayAccessLogFlags(t *testing.T) {
-	dir := t.TempDir()
-	data := filepath.Join(dir, "data")
-	if code, _, errw := run(t, "", "ca", "init", "--data-dir", data); code != ExitOK {
-		t.Fatal(errw)
-	}
-	for _, id := range []struct{ name, spiffe string }{
-		{"gw", "spiffe://cluster1/ns/gloo-mesh-gateways/sa/istio-egressgateway"},
-		{"pp", "spiffe://cluster1/ns/bookinfo/sa/bookinfo-productpage"},
-		{"rv", "spiffe://cluster1/ns/bookinfo/sa/bookinfo-reviews"},
-	} {
-		if code, _, errw := run(t, "", "ca", "issue", "--data-dir", data, "--identity", id.spiffe, "--out", filepath.Join(dir, id.name)); code != ExitOK {
-			t.Fatalf("ca issue %s: %s", id.name, errw)
-		}
-	}
-	cfg := filepath.Join(dir, "gw.json")
-	if code, _, errw := run(t, "", "render", "gateway-config", "-f", example, "--gateway", "cluster1/gloo-mesh-gateways/istio-egressgateway", "--out", cfg); code != ExitOK {
-		t.Fatalf("render: %s", errw)
-	}
+	dir, cfg := gatewayCommandFiles(t)
 	upstream, caFile := standIn(t, "www.google.com")
 	for _, tc := range []struct {
 		name      string

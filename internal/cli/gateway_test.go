@@ -27,24 +27,7 @@ import (
 // the config from `egret render gateway-config`, and `egret gateway`, with a local HTTPS stand-in for
 // www.google.com.
 func TestGatewayCommandServesTheSeedScenario(t *testing.T) {
-	dir := t.TempDir()
-	data := filepath.Join(dir, "data")
-	if code, _, errw := run(t, "", "ca", "init", "--data-dir", data); code != ExitOK {
-		t.Fatal(errw)
-	}
-	for _, id := range []struct{ name, spiffe string }{
-		{"gw", "spiffe://cluster1/ns/gloo-mesh-gateways/sa/istio-egressgateway"},
-		{"pp", "spiffe://cluster1/ns/bookinfo/sa/bookinfo-productpage"},
-		{"rv", "spiffe://cluster1/ns/bookinfo/sa/bookinfo-reviews"},
-	} {
-		if code, _, errw := run(t, "", "ca", "issue", "--data-dir", data, "--identity", id.spiffe, "--out", filepath.Join(dir, id.name)); code != ExitOK {
-			t.Fatalf("ca issue %s: %s", id.name, errw)
-		}
-	}
-	cfg := filepath.Join(dir, "gw.json")
-	if code, _, errw := run(t, "", "render", "gateway-config", "-f", example, "--gateway", "cluster1/gloo-mesh-gateways/istio-egressgateway", "--out", cfg); code != ExitOK {
-		t.Fatalf("render: %s", errw)
-	}
+	dir, cfg := gatewayCommandFiles(t)
 	upstream, caFile := standIn(t, "www.google.com")
 	listen, ready := freePort(t), freePort(t)
 
@@ -178,4 +161,30 @@ func waitReady(t *testing.T, url string, logs *meshtest.LockedBuffer) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	t.Fatalf("gateway not ready at %s; its log:\n%s", url, logs.String())
+}
+
+// gatewayCommandFiles prepares what a user prepares for `egret gateway`, with egret's own commands: a CA
+// (`ca init`), SVIDs for the gateway (dir/gw), productpage (dir/pp) and reviews (dir/rv) from `ca issue`,
+// and the gateway's config from `render gateway-config` (cfg).
+func gatewayCommandFiles(t *testing.T) (dir, cfg string) {
+	t.Helper()
+	dir = t.TempDir()
+	data := filepath.Join(dir, "data")
+	if code, _, errw := run(t, "", "ca", "init", "--data-dir", data); code != ExitOK {
+		t.Fatal(errw)
+	}
+	for _, id := range []struct{ name, spiffe string }{
+		{"gw", "spiffe://cluster1/ns/gloo-mesh-gateways/sa/istio-egressgateway"},
+		{"pp", "spiffe://cluster1/ns/bookinfo/sa/bookinfo-productpage"},
+		{"rv", "spiffe://cluster1/ns/bookinfo/sa/bookinfo-reviews"},
+	} {
+		if code, _, errw := run(t, "", "ca", "issue", "--data-dir", data, "--identity", id.spiffe, "--out", filepath.Join(dir, id.name)); code != ExitOK {
+			t.Fatalf("ca issue %s: %s", id.name, errw)
+		}
+	}
+	cfg = filepath.Join(dir, "gw.json")
+	if code, _, errw := run(t, "", "render", "gateway-config", "-f", example, "--gateway", "cluster1/gloo-mesh-gateways/istio-egressgateway", "--out", cfg); code != ExitOK {
+		t.Fatalf("render: %s", errw)
+	}
+	return dir, cfg
 }

@@ -15,8 +15,8 @@ import (
 
 // installCRDs returns the CRDs `egret install` prints before the controller's objects: the ones
 // internal/crd generates, which are also the chart's crds/ files, so `egret install` and
-// `helm template --include-crds` print the same CRDs. Tests replace it.
-var installCRDs = func() ([]runtime.Object, error) {
+// `helm template --include-crds` print the same CRDs.
+func installCRDs() ([]runtime.Object, error) {
 	crds, err := crd.All()
 	if err != nil {
 		return nil, err

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"reflect"
-	"strings"
 
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 
@@ -66,52 +65,17 @@ func schemaOf(t reflect.Type) apiextensionsv1.JSONSchemaProps {
 
 func structSchema(t reflect.Type) apiextensionsv1.JSONSchemaProps {
 	s := apiextensionsv1.JSONSchemaProps{Type: "object"}
-	for _, f := range wireFields(t) {
-		if f.rest {
-			s.XPreserveUnknownFields = ptr(true)
-			continue
-		}
+	fields, rest := api.WireFields(t)
+	if rest != nil {
+		s.XPreserveUnknownFields = ptr(true)
+	}
+	for _, f := range fields {
 		if s.Properties == nil {
 			s.Properties = map[string]apiextensionsv1.JSONSchemaProps{}
 		}
-		s.Properties[f.name] = schemaOf(f.typ)
+		s.Properties[f.Name] = schemaOf(f.Type)
 	}
 	return s
-}
-
-// wireField is one key a struct is decoded from, or (rest) the inline map that takes any other key.
-type wireField struct {
-	name string
-	typ  reflect.Type
-	rest bool
-}
-
-// wireFields follows api's structFields: the json tag's name (the Go name when the tag has none),
-// inline structs flattened, an inline map catching unknown keys.
-func wireFields(t reflect.Type) []wireField {
-	var out []wireField
-	for i := 0; i < t.NumField(); i++ {
-		f := t.Field(i)
-		tag := f.Tag.Get("json")
-		if tag == "-" || !f.IsExported() {
-			continue
-		}
-		name, opts, _ := strings.Cut(tag, ",")
-		if strings.Contains(opts, "inline") {
-			switch f.Type.Kind() {
-			case reflect.Struct:
-				out = append(out, wireFields(f.Type)...)
-			case reflect.Map:
-				out = append(out, wireField{rest: true})
-			}
-			continue
-		}
-		if name == "" {
-			name = f.Name
-		}
-		out = append(out, wireField{name: name, typ: f.Type})
-	}
-	return out
 }
 
 func enumJSON(values []string) []apiextensionsv1.JSON {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -23,9 +24,33 @@ const (
 	seedAccessPolicy = "egress-access-productpage"
 )
 
+// The kinds the controller tests read: the rendered Istio objects of a workload cluster and the seed's
+// source objects in the management cluster.
 var (
-	authorizationPolicies = schema.GroupVersionResource{Group: "security.istio.io", Version: "v1", Resource: "authorizationpolicies"}
-	accessPolicies        = schema.GroupVersionResource{Group: "security.policy.gloo.solo.io", Version: "v2", Resource: "accesspolicies"}
+	AuthorizationPolicies = schema.GroupVersionResource{Group: "security.istio.io", Version: "v1", Resource: "authorizationpolicies"}
+	ServiceEntries        = schema.GroupVersionResource{Group: "networking.istio.io", Version: "v1", Resource: "serviceentries"}
+	VirtualServices       = schema.GroupVersionResource{Group: "networking.istio.io", Version: "v1", Resource: "virtualservices"}
+	DestinationRules      = schema.GroupVersionResource{Group: "networking.istio.io", Version: "v1", Resource: "destinationrules"}
+	Gateways              = schema.GroupVersionResource{Group: "networking.istio.io", Version: "v1", Resource: "gateways"}
+	AccessPolicies        = schema.GroupVersionResource{Group: "security.policy.gloo.solo.io", Version: "v2", Resource: "accesspolicies"}
+	ExternalServices      = schema.GroupVersionResource{Group: "networking.gloo.solo.io", Version: "v2", Resource: "externalservices"}
+)
+
+// The seed's proxies as a test pretends to be them when it asks istiod for their configuration. Their IPs
+// are only names in istiod's model; nothing dials them.
+var (
+	SeedGatewayProxy = Proxy{
+		Type: "router", IP: "10.244.1.10", Pod: "istio-egressgateway-7d4f9c-abcde", Namespace: "gloo-mesh-gateways",
+		ServiceAccount: "istio-egressgateway",
+		Labels:         map[string]string{"istio": "egressgateway", "app": "istio-egressgateway", "traffic": "egress"},
+	}
+	SeedProductpageProxy = Proxy{
+		Type: "sidecar", IP: "10.244.2.20", Pod: "productpage-v1-5f8d6-fghij", Namespace: "bookinfo",
+		ServiceAccount: "bookinfo-productpage",
+		Labels:         map[string]string{"app": "productpage", "version": "v1"},
+	}
+	// SeedGatewayService matches the egress gateway's Service host, revisioned or not (istio-egressgateway-1-25).
+	SeedGatewayService = regexp.MustCompile(`^istio-egressgateway(-[a-z0-9-]+)?\.gloo-mesh-gateways\.svc\.cluster\.local$`)
 )
 
 // Eventually polls check until it returns nil, failing the test with its last error after timeout.
@@ -80,7 +105,7 @@ func (s *APIServer) Exists(gvr schema.GroupVersionResource, namespace, name stri
 
 // SeedPrincipals are the principals of the AuthorizationPolicy rendered from the seed's AccessPolicy.
 func (s *APIServer) SeedPrincipals() ([]string, error) {
-	l, err := s.Dynamic.Resource(authorizationPolicies).Namespace("gloo-mesh-gateways").List(context.Background(), metav1.ListOptions{})
+	l, err := s.Dynamic.Resource(AuthorizationPolicies).Namespace("gloo-mesh-gateways").List(context.Background(), metav1.ListOptions{})
 	if err != nil {
 		return nil, err
 	}
@@ -163,6 +188,6 @@ func (s *APIServer) MergePatch(t testing.TB, gvr schema.GroupVersionResource, na
 // SetSeedAllowedClient makes the seed's AccessPolicy allow exactly service account sa.
 func (s *APIServer) SetSeedAllowedClient(t testing.TB, sa string) {
 	t.Helper()
-	s.MergePatch(t, accessPolicies, seedAccessPolicy,
+	s.MergePatch(t, AccessPolicies, seedAccessPolicy,
 		fmt.Sprintf(`{"spec":{"config":{"authz":{"allowedClients":[{"serviceAccountSelector":{"name":%q}}]}}}}`, sa))
 }

@@ -217,7 +217,10 @@ func (r *Registry) Check(target netip.AddrPort) error {
 	v := r.view.Load()
 	if v == nil || time.Since(v.built) > recheck {
 		r.mu.Lock()
-		v = r.buildLocked()
+		// Concurrent dials that all found the view stale rebuild it once: the first under the lock.
+		if v = r.view.Load(); v == nil || time.Since(v.built) > recheck {
+			v = r.buildLocked()
+		}
 		r.mu.Unlock()
 	}
 	for _, ru := range v.rules {

@@ -8,7 +8,7 @@ import (
 
 func TestSidecarServicesLeaveGatewaySecretsOut(t *testing.T) {
 	secret := &ir.Origination{Mode: "MUTUAL", SNI: "api.example.com", CACertificates: "CA", ClientCertificate: "CERT", PrivateKey: "KEY"}
-	eps := []ir.UpstreamEndpoint{{Address: "127.0.0.1:9443"}}
+	eps := []ir.UpstreamEndpoint{{Address: "api-backend.test:9443"}} // config data: never dialled
 	in := []ir.ExternalService{{ID: "ns/api", Ports: []ir.ServicePort{
 		{Number: 443, PortMatch: 80, TLS: secret, Endpoints: eps},          // routed: the gateway originates
 		{Number: 8443, TLS: secret, Endpoints: eps},                        // direct: the sidecar originates

@@ -23,7 +23,7 @@ func TestResourcesRoundTrip(t *testing.T) {
 	opts := cmp.Options{cmpopts.EquateEmpty(), cmpopts.IgnoreUnexported(ir.Plan{}, proxyconfig.Sidecar{}),
 		cmpopts.IgnoreFields(proxyconfig.Gateway{}, "Version"), cmpopts.IgnoreFields(proxyconfig.Sidecar{}, "Version")}
 	// Config data for the round trip only: nothing listens on or dials this address.
-	addrs := map[string]string{"cluster1/gloo-mesh-gateways/istio-egressgateway": "127.0.0.1:8443"}
+	addrs := map[string]string{"cluster1/gloo-mesh-gateways/istio-egressgateway": "egress-gateway.test:8443"}
 	for _, c := range cases {
 		snap, err := file.Load([]string{c}, file.Options{})
 		if err != nil && snap == nil {

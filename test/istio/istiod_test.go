@@ -26,25 +26,16 @@ import (
 )
 
 var (
-	// gatewayServiceRE is the egress gateway's Service, revisioned or not (istio-egressgateway-1-25).
-	gatewayServiceRE = regexp.MustCompile(`^istio-egressgateway(-[a-z0-9-]+)?\.gloo-mesh-gateways\.svc\.cluster\.local$`)
+	gatewayServiceRE = kubetest.SeedGatewayService
 	// productpagePrincipal is productpage's identity as Istio's RBAC filter matches it: exactly, or as
 	// the regex of a principal with a wildcard trust domain and namespace.
 	productpagePrincipal = regexp.MustCompile(`^spiffe://(cluster1/ns/bookinfo|\.\*)/sa/bookinfo-productpage$`)
 )
 
-// The proxies the test pretends to be. Their IPs are only names in istiod's model; nothing dials them.
+// The seed's proxies, as the test pretends to be them.
 var (
-	egressGatewayProxy = kubetest.Proxy{
-		Type: "router", IP: "10.244.1.10", Pod: "istio-egressgateway-7d4f9c-abcde", Namespace: "gloo-mesh-gateways",
-		ServiceAccount: "istio-egressgateway",
-		Labels:         map[string]string{"istio": "egressgateway", "app": "istio-egressgateway", "traffic": "egress"},
-	}
-	productpageProxy = kubetest.Proxy{
-		Type: "sidecar", IP: "10.244.2.20", Pod: "productpage-v1-5f8d6-fghij", Namespace: "bookinfo",
-		ServiceAccount: "bookinfo-productpage",
-		Labels:         map[string]string{"app": "productpage", "version": "v1"},
-	}
+	egressGatewayProxy = kubetest.SeedGatewayProxy
+	productpageProxy   = kubetest.SeedProductpageProxy
 )
 
 // The proxies of the RouteTable objects (testdata/routetables.yaml), beside the seed's.

@@ -32,13 +32,13 @@ import (
 )
 
 var (
-	authzGVR = schema.GroupVersionResource{Group: "security.istio.io", Version: "v1", Resource: "authorizationpolicies"}
-	seGVR    = schema.GroupVersionResource{Group: "networking.istio.io", Version: "v1", Resource: "serviceentries"}
-	vsGVR    = schema.GroupVersionResource{Group: "networking.istio.io", Version: "v1", Resource: "virtualservices"}
-	drGVR    = schema.GroupVersionResource{Group: "networking.istio.io", Version: "v1", Resource: "destinationrules"}
-	gwGVR    = schema.GroupVersionResource{Group: "networking.istio.io", Version: "v1", Resource: "gateways"}
-	apGVR    = schema.GroupVersionResource{Group: "security.policy.gloo.solo.io", Version: "v2", Resource: "accesspolicies"}
-	esGVR    = schema.GroupVersionResource{Group: "networking.gloo.solo.io", Version: "v2", Resource: "externalservices"}
+	authzGVR = kubetest.AuthorizationPolicies
+	seGVR    = kubetest.ServiceEntries
+	vsGVR    = kubetest.VirtualServices
+	drGVR    = kubetest.DestinationRules
+	gwGVR    = kubetest.Gateways
+	apGVR    = kubetest.AccessPolicies
+	esGVR    = kubetest.ExternalServices
 )
 
 const (

@@ -15,21 +15,11 @@ import (
 	"egret.dev/egret/internal/kubetest"
 )
 
-// The proxies the test pretends to be (the same as test/istio's); their IPs are only names in
-// istiod's model, nothing dials them.
+// The seed's proxies, as the test pretends to be them.
 var (
-	egressGatewayProxy = kubetest.Proxy{
-		Type: "router", IP: "10.244.1.10", Pod: "istio-egressgateway-7d4f9c-abcde", Namespace: "gloo-mesh-gateways",
-		ServiceAccount: "istio-egressgateway",
-		Labels:         map[string]string{"istio": "egressgateway", "app": "istio-egressgateway", "traffic": "egress"},
-	}
-	productpageProxy = kubetest.Proxy{
-		Type: "sidecar", IP: "10.244.2.20", Pod: "productpage-v1-5f8d6-fghij", Namespace: "bookinfo",
-		ServiceAccount: "bookinfo-productpage",
-		Labels:         map[string]string{"app": "productpage", "version": "v1"},
-	}
-	// gatewayService is the egress gateway's Service, revisioned or not (istio-egressgateway-1-25).
-	gatewayService = regexp.MustCompile(`^istio-egressgateway(-[a-z0-9-]+)?\.gloo-mesh-gateways\.svc\.cluster\.local$`)
+	egressGatewayProxy = kubetest.SeedGatewayProxy
+	productpageProxy   = kubetest.SeedProductpageProxy
+	gatewayService     = kubetest.SeedGatewayService
 )
 
 // istiodOnWorkloadCluster starts istiod on the workload cluster once the controller has applied the
