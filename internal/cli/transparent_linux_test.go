@@ -42,23 +42,10 @@ func TestTransparentSidecarInANetworkNamespace(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	dir := t.TempDir()
-	data := filepath.Join(dir, "data")
-	if code, _, errw := run(t, "", "ca", "init", "--data-dir", data); code != ExitOK {
-		t.Fatal(errw)
-	}
-	for _, id := range []struct{ name, spiffe string }{
-		{"gw", "spiffe://cluster1/ns/gloo-mesh-gateways/sa/istio-egressgateway"},
-		{"pp", "spiffe://cluster1/ns/bookinfo/sa/bookinfo-productpage"},
-	} {
-		if code, _, errw := run(t, "", "ca", "issue", "--data-dir", data, "--identity", id.spiffe, "--out", filepath.Join(dir, id.name)); code != ExitOK {
-			t.Fatal(errw)
-		}
-	}
+	dir, gwCfg := gatewayCommandFiles(t)
 	upstream, caFile := standIn(t, "www.google.com")
 	gwPort, ready := freePort(t), freePort(t)
-	gwCfg, ppCfg := filepath.Join(dir, "gw.json"), filepath.Join(dir, "pp.json")
-	run(t, "", "render", "gateway-config", "-f", example, "--gateway", "cluster1/gloo-mesh-gateways/istio-egressgateway", "--out", gwCfg)
+	ppCfg := filepath.Join(dir, "pp.json")
 	run(t, "", "render", "sidecar-config", "-f", example, "--workload", "bookinfo/productpage",
 		"--gateway-address", "cluster1/gloo-mesh-gateways/istio-egressgateway=127.0.0.1:"+gwPort, "--out", ppCfg)
 

@@ -175,7 +175,7 @@ func scaleRun(b *testing.B, nClusters int) {
 	c0, s0 := reconcileStats(b)
 	changeStart := time.Now()
 	patch := `{"spec":{"config":{"authz":{"allowedClients":[{"serviceAccountSelector":{"name":"sa-changed"}}]}}}}`
-	if _, err := mgmt.Dynamic.Resource(apGVR).Namespace("bookinfo").Patch(ctx, "ap-0500", types.MergePatchType, []byte(patch), metav1.PatchOptions{}); err != nil {
+	if _, err := mgmt.Dynamic.Resource(kubetest.AccessPolicies).Namespace("bookinfo").Patch(ctx, "ap-0500", types.MergePatchType, []byte(patch), metav1.PatchOptions{}); err != nil {
 		b.Fatal(err)
 	}
 	for {
@@ -296,7 +296,7 @@ func applyParallel(b *testing.B, s *kubetest.APIServer, objs []*unstructured.Uns
 		go func() {
 			defer wg.Done()
 			for u := range ch {
-				gvr := map[string]schema.GroupVersionResource{"ExternalService": esGVR, "AccessPolicy": apGVR}[u.GetKind()]
+				gvr := map[string]schema.GroupVersionResource{"ExternalService": kubetest.ExternalServices, "AccessPolicy": kubetest.AccessPolicies}[u.GetKind()]
 				var err error
 				if gvr.Resource != "" { // known kinds skip the per-call discovery of kubetest's Apply
 					var body []byte
@@ -333,11 +333,11 @@ func applyParallel(b *testing.B, s *kubetest.APIServer, objs []*unstructured.Uns
 func scaleConverged(ctx context.Context, mgmt *kubetest.APIServer, work []*kubetest.APIServer) error {
 	sel := metav1.ListOptions{LabelSelector: controller.ManagedByLabel + "=egret"}
 	for _, w := range work {
-		aps, err := w.Dynamic.Resource(authzGVR).List(ctx, sel)
+		aps, err := w.Dynamic.Resource(kubetest.AuthorizationPolicies).List(ctx, sel)
 		if err != nil {
 			return err
 		}
-		ses, err := w.Dynamic.Resource(seGVR).List(ctx, sel)
+		ses, err := w.Dynamic.Resource(kubetest.ServiceEntries).List(ctx, sel)
 		if err != nil {
 			return err
 		}
@@ -346,7 +346,7 @@ func scaleConverged(ctx context.Context, mgmt *kubetest.APIServer, work []*kubet
 		}
 	}
 	var notYet []string
-	for _, gvr := range []schema.GroupVersionResource{esGVR, apGVR} {
+	for _, gvr := range []schema.GroupVersionResource{kubetest.ExternalServices, kubetest.AccessPolicies} {
 		list, err := mgmt.Dynamic.Resource(gvr).List(ctx, metav1.ListOptions{})
 		if err != nil {
 			return err

@@ -16,16 +16,6 @@ import (
 	"egret.dev/egret/internal/kubetest"
 )
 
-var (
-	authzGVR = kubetest.AuthorizationPolicies
-	seGVR    = kubetest.ServiceEntries
-	vsGVR    = kubetest.VirtualServices
-	drGVR    = kubetest.DestinationRules
-	gwGVR    = kubetest.Gateways
-	apGVR    = kubetest.AccessPolicies
-	esGVR    = kubetest.ExternalServices
-)
-
 const ns = "egret-system"
 
 // env is a management and a workload cluster (cluster1), each a real kube-apiserver with its own etcd.

@@ -10,6 +10,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/fields"
+
+	"egret.dev/egret/internal/kubetest"
 )
 
 // The seed's scenario through Kubernetes: resources applied to the management cluster become the
@@ -27,7 +29,7 @@ func TestControllerWalksTheSeedScenario(t *testing.T) {
 		"metadata": map[string]any{"name": "hand-made", "namespace": "bookinfo", "labels": map[string]any{"app.kubernetes.io/managed-by": "someone-else"}},
 		"spec":     map[string]any{"hosts": []any{"example.org"}, "ports": []any{map[string]any{"number": int64(443), "name": "https", "protocol": "TLS"}}, "resolution": "DNS"},
 	}}
-	if _, err := e.work.Dynamic.Resource(seGVR).Namespace("bookinfo").Create(ctx, handMade, metav1.CreateOptions{}); err != nil {
+	if _, err := e.work.Dynamic.Resource(kubetest.ServiceEntries).Namespace("bookinfo").Create(ctx, handMade, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -40,15 +42,17 @@ func TestControllerWalksTheSeedScenario(t *testing.T) {
 				what string
 				ok   func() (bool, error)
 			}{
-				{"ServiceEntry", func() (bool, error) { return e.exists(seGVR, "bookinfo", "externalservice-google-bookinfo") }},
+				{"ServiceEntry", func() (bool, error) {
+					return e.exists(kubetest.ServiceEntries, "bookinfo", "externalservice-google-bookinfo")
+				}},
 				{"Gateway", func() (bool, error) {
-					return e.exists(gwGVR, "gloo-mesh-gateways", "virtualgateway-istio-egressgateway-bookinfo-istio-egressgateway")
+					return e.exists(kubetest.Gateways, "gloo-mesh-gateways", "virtualgateway-istio-egressgateway-bookinfo-istio-egressgateway")
 				}},
 				{"VirtualService", func() (bool, error) {
-					return e.exists(vsGVR, "bookinfo", "externalservice-google-bookinfo-www-google-com")
+					return e.exists(kubetest.VirtualServices, "bookinfo", "externalservice-google-bookinfo-www-google-com")
 				}},
 				{"DestinationRule", func() (bool, error) {
-					return e.exists(drGVR, "gloo-mesh-gateways", "externalservice-google-bookinfo-www-google-com")
+					return e.exists(kubetest.DestinationRules, "gloo-mesh-gateways", "externalservice-google-bookinfo-www-google-com")
 				}},
 			}
 			for _, c := range checks {
@@ -59,8 +63,8 @@ func TestControllerWalksTheSeedScenario(t *testing.T) {
 			}
 			return e.hasPrincipal("bookinfo-productpage")()
 		})
-		eventually(t, 30*time.Second, "status", e.wantCondition(esGVR, "google", "Programmed", "True", "Programmed", "cluster1"))
-		eventually(t, 30*time.Second, "status", e.wantCondition(apGVR, "egress-access-productpage", "Accepted", "True", "Accepted", ""))
+		eventually(t, 30*time.Second, "status", e.wantCondition(kubetest.ExternalServices, "google", "Programmed", "True", "Programmed", "cluster1"))
+		eventually(t, 30*time.Second, "status", e.wantCondition(kubetest.AccessPolicies, "egress-access-productpage", "Accepted", "True", "Accepted", ""))
 	})
 
 	t.Run("a pass with nothing new writes nothing", func(t *testing.T) {
@@ -86,7 +90,7 @@ func TestControllerWalksTheSeedScenario(t *testing.T) {
 		if err := e.mgmt.ApplyYAML(ctx, []byte(bad)); err != nil {
 			t.Fatal(err)
 		}
-		eventually(t, 30*time.Second, "Accepted=False", e.wantCondition(esGVR, "bad", "Accepted", "False", "Invalid", "already the name of spec.ports[0]"))
+		eventually(t, 30*time.Second, "Accepted=False", e.wantCondition(kubetest.ExternalServices, "bad", "Accepted", "False", "Invalid", "already the name of spec.ports[0]"))
 		eventually(t, 30*time.Second, "an event", func() error {
 			evs, err := e.mgmt.Clientset.CoreV1().Events("bookinfo").List(ctx, metav1.ListOptions{
 				FieldSelector: fields.OneTermEqualSelector("involvedObject.name", "bad").String()})
@@ -112,39 +116,39 @@ func TestControllerWalksTheSeedScenario(t *testing.T) {
 
 	t.Run("an AccessPolicy made invalid keeps its last valid version applied", func(t *testing.T) {
 		// An unexpanded variable is a valid string to the schema; egret's decoder refuses it.
-		e.patch(t, apGVR, "egress-access-productpage", `{"spec":{"config":{"authz":{"allowedClients":[{"serviceAccountSelector":{"name":"${SERVICE_ACCOUNT}"}}]}}}}`)
-		eventually(t, 30*time.Second, "Accepted=False", e.wantCondition(apGVR, "egress-access-productpage", "Accepted", "False", "Invalid", "stays applied"))
+		e.patch(t, kubetest.AccessPolicies, "egress-access-productpage", `{"spec":{"config":{"authz":{"allowedClients":[{"serviceAccountSelector":{"name":"${SERVICE_ACCOUNT}"}}]}}}}`)
+		eventually(t, 30*time.Second, "Accepted=False", e.wantCondition(kubetest.AccessPolicies, "egress-access-productpage", "Accepted", "False", "Invalid", "stays applied"))
 		time.Sleep(2 * time.Second)
 		if err := e.hasPrincipal("bookinfo-reviews")(); err != nil {
 			t.Fatalf("the AuthorizationPolicy lost its last valid version: %v", err)
 		}
 		e.setAllowedClient(t, "bookinfo-reviews") // valid again
-		eventually(t, 30*time.Second, "Accepted=True", e.wantCondition(apGVR, "egress-access-productpage", "Accepted", "True", "Accepted", ""))
+		eventually(t, 30*time.Second, "Accepted=True", e.wantCondition(kubetest.AccessPolicies, "egress-access-productpage", "Accepted", "True", "Accepted", ""))
 	})
 
 	t.Run("the workload cluster's API server restarted mid-way converges", func(t *testing.T) {
 		e.work.StopAPI()
 		e.setAllowedClient(t, "bookinfo-ratings")
-		eventually(t, 60*time.Second, "ApplyFailed", e.wantCondition(apGVR, "egress-access-productpage", "Programmed", "False", "ApplyFailed", "cluster1"))
+		eventually(t, 60*time.Second, "ApplyFailed", e.wantCondition(kubetest.AccessPolicies, "egress-access-productpage", "Programmed", "False", "ApplyFailed", "cluster1"))
 		e.work.StartAPI(t)
 		eventually(t, 60*time.Second, "converged", e.hasPrincipal("bookinfo-ratings"))
-		eventually(t, 30*time.Second, "Programmed again", e.wantCondition(apGVR, "egress-access-productpage", "Programmed", "True", "Programmed", "cluster1"))
+		eventually(t, 30*time.Second, "Programmed again", e.wantCondition(kubetest.AccessPolicies, "egress-access-productpage", "Programmed", "True", "Programmed", "cluster1"))
 	})
 
 	t.Run("deleting the ExternalService removes its objects and nothing else", func(t *testing.T) {
-		if err := e.mgmt.Dynamic.Resource(esGVR).Namespace("bookinfo").Delete(ctx, "google", metav1.DeleteOptions{}); err != nil {
+		if err := e.mgmt.Dynamic.Resource(kubetest.ExternalServices).Namespace("bookinfo").Delete(ctx, "google", metav1.DeleteOptions{}); err != nil {
 			t.Fatal(err)
 		}
 		eventually(t, 30*time.Second, "objects gone", func() error {
-			if ok, err := e.exists(seGVR, "bookinfo", "externalservice-google-bookinfo"); ok || err != nil {
+			if ok, err := e.exists(kubetest.ServiceEntries, "bookinfo", "externalservice-google-bookinfo"); ok || err != nil {
 				return fmt.Errorf("ServiceEntry still there (%v)", err)
 			}
-			if ok, err := e.exists(vsGVR, "bookinfo", "externalservice-google-bookinfo-www-google-com"); ok || err != nil {
+			if ok, err := e.exists(kubetest.VirtualServices, "bookinfo", "externalservice-google-bookinfo-www-google-com"); ok || err != nil {
 				return fmt.Errorf("VirtualService still there (%v)", err)
 			}
 			return nil
 		})
-		if ok, err := e.exists(seGVR, "bookinfo", "hand-made"); !ok {
+		if ok, err := e.exists(kubetest.ServiceEntries, "bookinfo", "hand-made"); !ok {
 			t.Fatalf("the hand-made ServiceEntry was removed (%v)", err)
 		}
 		if _, err := e.work.Clientset.CoreV1().Namespaces().Get(ctx, "bookinfo", metav1.GetOptions{}); err != nil {

@@ -31,16 +31,6 @@ import (
 	"egret.dev/egret/internal/kubetest"
 )
 
-var (
-	authzGVR = kubetest.AuthorizationPolicies
-	seGVR    = kubetest.ServiceEntries
-	vsGVR    = kubetest.VirtualServices
-	drGVR    = kubetest.DestinationRules
-	gwGVR    = kubetest.Gateways
-	apGVR    = kubetest.AccessPolicies
-	esGVR    = kubetest.ExternalServices
-)
-
 const (
 	// ns is the controller's namespace (the install's default); sa its ServiceAccount (the release name).
 	ns = "egret-system"
@@ -233,10 +223,10 @@ func (c cluster) rendered() error {
 		gvr             schema.GroupVersionResource
 		namespace, name string
 	}{
-		{seGVR, "bookinfo", "externalservice-google-bookinfo"},
-		{gwGVR, "gloo-mesh-gateways", "virtualgateway-istio-egressgateway-bookinfo-istio-egressgateway"},
-		{vsGVR, "bookinfo", "externalservice-google-bookinfo-www-google-com"},
-		{drGVR, "gloo-mesh-gateways", "externalservice-google-bookinfo-www-google-com"},
+		{kubetest.ServiceEntries, "bookinfo", "externalservice-google-bookinfo"},
+		{kubetest.Gateways, "gloo-mesh-gateways", "virtualgateway-istio-egressgateway-bookinfo-istio-egressgateway"},
+		{kubetest.VirtualServices, "bookinfo", "externalservice-google-bookinfo-www-google-com"},
+		{kubetest.DestinationRules, "gloo-mesh-gateways", "externalservice-google-bookinfo-www-google-com"},
 	} {
 		ok, err := c.Exists(o.gvr, o.namespace, o.name)
 		if err != nil || !ok {

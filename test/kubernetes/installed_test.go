@@ -65,9 +65,9 @@ func TestInstalledControllerWalksTheSeedScenario(t *testing.T) {
 	t.Run("the seed's resources become the rendered objects of the workload cluster, Programmed", func(t *testing.T) {
 		eventually(t, 90*time.Second, "rendered objects", work.rendered)
 		eventually(t, 30*time.Second, "productpage allowed", work.hasPrincipal("bookinfo-productpage"))
-		eventually(t, 30*time.Second, "status", mgmt.wantCondition(esGVR, "google", "Accepted", "True", "Accepted", ""))
-		eventually(t, 30*time.Second, "status", mgmt.wantCondition(esGVR, "google", "Programmed", "True", "Programmed", "cluster1"))
-		eventually(t, 30*time.Second, "status", mgmt.wantCondition(apGVR, "egress-access-productpage", "Programmed", "True", "Programmed", "cluster1"))
+		eventually(t, 30*time.Second, "status", mgmt.wantCondition(kubetest.ExternalServices, "google", "Accepted", "True", "Accepted", ""))
+		eventually(t, 30*time.Second, "status", mgmt.wantCondition(kubetest.ExternalServices, "google", "Programmed", "True", "Programmed", "cluster1"))
+		eventually(t, 30*time.Second, "status", mgmt.wantCondition(kubetest.AccessPolicies, "egress-access-productpage", "Programmed", "True", "Programmed", "cluster1"))
 	})
 
 	t.Run("/metrics serves the controller's reconcile counters", func(t *testing.T) {
@@ -93,7 +93,7 @@ func TestInstalledControllerWalksTheSeedScenario(t *testing.T) {
 		if err := mgmtAPI.ApplyYAML(ctx, []byte(bad)); err != nil {
 			t.Fatal(err)
 		}
-		eventually(t, 30*time.Second, "Accepted=False", mgmt.wantCondition(esGVR, "bad", "Accepted", "False", "Invalid", "already the name of spec.ports[0]"))
+		eventually(t, 30*time.Second, "Accepted=False", mgmt.wantCondition(kubetest.ExternalServices, "bad", "Accepted", "False", "Invalid", "already the name of spec.ports[0]"))
 		// The event is written as the chart's ServiceAccount: the install's events rule allows it.
 		eventually(t, 30*time.Second, "a Warning event", func() error {
 			evs, err := mgmtAPI.Clientset.CoreV1().Events("bookinfo").List(ctx, metav1.ListOptions{
@@ -114,14 +114,14 @@ func TestInstalledControllerWalksTheSeedScenario(t *testing.T) {
 	})
 
 	t.Run("deleting the ExternalService removes its objects from the workload cluster", func(t *testing.T) {
-		if err := mgmtAPI.Dynamic.Resource(esGVR).Namespace("bookinfo").Delete(ctx, "google", metav1.DeleteOptions{}); err != nil {
+		if err := mgmtAPI.Dynamic.Resource(kubetest.ExternalServices).Namespace("bookinfo").Delete(ctx, "google", metav1.DeleteOptions{}); err != nil {
 			t.Fatal(err)
 		}
 		eventually(t, 30*time.Second, "objects gone", func() error {
 			for _, o := range []struct{ gvr, name string }{{"ServiceEntry", "externalservice-google-bookinfo"}, {"VirtualService", "externalservice-google-bookinfo-www-google-com"}} {
-				gvr := seGVR
+				gvr := kubetest.ServiceEntries
 				if o.gvr == "VirtualService" {
-					gvr = vsGVR
+					gvr = kubetest.VirtualServices
 				}
 				if ok, err := work.Exists(gvr, "bookinfo", o.name); ok || err != nil {
 					return fmt.Errorf("%s %s still there (%v)", o.gvr, o.name, err)

@@ -30,20 +30,20 @@ func TestInstalledControllerWithLocalCluster(t *testing.T) {
 	t.Run("the seed's objects are applied to the same cluster, Programmed there", func(t *testing.T) {
 		eventually(t, 90*time.Second, "rendered objects", c.rendered)
 		eventually(t, 30*time.Second, "productpage allowed", c.hasPrincipal("bookinfo-productpage"))
-		eventually(t, 30*time.Second, "status", c.wantCondition(esGVR, "google", "Programmed", "True", "Programmed", "cluster1"))
+		eventually(t, 30*time.Second, "status", c.wantCondition(kubetest.ExternalServices, "google", "Programmed", "True", "Programmed", "cluster1"))
 	})
 
 	t.Run("deleting the ExternalService removes its objects and keeps the source resources", func(t *testing.T) {
-		if err := api.Dynamic.Resource(esGVR).Namespace("bookinfo").Delete(ctx, "google", metav1.DeleteOptions{}); err != nil {
+		if err := api.Dynamic.Resource(kubetest.ExternalServices).Namespace("bookinfo").Delete(ctx, "google", metav1.DeleteOptions{}); err != nil {
 			t.Fatal(err)
 		}
 		eventually(t, 30*time.Second, "ServiceEntry gone", func() error {
-			if ok, err := c.Exists(seGVR, "bookinfo", "externalservice-google-bookinfo"); ok || err != nil {
+			if ok, err := c.Exists(kubetest.ServiceEntries, "bookinfo", "externalservice-google-bookinfo"); ok || err != nil {
 				return fmt.Errorf("ServiceEntry still there (%v)", err)
 			}
 			return nil
 		})
-		if ok, err := c.Exists(apGVR, "bookinfo", "egress-access-productpage"); !ok {
+		if ok, err := c.Exists(kubetest.AccessPolicies, "bookinfo", "egress-access-productpage"); !ok {
 			t.Fatalf("the AccessPolicy went too (%v)", err)
 		}
 		if _, err := api.Clientset.CoreV1().ServiceAccounts(ns).Get(ctx, sa, metav1.GetOptions{}); err != nil {

@@ -115,8 +115,8 @@ func TestWalkthroughWithKubectl(t *testing.T) {
 	run(nil, "", "--context", "mgmt", "create", "namespace", "bookinfo")
 	run(nil, "", "--context", "mgmt", "create", "namespace", "gloo-mesh")
 	run(nil, "", "--context", "mgmt", "apply", "-f", "examples/bookinfo-egress")
-	eventually(t, 90*time.Second, "Programmed", mgmt.wantCondition(esGVR, "google", "Programmed", "True", "Programmed", "cluster1"))
-	eventually(t, 30*time.Second, "Programmed", mgmt.wantCondition(apGVR, "egress-access-productpage", "Programmed", "True", "Programmed", "cluster1"))
+	eventually(t, 90*time.Second, "Programmed", mgmt.wantCondition(kubetest.ExternalServices, "google", "Programmed", "True", "Programmed", "cluster1"))
+	eventually(t, 30*time.Second, "Programmed", mgmt.wantCondition(kubetest.AccessPolicies, "egress-access-productpage", "Programmed", "True", "Programmed", "cluster1"))
 	mustContain(run(nil, "", "--context", "mgmt", "get", "externalservices,accesspolicies", "-A"),
 		"ACCEPTED", "PROGRAMMED", "google", "egress-access-productpage")
 	mustContain(run(nil, "", "--context", "cluster1", "get", "serviceentries,virtualservices,destinationrules,gateways,authorizationpolicies", "-A", "-L", "app.kubernetes.io/managed-by"),
@@ -129,7 +129,7 @@ func TestWalkthroughWithKubectl(t *testing.T) {
 	bad := "apiVersion: networking.gloo.solo.io/v2\nkind: ExternalService\nmetadata:\n  name: bad\n  namespace: bookinfo\nspec:\n  hosts: [bad.example]\n  ports:\n  - {name: http, number: 80, protocol: HTTP}\n  - {name: http, number: 8080, protocol: HTTP}\n"
 	fmt.Fprintf(&transcript, "$ cat bad.yaml\n%s\n", bad)
 	run([]byte(bad), "kubectl --context mgmt apply -f bad.yaml", "--context", "mgmt", "apply", "-f", "-")
-	eventually(t, 30*time.Second, "Accepted=False", mgmt.wantCondition(esGVR, "bad", "Accepted", "False", "Invalid", "already the name"))
+	eventually(t, 30*time.Second, "Accepted=False", mgmt.wantCondition(kubetest.ExternalServices, "bad", "Accepted", "False", "Invalid", "already the name"))
 	mustContain(run(nil, "", "--context", "mgmt", "-n", "bookinfo", "describe", "externalservice", "bad"),
 		"Invalid", "Warning")
 	run(nil, "", "--context", "mgmt", "get", "externalservices", "-n", "bookinfo")
@@ -144,9 +144,9 @@ func TestWalkthroughWithKubectl(t *testing.T) {
 			{"serviceentries", "gloo-mesh-gateways", "externalservice-google-bookinfo"},
 			{"virtualservices", "bookinfo", "externalservice-google-bookinfo-www-google-com"},
 		} {
-			gvr := seGVR
+			gvr := kubetest.ServiceEntries
 			if o.what == "virtualservices" {
-				gvr = vsGVR
+				gvr = kubetest.VirtualServices
 			}
 			if ok, err := work.Exists(gvr, o.ns, o.name); ok || err != nil {
 				return fmt.Errorf("%s %s/%s still there (%v)", o.what, o.ns, o.name, err)
