@@ -1,15 +1,14 @@
 package cli
 
 import (
-	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
-	"go.yaml.in/yaml/v3"
+
+	"egret.dev/egret/internal/report"
 )
 
 // -o is the output format on every command (table, yaml or json, to standard output); --out is a file.
@@ -34,34 +33,10 @@ func orList(xs []string) string {
 	return strings.Join(xs[:len(xs)-1], ", ") + " or " + xs[len(xs)-1]
 }
 
-// encode writes v as format (json or yaml) to w.
-func encode(w io.Writer, format string, v any) error {
-	if format == "yaml" {
-		// Through JSON, so YAML keys are the same as the JSON field names.
-		b, err := json.Marshal(v)
-		if err != nil {
-			return err
-		}
-		var generic any
-		if err := json.Unmarshal(b, &generic); err != nil {
-			return err
-		}
-		enc := yaml.NewEncoder(w)
-		enc.SetIndent(2)
-		if err := enc.Encode(generic); err != nil {
-			return err
-		}
-		return enc.Close()
-	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
-}
-
 // writeOutput writes v as format to the file path, or to standard output when path is "" or "-".
 func writeOutput(s streams, path, format string, v any) error {
 	if path == "" || path == "-" {
-		if err := encode(s.out, format, v); err != nil {
+		if err := report.Encode(s.out, format, v); err != nil {
 			return withCode(ExitError, err)
 		}
 		return nil
@@ -70,7 +45,7 @@ func writeOutput(s streams, path, format string, v any) error {
 	if err != nil {
 		return withCode(ExitError, err)
 	}
-	if err := encode(f, format, v); err != nil {
+	if err := report.Encode(f, format, v); err != nil {
 		f.Close()
 		return withCode(ExitError, err)
 	}

@@ -1,13 +1,12 @@
 package cli
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/spf13/cobra"
 
-	"egret.dev/egret/internal/api"
+	"egret.dev/egret/internal/offline"
 	"egret.dev/egret/internal/proxyconfig"
 	"egret.dev/egret/internal/translate"
 )
@@ -101,18 +100,12 @@ func newRenderSidecarCmd(s streams) *cobra.Command {
 	return cmd
 }
 
-// translateInputs loads and translates; any problem that makes a resource invalid is an error here,
-// because a proxy config cut from a partial plan would silently drop that resource.
+// translateInputs loads and translates, refusing any invalid resource (offline.Strict).
 func translateInputs(s streams, in *inputFlags) (*translate.Result, error) {
 	snap, err := in.load(s)
-	var problems api.Problems
-	if err != nil && !errors.As(err, &problems) {
+	res, err := offline.Strict(snap, err)
+	if err != nil {
 		return nil, withCode(ExitError, err)
-	}
-	res := translate.Translate(snap)
-	problems = append(problems, res.Problems()...)
-	if errs := problems.Blocking(); len(errs) > 0 {
-		return nil, withCode(ExitError, errs)
 	}
 	return res, nil
 }

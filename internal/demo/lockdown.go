@@ -1,4 +1,4 @@
-package cli
+package demo
 
 import (
 	"context"
@@ -18,8 +18,8 @@ import (
 	"egret.dev/egret/internal/supervisor"
 )
 
-// demoLockdownWorkload is the transparent Workload the demo's lockdown step adds.
-const demoLockdownWorkload = `# Added by egret demo's lockdown step: a workload in its own network namespace.
+// lockdownWorkload is the transparent Workload the demo's lockdown step adds.
+const lockdownWorkload = `# Added by egret demo's lockdown step: a workload in its own network namespace.
 apiVersion: egret.dev/v1alpha1
 kind: Workload
 metadata:
@@ -32,19 +32,19 @@ spec:
     mode: transparent
 `
 
-// demoLockdown is the seed's last step: a workload that bypasses its sidecar cannot get out. It adds
+// lockdownStep is the seed's last step: a workload that bypasses its sidecar cannot get out. It adds
 // bookinfo/ratings in transparent mode (egret up gives it a network namespace), then, from inside that
 // namespace, calls www.google.com as a program with no proxy settings would (the sidecar takes it and
 // the policy answers) and dials the stand-in directly, escaping the redirect with the sidecar's own
 // socket mark (the rules refuse it). It reports whether every answer was the expected one; without
 // root or nftables it says why it skips.
-func demoLockdown(ctx context.Context, out io.Writer, res string, u *supervisor.Up, standIn *http.Server) bool {
+func lockdownStep(ctx context.Context, out io.Writer, res string, u *supervisor.Up, standIn *http.Server) bool {
 	fmt.Fprintln(out, "\n6. network lockdown: bookinfo/ratings (sidecar.mode: transparent) in its own network namespace; a call that bypasses the sidecar is refused:")
 	if u.LockdownUnsupported() != nil {
 		fmt.Fprintf(out, "    skipped: %v\n", u.LockdownUnsupported())
 		return true
 	}
-	if err := os.WriteFile(filepath.Join(res, "06-lockdown-workload.yaml"), []byte(demoLockdownWorkload), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(res, "06-lockdown-workload.yaml"), []byte(lockdownWorkload), 0o644); err != nil {
 		fmt.Fprintf(out, "  ✗ %v\n", err)
 		return false
 	}
