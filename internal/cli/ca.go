@@ -1,27 +1,16 @@
 package cli
 
 import (
-	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
-	"net/url"
 	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 
 	"egret.dev/egret/internal/ca"
-	"egret.dev/egret/internal/h2limit"
-	"egret.dev/egret/internal/identity"
-	"egret.dev/egret/internal/ownlisteners"
 )
 
 func newCACmd(s streams) *cobra.Command {
@@ -105,24 +94,8 @@ func newCAIssueCmd(s streams) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+			svid, err := c.IssueFiles(sid, ttl, out)
 			if err != nil {
-				return withCode(ExitError, err)
-			}
-			csr, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{URIs: []*url.URL{sid.URL()}}, key)
-			if err != nil {
-				return withCode(ExitError, err)
-			}
-			svid, err := c.SignCSR(csr, sid, ttl)
-			if err != nil {
-				return withCode(ExitError, err)
-			}
-			keyDER, err := x509.MarshalPKCS8PrivateKey(key)
-			if err != nil {
-				return withCode(ExitError, err)
-			}
-			keyPEM := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER})
-			if err := identity.WriteSVIDFiles(out, svid.PEM(), keyPEM, c.BundlePEM()); err != nil {
 				return withCode(ExitError, err)
 			}
 			fmt.Fprintf(s.out, "issued %s, expires %s, in %s\n", sid, svid.Certificate.NotAfter.UTC().Format(time.RFC3339), out)
@@ -148,8 +121,7 @@ func newCAServeCmd(s streams) *cobra.Command {
 			if err != nil {
 				return withCode(ExitUsage, fmt.Errorf("--trust-domain: %w", err))
 			}
-			host, _, err := net.SplitHostPort(listen)
-			if err != nil {
+			if _, _, err := net.SplitHostPort(listen); err != nil {
 				return withCode(ExitUsage, fmt.Errorf("--listen: %w", err))
 			}
 			log := slog.New(slog.NewJSONHandler(s.err, nil))
@@ -157,28 +129,7 @@ func newCAServeCmd(s streams) *cobra.Command {
 			if err != nil {
 				return withCode(ExitError, err)
 			}
-			tlsConf, err := c.ServerTLSConfig(ca.ServerTLSParams{TrustDomain: trust, Hosts: []string{host}})
-			if err != nil {
-				return withCode(ExitError, err)
-			}
-			ln, err := net.Listen("tcp", listen)
-			if err != nil {
-				return withCode(ExitError, err)
-			}
-			ln = ownlisteners.Default.Track(ln, "CA enrollment")
-			srv := &http.Server{Handler: ca.NewEnrollHandler(c), TLSConfig: tlsConf, ReadHeaderTimeout: 10 * time.Second}
-			if err := h2limit.Configure(srv, h2limit.Limits{MaxConcurrentStreams: 16}, log); err != nil {
-				return withCode(ExitError, err)
-			}
-			log.Info("enrollment endpoint listening", "addr", ln.Addr().String(), "root_sha256", c.RootHash())
-			ctx := cmd.Context()
-			go func() {
-				<-ctx.Done()
-				shutdown, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-				defer cancel()
-				_ = srv.Shutdown(shutdown)
-			}()
-			if err := srv.ServeTLS(ln, "", ""); !errors.Is(err, http.ErrServerClosed) {
+			if err := c.ServeEnrollment(cmd.Context(), ca.ServeParams{Listen: listen, TrustDomain: trust, Log: log}); err != nil {
 				return withCode(ExitError, err)
 			}
 			return nil
