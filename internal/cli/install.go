@@ -3,7 +3,6 @@ package cli
 import (
 	"errors"
 	"fmt"
-	"os"
 
 	"github.com/spf13/cobra"
 	corev1 "k8s.io/api/core/v1"
@@ -12,21 +11,6 @@ import (
 	"egret.dev/egret/internal/crd"
 	"egret.dev/egret/internal/install"
 )
-
-// installCRDs returns the CRDs `egret install` prints before the controller's objects: the ones
-// internal/crd generates, which are also the chart's crds/ files, so `egret install` and
-// `helm template --include-crds` print the same CRDs.
-func installCRDs() ([]runtime.Object, error) {
-	crds, err := crd.All()
-	if err != nil {
-		return nil, err
-	}
-	out := make([]runtime.Object, len(crds))
-	for i, c := range crds {
-		out[i] = c
-	}
-	return out, nil
-}
 
 func newInstallCmd(s streams) *cobra.Command {
 	var o install.Options
@@ -76,20 +60,18 @@ Only --dry-run is implemented: apply the output with kubectl.`,
 				if err != nil {
 					return withCode(ExitUsage, err)
 				}
-				rest := install.RuntimeObjects(got)
-				// The Namespace (when printed) comes first, then the CRDs, then what runs in the namespace.
-				if len(got) > 0 {
-					if _, ok := got[0].(*corev1.Namespace); ok {
-						objs, rest = rest[:1], rest[1:]
-					}
-				}
-				crds, err := installCRDs()
+				// The CRDs internal/crd generates are also the chart's crds/ files.
+				crds, err := crd.All()
 				if err != nil {
 					return withCode(ExitError, err)
 				}
-				objs = append(append(objs, crds...), rest...)
+				objs = install.WithCRDs(got, crds)
 			}
-			return writeManifests(s, out, format, objs)
+			b, err := install.Encode(format, objs)
+			if err != nil {
+				return withCode(ExitError, err)
+			}
+			return writeFile(s, out, b)
 		},
 	}
 	fl := cmd.Flags()
@@ -106,26 +88,4 @@ Only --dry-run is implemented: apply the output with kubectl.`,
 	fl.StringVarP(&format, "output", "o", "yaml", "output format: yaml or json (a List)")
 	fl.StringVar(&out, "out", "-", "file to write (- for standard output)")
 	return cmd
-}
-
-func writeManifests(s streams, path, format string, objs []runtime.Object) error {
-	var b []byte
-	var err error
-	if format == "json" {
-		b, err = install.JSON(objs)
-	} else {
-		b, err = install.YAML(objs)
-	}
-	if err != nil {
-		return withCode(ExitError, err)
-	}
-	if path == "" || path == "-" {
-		_, err = s.out.Write(b)
-	} else {
-		err = os.WriteFile(path, b, 0o644)
-	}
-	if err != nil {
-		return withCode(ExitError, err)
-	}
-	return nil
 }

@@ -55,6 +55,20 @@ func writeOutput(s streams, path, format string, v any) error {
 	return nil
 }
 
+// writeFile writes b to the file path, or to standard output when path is "" or "-".
+func writeFile(s streams, path string, b []byte) error {
+	var err error
+	if path == "" || path == "-" {
+		_, err = s.out.Write(b)
+	} else {
+		err = os.WriteFile(path, b, 0o644)
+	}
+	if err != nil {
+		return withCode(ExitError, err)
+	}
+	return nil
+}
+
 // deprecatedAlias keeps an old flag name working (hidden, with a note on use) for a flag that was
 // renamed so that flags meaning the same have the same name on every command.
 func deprecatedAlias(cmd *cobra.Command, old, current string, v *string) {

@@ -80,13 +80,5 @@ func writeIstio(s streams, path, format string, outs ...*istio.Output) error {
 	if err != nil {
 		return withCode(ExitError, err)
 	}
-	if path == "" || path == "-" {
-		_, err = s.out.Write(b)
-	} else {
-		err = os.WriteFile(path, b, 0o644)
-	}
-	if err != nil {
-		return withCode(ExitError, err)
-	}
-	return nil
+	return writeFile(s, path, b)
 }
