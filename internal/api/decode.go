@@ -203,94 +203,119 @@ func (d *decoder) value(n *yaml.Node, v reflect.Value, path string) {
 	case reflect.Struct:
 		d.structValue(n, v, path)
 	case reflect.Slice:
-		if n.Kind != yaml.SequenceNode {
-			d.fail(n, path, "must be a list, got %s", describe(n))
-			return
-		}
-		s := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
-		for i, c := range n.Content {
-			d.value(c, s.Index(i), fmt.Sprintf("%s[%d]", path, i))
-		}
-		v.Set(s)
+		d.sliceValue(n, v, path)
 	case reflect.Map:
-		if n.Kind != yaml.MappingNode {
-			d.fail(n, path, "must be a mapping, got %s", describe(n))
-			return
-		}
-		m := reflect.MakeMapWithSize(v.Type(), len(n.Content)/2)
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			k, val := resolveAlias(n.Content[i]), n.Content[i+1]
-			if k.Kind != yaml.ScalarNode {
-				d.fail(k, path, "keys must be strings")
-				continue
-			}
-			if m.MapIndex(reflect.ValueOf(k.Value)).IsValid() {
-				d.fail(k, join(path, k.Value), "duplicate key")
-				continue
-			}
-			e := reflect.New(v.Type().Elem()).Elem()
-			d.value(val, e, join(path, k.Value))
-			m.SetMapIndex(reflect.ValueOf(k.Value).Convert(v.Type().Key()), e)
-		}
-		v.Set(m)
+		d.mapValue(n, v, path)
 	case reflect.String:
-		if n.Kind != yaml.ScalarNode || n.Tag != "!!str" {
-			if n.Kind == yaml.ScalarNode {
-				d.fail(n, path, "must be a string, got %s (quote it: %q)", describe(n), n.Value)
-			} else {
-				d.fail(n, path, "must be a string, got %s", describe(n))
-			}
-			return
-		}
-		if d.unexpandedVar(n, path) {
-			return
-		}
-		if v.Type().Implements(enumType) {
-			allowed := reflect.Zero(v.Type()).Interface().(Enum).EnumValues()
-			if !contains(allowed, n.Value) {
-				d.fail(n, path, "unknown value %q (one of %s)", n.Value, strings.Join(allowed, ", "))
-				return
-			}
-		}
-		v.SetString(n.Value)
+		d.stringValue(n, v, path)
 	case reflect.Bool:
-		if n.Kind != yaml.ScalarNode || n.Tag != "!!bool" {
-			if d.unexpandedVar(n, path) {
-				return
-			}
-			d.fail(n, path, "must be true or false, got %s", describe(n))
-			return
-		}
-		v.SetBool(n.Value == "true" || n.Value == "True" || n.Value == "TRUE")
+		d.boolValue(n, v, path)
 	case reflect.Uint32, reflect.Uint16, reflect.Int, reflect.Int32, reflect.Int64:
-		if n.Kind != yaml.ScalarNode || n.Tag != "!!int" {
-			if d.unexpandedVar(n, path) {
-				return
-			}
-			d.fail(n, path, "must be a whole number, got %s", describe(n))
-			return
-		}
-		i, err := strconv.ParseInt(n.Value, 0, 64)
-		if err != nil {
-			d.fail(n, path, "must be a whole number, got %q", n.Value)
-			return
-		}
-		if v.CanUint() {
-			if i < 0 || v.OverflowUint(uint64(i)) {
-				d.fail(n, path, "%d is out of range", i)
-				return
-			}
-			v.SetUint(uint64(i))
-			return
-		}
-		if v.OverflowInt(i) {
-			d.fail(n, path, "%d is out of range", i)
-			return
-		}
-		v.SetInt(i)
+		d.intValue(n, v, path)
 	default:
 		d.fail(n, path, "egret cannot decode a %s here", v.Kind())
 	}
+}
+
+// sliceValue decodes a YAML sequence into a slice.
+func (d *decoder) sliceValue(n *yaml.Node, v reflect.Value, path string) {
+	if n.Kind != yaml.SequenceNode {
+		d.fail(n, path, "must be a list, got %s", describe(n))
+		return
+	}
+	s := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
+	for i, c := range n.Content {
+		d.value(c, s.Index(i), fmt.Sprintf("%s[%d]", path, i))
+	}
+	v.Set(s)
+}
+
+// mapValue decodes a YAML mapping into a map; a duplicate key is a problem.
+func (d *decoder) mapValue(n *yaml.Node, v reflect.Value, path string) {
+	if n.Kind != yaml.MappingNode {
+		d.fail(n, path, "must be a mapping, got %s", describe(n))
+		return
+	}
+	m := reflect.MakeMapWithSize(v.Type(), len(n.Content)/2)
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, val := resolveAlias(n.Content[i]), n.Content[i+1]
+		if k.Kind != yaml.ScalarNode {
+			d.fail(k, path, "keys must be strings")
+			continue
+		}
+		if m.MapIndex(reflect.ValueOf(k.Value)).IsValid() {
+			d.fail(k, join(path, k.Value), "duplicate key")
+			continue
+		}
+		e := reflect.New(v.Type().Elem()).Elem()
+		d.value(val, e, join(path, k.Value))
+		m.SetMapIndex(reflect.ValueOf(k.Value).Convert(v.Type().Key()), e)
+	}
+	v.Set(m)
+}
+
+// stringValue decodes a string scalar, checking an Enum's allowed values.
+func (d *decoder) stringValue(n *yaml.Node, v reflect.Value, path string) {
+	if n.Kind != yaml.ScalarNode || n.Tag != "!!str" {
+		if n.Kind == yaml.ScalarNode {
+			d.fail(n, path, "must be a string, got %s (quote it: %q)", describe(n), n.Value)
+		} else {
+			d.fail(n, path, "must be a string, got %s", describe(n))
+		}
+		return
+	}
+	if d.unexpandedVar(n, path) {
+		return
+	}
+	if v.Type().Implements(enumType) {
+		allowed := reflect.Zero(v.Type()).Interface().(Enum).EnumValues()
+		if !contains(allowed, n.Value) {
+			d.fail(n, path, "unknown value %q (one of %s)", n.Value, strings.Join(allowed, ", "))
+			return
+		}
+	}
+	v.SetString(n.Value)
+}
+
+// boolValue decodes true or false.
+func (d *decoder) boolValue(n *yaml.Node, v reflect.Value, path string) {
+	if n.Kind != yaml.ScalarNode || n.Tag != "!!bool" {
+		if d.unexpandedVar(n, path) {
+			return
+		}
+		d.fail(n, path, "must be true or false, got %s", describe(n))
+		return
+	}
+	v.SetBool(n.Value == "true" || n.Value == "True" || n.Value == "TRUE")
+}
+
+// intValue decodes a whole number that fits v.
+func (d *decoder) intValue(n *yaml.Node, v reflect.Value, path string) {
+	if n.Kind != yaml.ScalarNode || n.Tag != "!!int" {
+		if d.unexpandedVar(n, path) {
+			return
+		}
+		d.fail(n, path, "must be a whole number, got %s", describe(n))
+		return
+	}
+	i, err := strconv.ParseInt(n.Value, 0, 64)
+	if err != nil {
+		d.fail(n, path, "must be a whole number, got %q", n.Value)
+		return
+	}
+	if v.CanUint() {
+		if i < 0 || v.OverflowUint(uint64(i)) {
+			d.fail(n, path, "%d is out of range", i)
+			return
+		}
+		v.SetUint(uint64(i))
+		return
+	}
+	if v.OverflowInt(i) {
+		d.fail(n, path, "%d is out of range", i)
+		return
+	}
+	v.SetInt(i)
 }
 
 // unexpanded finds $VAR or ${VAR}, as left by copying a manifest that expects envsubst.

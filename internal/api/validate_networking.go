@@ -82,6 +82,22 @@ func (v *validator) appProtocol(p string, l Listener) {
 
 func (v *validator) externalService(o *ExternalService) {
 	s := o.Spec
+	v.externalServiceHosts(s)
+	v.externalServicePorts(s)
+	for i, san := range s.SubjectAltNames {
+		if san == "" {
+			v.errorf(fmt.Sprintf("spec.subjectAltNames[%d]", i), "must not be empty")
+		}
+	}
+	for k := range s.Selector {
+		if msg := checkLabelKey(k); msg != "" {
+			v.errorf("spec.selector."+k, "%s", msg)
+		}
+	}
+}
+
+// externalServiceHosts checks the names or addresses an ExternalService stands for.
+func (v *validator) externalServiceHosts(s ExternalServiceSpec) {
 	switch {
 	case len(s.Hosts) == 0 && len(s.Addresses) == 0:
 		v.errorf("spec.hosts", "required: set hosts (names) or addresses (IPs or CIDRs)")
@@ -100,6 +116,10 @@ func (v *validator) externalService(o *ExternalService) {
 			}
 		}
 	}
+}
+
+// externalServicePorts checks each port, its TLS origination and its egress gateway routes.
+func (v *validator) externalServicePorts(s ExternalServiceSpec) {
 	if len(s.Ports) == 0 {
 		v.errorf("spec.ports", "required: at least one port")
 	}
@@ -128,49 +148,44 @@ func (v *validator) externalService(o *ExternalService) {
 			v.errorf(pp+".targetPort.name", "a port name needs ExternalEndpoints (spec.selector) to name it")
 		}
 		v.clientTLS(pp+".clientsideTls", p.ClientsideTLS)
-		r := p.EgressGatewayRoutes
-		if r == nil {
-			continue
-		}
-		rp := pp + ".egressGatewayRoutes"
-		switch p.Protocol {
-		case ProtocolHTTP, ProtocolHTTP2, ProtocolHTTPS:
-		case "":
-		default:
-			v.errorf(rp, "egress gateway routes are supported only on HTTP, HTTP2 and HTTPS ports, not %s", p.Protocol)
-		}
-		if len(s.Hosts) == 0 {
-			v.errorf(rp, "egress gateway routes need spec.hosts (not addresses)")
-		}
-		v.port(rp+".portMatch", r.PortMatch)
-		if j, dup := portMatches[r.PortMatch]; dup {
-			v.errorf(rp+".portMatch", "%d is already the portMatch of spec.ports[%d]", r.PortMatch, j)
-		}
-		portMatches[r.PortMatch] = i
-		if j, clash := numbers[r.PortMatch]; clash && j != i && s.Ports[j].EgressGatewayRoutes == nil {
-			v.errorf(rp+".portMatch", "%d is also the number of spec.ports[%d], which has no egress gateway route: requests to it would bypass the gateway", r.PortMatch, j)
-		}
-		if len(r.VirtualGatewayRefs) == 0 {
-			v.errorf(rp+".virtualGatewayRefs", "required: name at least one VirtualGateway")
-		}
-		for j, ref := range r.VirtualGatewayRefs {
-			fp := fmt.Sprintf("%s.virtualGatewayRefs[%d]", rp, j)
-			if ref.Name == "" {
-				v.errorf(fp+".name", "required")
-			}
-			if ref.Cluster != "" {
-				v.cluster(fp+".cluster", ref.Cluster)
-			}
+		if p.EgressGatewayRoutes != nil {
+			v.egressGatewayRoutes(pp+".egressGatewayRoutes", s, i, numbers, portMatches)
 		}
 	}
-	for i, san := range s.SubjectAltNames {
-		if san == "" {
-			v.errorf(fmt.Sprintf("spec.subjectAltNames[%d]", i), "must not be empty")
-		}
+}
+
+// egressGatewayRoutes checks the egress gateway routes of s.Ports[i] at rp. numbers maps each port
+// number to its index; portMatches collects each portMatch seen so far, by the index of its port.
+func (v *validator) egressGatewayRoutes(rp string, s ExternalServiceSpec, i int, numbers, portMatches map[uint32]int) {
+	p := s.Ports[i]
+	r := p.EgressGatewayRoutes
+	switch p.Protocol {
+	case ProtocolHTTP, ProtocolHTTP2, ProtocolHTTPS:
+	case "":
+	default:
+		v.errorf(rp, "egress gateway routes are supported only on HTTP, HTTP2 and HTTPS ports, not %s", p.Protocol)
 	}
-	for k := range s.Selector {
-		if msg := checkLabelKey(k); msg != "" {
-			v.errorf("spec.selector."+k, "%s", msg)
+	if len(s.Hosts) == 0 {
+		v.errorf(rp, "egress gateway routes need spec.hosts (not addresses)")
+	}
+	v.port(rp+".portMatch", r.PortMatch)
+	if j, dup := portMatches[r.PortMatch]; dup {
+		v.errorf(rp+".portMatch", "%d is already the portMatch of spec.ports[%d]", r.PortMatch, j)
+	}
+	portMatches[r.PortMatch] = i
+	if j, clash := numbers[r.PortMatch]; clash && j != i && s.Ports[j].EgressGatewayRoutes == nil {
+		v.errorf(rp+".portMatch", "%d is also the number of spec.ports[%d], which has no egress gateway route: requests to it would bypass the gateway", r.PortMatch, j)
+	}
+	if len(r.VirtualGatewayRefs) == 0 {
+		v.errorf(rp+".virtualGatewayRefs", "required: name at least one VirtualGateway")
+	}
+	for j, ref := range r.VirtualGatewayRefs {
+		fp := fmt.Sprintf("%s.virtualGatewayRefs[%d]", rp, j)
+		if ref.Name == "" {
+			v.errorf(fp+".name", "required")
+		}
+		if ref.Cluster != "" {
+			v.cluster(fp+".cluster", ref.Cluster)
 		}
 	}
 }

@@ -11,6 +11,26 @@ const notActed = "only forwardTo to EXTERNAL_SERVICE destinations"
 
 func (v *validator) routeTable(o *RouteTable) {
 	s := o.Spec
+	v.routeTableWhere(s)
+	v.routeTableUnacted(s)
+	if len(s.HTTP) == 0 && len(s.TCP) == 0 && len(s.TLS) == 0 {
+		v.errorf("spec.http", "required: at least one route")
+	}
+	names := map[string]int{}
+	for i, r := range s.HTTP {
+		p := fmt.Sprintf("spec.http[%d]", i)
+		if r.Name != "" {
+			if j, dup := names[r.Name]; dup {
+				v.errorf(p+".name", "%q is already the name of spec.http[%d]", r.Name, j)
+			}
+			names[r.Name] = i
+		}
+		v.httpRoute(p, r)
+	}
+}
+
+// routeTableWhere checks the hosts a route table serves and where it applies.
+func (v *validator) routeTableWhere(s RouteTableSpec) {
 	if len(s.Hosts) == 0 {
 		v.errorf("spec.hosts", "required: egret reads only route tables that name their hosts (delegated child tables are not supported)")
 	}
@@ -40,20 +60,26 @@ func (v *validator) routeTable(o *RouteTable) {
 			v.errorf(p+".selector", "only selector.labels may be set on a route table's workload selector (Gloo's rule)")
 		}
 	}
-	unacted := func(path, what string) {
-		v.errorf(path, "egret does not act on %s: %s", what, notActed)
-	}
+}
+
+// unacted is the error on a RouteTable field egret does not act on.
+func (v *validator) unacted(path, what string) {
+	v.errorf(path, "egret does not act on %s: %s", what, notActed)
+}
+
+// routeTableUnacted reports the route table's fields egret does not act on (errors) or ignores (warnings).
+func (v *validator) routeTableUnacted(s RouteTableSpec) {
 	if len(s.ApplyToDestinations) > 0 {
-		unacted("spec.applyToDestinations", "applyToDestinations (producer-side routing)")
+		v.unacted("spec.applyToDestinations", "applyToDestinations (producer-side routing)")
 	}
 	if s.DefaultDestination != nil {
-		unacted("spec.defaultDestination", "defaultDestination; list the destinations of each forwardTo")
+		v.unacted("spec.defaultDestination", "defaultDestination; list the destinations of each forwardTo")
 	}
 	if len(s.TCP) > 0 {
-		unacted("spec.tcp", "TCP routes")
+		v.unacted("spec.tcp", "TCP routes")
 	}
 	if len(s.TLS) > 0 {
-		unacted("spec.tls", "TLS routes")
+		v.unacted("spec.tls", "TLS routes")
 	}
 	if s.Weight != 0 {
 		v.warnf("spec.weight", "ignored: it orders delegated tables, and egret does not delegate")
@@ -67,41 +93,32 @@ func (v *validator) routeTable(o *RouteTable) {
 	if len(s.VirtualServiceAnnotations) > 0 {
 		v.warnf("spec.virtualServiceAnnotations", "ignored by egret")
 	}
-	if len(s.HTTP) == 0 && len(s.TCP) == 0 && len(s.TLS) == 0 {
-		v.errorf("spec.http", "required: at least one route")
+}
+
+// httpRoute checks one HTTP route at p: its matchers and its one action.
+func (v *validator) httpRoute(p string, r HTTPRoute) {
+	for j, m := range r.Matchers {
+		v.httpMatcher(fmt.Sprintf("%s.matchers[%d]", p, j), m)
 	}
-	names := map[string]int{}
-	for i, r := range s.HTTP {
-		p := fmt.Sprintf("spec.http[%d]", i)
-		if r.Name != "" {
-			if j, dup := names[r.Name]; dup {
-				v.errorf(p+".name", "%q is already the name of spec.http[%d]", r.Name, j)
-			}
-			names[r.Name] = i
-		}
-		for j, m := range r.Matchers {
-			v.httpMatcher(fmt.Sprintf("%s.matchers[%d]", p, j), m)
-		}
-		actions := 0
-		for _, a := range []struct {
-			set  bool
-			name string
-		}{{r.Delegate != nil, "delegate"}, {r.Redirect != nil, "redirect"}, {r.DirectResponse != nil, "directResponse"}, {r.Graphql != nil, "graphql"}} {
-			if a.set {
-				actions++
-				unacted(p+"."+a.name, a.name)
-			}
-		}
-		if r.ForwardTo != nil {
+	actions := 0
+	for _, a := range []struct {
+		set  bool
+		name string
+	}{{r.Delegate != nil, "delegate"}, {r.Redirect != nil, "redirect"}, {r.DirectResponse != nil, "directResponse"}, {r.Graphql != nil, "graphql"}} {
+		if a.set {
 			actions++
-			v.forwardTo(p+".forwardTo", r.ForwardTo)
+			v.unacted(p+"."+a.name, a.name)
 		}
-		switch {
-		case actions == 0:
-			v.errorf(p, "required: an action (egret acts on forwardTo)")
-		case actions > 1:
-			v.errorf(p, "set one action (forwardTo, delegate, redirect, directResponse or graphql), not %d", actions)
-		}
+	}
+	if r.ForwardTo != nil {
+		actions++
+		v.forwardTo(p+".forwardTo", r.ForwardTo)
+	}
+	switch {
+	case actions == 0:
+		v.errorf(p, "required: an action (egret acts on forwardTo)")
+	case actions > 1:
+		v.errorf(p, "set one action (forwardTo, delegate, redirect, directResponse or graphql), not %d", actions)
 	}
 }
 

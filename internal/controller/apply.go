@@ -77,9 +77,38 @@ func (c *cluster) sync(ctx context.Context, out *istio.Output) error {
 	if err != nil {
 		return err
 	}
-	// What the controller owns, by metadata only (labels, annotations, uid): the rendered hash is all
-	// a pass compares, and a full list of thousands of objects would cost the API server and this
-	// process far more.
+	live, errs := c.listOwned(ctx)
+	if err := c.ensureNamespaces(ctx, want); err != nil {
+		errs = append(errs, err)
+	}
+	rendered := map[string]bool{}
+	var changed []desired
+	for _, d := range want {
+		rendered[d.id] = true
+		if cur, ok := live[d.id]; ok && cur.hash == d.hash {
+			continue
+		}
+		changed = append(changed, d)
+	}
+	errs = append(errs, c.applyAll(ctx, changed)...)
+	if len(errs) > 0 {
+		// Deleting while the cluster is only partly reachable could remove what a failed list hid from
+		// the rendered set's view; try again on the next pass.
+		return errors.Join(errs...)
+	}
+	var gone []liveObject
+	for id, l := range live {
+		if !rendered[id] {
+			gone = append(gone, l)
+		}
+	}
+	return errors.Join(c.deleteAll(ctx, gone)...)
+}
+
+// listOwned reads what the controller owns, by metadata only (labels, annotations, uid): the rendered
+// hash is all a pass compares, and a full list of thousands of objects would cost the API server and
+// this process far more.
+func (c *cluster) listOwned(ctx context.Context) (map[string]liveObject, []error) {
 	live := map[string]liveObject{}
 	var errs []error
 	var mu sync.Mutex
@@ -102,18 +131,13 @@ func (c *cluster) sync(ctx context.Context, out *istio.Output) error {
 			live[kind+" "+m.Namespace+"/"+m.Name] = liveObject{kind: kind, namespace: m.Namespace, name: m.Name, uid: m.UID, hash: m.Annotations[HashAnnotation]}
 		}
 	})
-	if err := c.ensureNamespaces(ctx, want); err != nil {
-		errs = append(errs, err)
-	}
-	rendered := map[string]bool{}
-	var changed []desired
-	for _, d := range want {
-		rendered[d.id] = true
-		if cur, ok := live[d.id]; ok && cur.hash == d.hash {
-			continue
-		}
-		changed = append(changed, d)
-	}
+	return live, errs
+}
+
+// applyAll server-side-applies each object, as the field manager, taking fields over from others.
+func (c *cluster) applyAll(ctx context.Context, changed []desired) []error {
+	var errs []error
+	var mu sync.Mutex
 	forEach(len(changed), writeWorkers, func(i int) {
 		d := changed[i]
 		body, err := json.Marshal(d.obj.Object)
@@ -129,17 +153,13 @@ func (c *cluster) sync(ctx context.Context, out *istio.Output) error {
 		}
 		c.wrote("apply", d.id)
 	})
-	if len(errs) > 0 {
-		// Deleting while the cluster is only partly reachable could remove what a failed list hid from
-		// the rendered set's view; try again on the next pass.
-		return errors.Join(errs...)
-	}
-	var gone []liveObject
-	for id, l := range live {
-		if !rendered[id] {
-			gone = append(gone, l)
-		}
-	}
+	return errs
+}
+
+// deleteAll deletes each object, only if it is still the one listed (its uid).
+func (c *cluster) deleteAll(ctx context.Context, gone []liveObject) []error {
+	var errs []error
+	var mu sync.Mutex
 	forEach(len(gone), writeWorkers, func(i int) {
 		l := gone[i]
 		id := l.kind + " " + l.namespace + "/" + l.name
@@ -153,7 +173,7 @@ func (c *cluster) sync(ctx context.Context, out *istio.Output) error {
 		}
 		c.wrote("delete", id)
 	})
-	return errors.Join(errs...)
+	return errs
 }
 
 // liveObject is what a pass reads of an owned object in a workload cluster.

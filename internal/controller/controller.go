@@ -78,6 +78,38 @@ var setLogger sync.Once
 
 // Run runs the controller until ctx ends.
 func Run(ctx context.Context, o Options) error {
+	o = o.withDefaults()
+	cfg, err := restConfig(o)
+	if err != nil {
+		return err
+	}
+	lg := logr.FromSlogHandler(o.Log.Handler())
+	setLogger.Do(func() { log.SetLogger(lg) })
+	mgr, err := newManager(cfg, o, lg)
+	if err != nil {
+		return err
+	}
+	src := kube.New(mgr.GetClient())
+	r := &reconciler{
+		log:          o.Log,
+		mgmt:         mgr.GetClient(),
+		src:          src,
+		recorder:     mgr.GetEventRecorder("egret"), // events.k8s.io/v1 (the chart grants it; kubectl describe shows them)
+		namespace:    o.Namespace,
+		localCluster: o.LocalCluster,
+		localConfig:  cfg,
+		resync:       o.Resync,
+		onWrite:      o.OnWrite,
+		lastValid:    map[string]kube.Object{},
+		clients:      map[string]*cluster{},
+	}
+	if err := watch(mgr, r, src); err != nil {
+		return err
+	}
+	return start(ctx, mgr, o)
+}
+
+func (o Options) withDefaults() Options {
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
@@ -87,23 +119,32 @@ func Run(ctx context.Context, o Options) error {
 	if o.Resync == 0 {
 		o.Resync = 5 * time.Minute
 	}
+	return o
+}
+
+// restConfig is the management cluster's client config: o.Config, else loaded (loadConfig), with a
+// rate limit fit for status writes at scale.
+func restConfig(o Options) (*rest.Config, error) {
 	cfg := o.Config
 	if cfg == nil {
 		var err error
 		if cfg, err = loadConfig(o.Kubeconfig); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	if cfg.QPS == 0 { // client-go's default (5 a second) throttles status writes at scale
 		cfg = rest.CopyConfig(cfg)
 		cfg.QPS, cfg.Burst = clientQPS, clientBurst
 	}
-	lg := logr.FromSlogHandler(o.Log.Handler())
-	setLogger.Do(func() { log.SetLogger(lg) })
+	return cfg, nil
+}
 
+// newManager builds the controller-runtime manager: the workload-cluster Secrets of o.Namespace only
+// in its cache, leader election on the Lease, no metrics or probe listeners of its own (--admin serves them).
+func newManager(cfg *rest.Config, o Options, lg logr.Logger) (manager.Manager, error) {
 	scheme := runtime.NewScheme()
 	if err := clientgoscheme.AddToScheme(scheme); err != nil {
-		return err
+		return nil, err
 	}
 	mgr, err := ctrl.NewManager(cfg, manager.Options{
 		Scheme: scheme,
@@ -126,22 +167,13 @@ func Run(ctx context.Context, o Options) error {
 		RetryPeriod:                   ptr(durationOr(o.RetryPeriod, 2*time.Second)),
 	})
 	if err != nil {
-		return fmt.Errorf("controller manager: %w", err)
+		return nil, fmt.Errorf("controller manager: %w", err)
 	}
-	src := kube.New(mgr.GetClient())
-	r := &reconciler{
-		log:          o.Log,
-		mgmt:         mgr.GetClient(),
-		src:          src,
-		recorder:     mgr.GetEventRecorder("egret"), // events.k8s.io/v1 (the chart grants it; kubectl describe shows them)
-		namespace:    o.Namespace,
-		localCluster: o.LocalCluster,
-		localConfig:  cfg,
-		resync:       o.Resync,
-		onWrite:      o.OnWrite,
-		lastValid:    map[string]kube.Object{},
-		clients:      map[string]*cluster{},
-	}
+	return mgr, nil
+}
+
+// watch makes r the reconciler of every egret kind and of the workload-cluster Secrets.
+func watch(mgr manager.Manager, r *reconciler, src *kube.Source) error {
 	c, err := crcontroller.New("egret", mgr, crcontroller.Options{
 		Reconciler:              r,
 		MaxConcurrentReconciles: 1,
@@ -166,10 +198,11 @@ func Run(ctx context.Context, o Options) error {
 			return err
 		}
 	}
-	if err := c.Watch(source.Kind[client.Object](mgr.GetCache(), &corev1.Secret{}, all)); err != nil {
-		return err
-	}
+	return c.Watch(source.Kind[client.Object](mgr.GetCache(), &corev1.Secret{}, all))
+}
 
+// start serves the admin endpoints and runs the manager until ctx ends or either fails.
+func start(ctx context.Context, mgr manager.Manager, o Options) error {
 	var ready atomic.Bool
 	go func() {
 		if mgr.GetCache().WaitForCacheSync(ctx) {

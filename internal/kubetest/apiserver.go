@@ -56,22 +56,7 @@ func StartAPIServer(t testing.TB, name string) *APIServer {
 	ctx, cancel := context.WithTimeout(context.Background(), readyTimeout)
 	defer cancel()
 
-	etcd := startProcess(t, dir, name+"-etcd", nil, etcdBin,
-		"--name", "default",
-		"--data-dir", filepath.Join(dir, "etcd"),
-		"--listen-client-urls", "http://"+loopback(etcdClient),
-		"--advertise-client-urls", "http://"+loopback(etcdClient),
-		"--listen-peer-urls", "http://"+loopback(etcdPeer),
-		"--initial-advertise-peer-urls", "http://"+loopback(etcdPeer),
-		"--initial-cluster", "default=http://"+loopback(etcdPeer),
-		"--listen-metrics-urls", "",
-		"--log-level", "warn",
-	)
-	if err := waitFor(ctx, etcd, "etcd", func(ctx context.Context) error {
-		return httpOK(ctx, "http://"+loopback(etcdClient)+"/health")
-	}); err != nil {
-		t.Fatal(err)
-	}
+	startEtcd(ctx, t, dir, name, etcdBin, etcdClient, etcdPeer)
 
 	saKey := filepath.Join(dir, "sa.key")
 	writeRSAKey(t, saKey)
@@ -115,7 +100,36 @@ func StartAPIServer(t testing.TB, name string) *APIServer {
 	}
 	s.Clientset = kubernetes.NewForConfigOrDie(cfg)
 	s.Dynamic = dynamic.NewForConfigOrDie(cfg)
-	s.Kubeconfig = filepath.Join(dir, "kubeconfig")
+	s.writeKubeconfig(t, token)
+	return s
+}
+
+// startEtcd starts etcd for one API server, serving clients on 127.0.0.1:client, and waits for its health.
+func startEtcd(ctx context.Context, t testing.TB, dir, name, bin string, client, peer int) {
+	t.Helper()
+	etcd := startProcess(t, dir, name+"-etcd", nil, bin,
+		"--name", "default",
+		"--data-dir", filepath.Join(dir, "etcd"),
+		"--listen-client-urls", "http://"+loopback(client),
+		"--advertise-client-urls", "http://"+loopback(client),
+		"--listen-peer-urls", "http://"+loopback(peer),
+		"--initial-advertise-peer-urls", "http://"+loopback(peer),
+		"--initial-cluster", "default=http://"+loopback(peer),
+		"--listen-metrics-urls", "",
+		"--log-level", "warn",
+	)
+	if err := waitFor(ctx, etcd, "etcd", func(ctx context.Context) error {
+		return httpOK(ctx, "http://"+loopback(client)+"/health")
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// writeKubeconfig writes s.Kubeconfig: the server, its CA and the admin token, in a context named s.Name.
+func (s *APIServer) writeKubeconfig(t testing.TB, token string) {
+	t.Helper()
+	name, cfg := s.Name, s.Config
+	s.Kubeconfig = filepath.Join(s.Dir, "kubeconfig")
 	kc := clientcmdapi.NewConfig()
 	kc.Clusters[name] = &clientcmdapi.Cluster{Server: cfg.Host, CertificateAuthority: cfg.TLSClientConfig.CAFile}
 	kc.AuthInfos[name] = &clientcmdapi.AuthInfo{Token: token}
@@ -124,7 +138,6 @@ func StartAPIServer(t testing.TB, name string) *APIServer {
 	if err := clientcmd.WriteToFile(*kc, s.Kubeconfig); err != nil {
 		t.Fatal(err)
 	}
-	return s
 }
 
 func (s *APIServer) waitReady(ctx context.Context) error {

@@ -108,53 +108,10 @@ func Run(ctx context.Context, p Params) (Result, error) {
 	runCtx, cancel := context.WithTimeout(ctx, p.Duration)
 	defer cancel()
 
-	var issued atomic.Int64
-	callers := make([]caller, p.Concurrency)
-	var wg sync.WaitGroup
 	start := now()
-	for i := range callers {
-		c := &callers[i]
-		wg.Go(func() {
-			for runCtx.Err() == nil && issued.Add(1) <= int64(p.Requests) {
-				t0 := now()
-				err := p.Do(runCtx)
-				lat := now().Sub(t0)
-				switch {
-				case err == nil:
-					c.latencies = append(c.latencies, lat)
-				case runCtx.Err() != nil:
-					// The deadline, not the target, ended this request.
-					c.cancelled++
-				default:
-					c.errors++
-					if c.firstErr == nil {
-						c.firstErr = err
-					}
-				}
-			}
-		})
-	}
-	wg.Wait()
+	callers := runCallers(runCtx, p, now)
 	res.Elapsed = now().Sub(start)
-
-	var all []time.Duration
-	for _, c := range callers {
-		all = append(all, c.latencies...)
-		res.Errors += c.errors
-		res.Cancelled += c.cancelled
-		if res.FirstError == nil {
-			res.FirstError = c.firstErr
-		}
-	}
-	res.Requests = len(all) + res.Errors
-	slices.Sort(all)
-	res.P50, res.P90, res.P99 = percentile(all, 50), percentile(all, 90), percentile(all, 99)
-	if len(all) > 0 {
-		res.Max = all[len(all)-1]
-	}
-	if res.Elapsed > 0 {
-		res.RPS = float64(len(all)) / res.Elapsed.Seconds()
-	}
+	res.tally(callers)
 
 	if p.WatchPID != 0 {
 		after, err := takeSample(p.WatchPID)
@@ -174,6 +131,60 @@ func Run(ctx context.Context, p Params) (Result, error) {
 		return res, fmt.Errorf("loadgen: run interrupted: %w", err)
 	}
 	return res, nil
+}
+
+// runCallers runs p.Concurrency callers, each sending requests back to back until p.Requests are
+// started or ctx ends, and returns each caller's tally.
+func runCallers(ctx context.Context, p Params, now func() time.Time) []caller {
+	var issued atomic.Int64
+	callers := make([]caller, p.Concurrency)
+	var wg sync.WaitGroup
+	for i := range callers {
+		c := &callers[i]
+		wg.Go(func() {
+			for ctx.Err() == nil && issued.Add(1) <= int64(p.Requests) {
+				t0 := now()
+				err := p.Do(ctx)
+				lat := now().Sub(t0)
+				switch {
+				case err == nil:
+					c.latencies = append(c.latencies, lat)
+				case ctx.Err() != nil:
+					// The deadline, not the target, ended this request.
+					c.cancelled++
+				default:
+					c.errors++
+					if c.firstErr == nil {
+						c.firstErr = err
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return callers
+}
+
+// tally merges the callers' tallies into r: counts, the first error, latency percentiles and the rate.
+func (r *Result) tally(callers []caller) {
+	var all []time.Duration
+	for _, c := range callers {
+		all = append(all, c.latencies...)
+		r.Errors += c.errors
+		r.Cancelled += c.cancelled
+		if r.FirstError == nil {
+			r.FirstError = c.firstErr
+		}
+	}
+	r.Requests = len(all) + r.Errors
+	slices.Sort(all)
+	r.P50, r.P90, r.P99 = percentile(all, 50), percentile(all, 90), percentile(all, 99)
+	if len(all) > 0 {
+		r.Max = all[len(all)-1]
+	}
+	if r.Elapsed > 0 {
+		r.RPS = float64(len(all)) / r.Elapsed.Seconds()
+	}
 }
 
 // sample is one reading of a watched process.

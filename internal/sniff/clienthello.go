@@ -51,27 +51,13 @@ func malformed(format string, args ...any) error {
 // reported as ErrNotTLS after reading only that byte; an empty stream
 // returns io.EOF, and read errors are returned as they are.
 func ClientHello(r io.Reader) (Hello, []byte, error) {
-	consumed := make([]byte, 0, 512)
-	read := func(n int) ([]byte, error) {
-		start := len(consumed)
-		consumed = append(consumed, make([]byte, n)...)
-		got, err := io.ReadFull(r, consumed[start:])
-		consumed = consumed[:start+got]
-		if err != nil {
-			if errors.Is(err, io.ErrUnexpectedEOF) || (errors.Is(err, io.EOF) && start > 0) {
-				return nil, malformed("truncated after %d bytes", len(consumed))
-			}
-			return nil, err
-		}
-		return consumed[start:], nil
-	}
-
-	first, err := read(1)
+	hr := helloReader{r: r, consumed: make([]byte, 0, 512)}
+	first, err := hr.read(1)
 	if err != nil {
-		return Hello{}, consumed, err
+		return Hello{}, hr.consumed, err
 	}
 	if first[0] != contentHandshake {
-		return Hello{}, consumed, ErrNotTLS
+		return Hello{}, hr.consumed, ErrNotTLS
 	}
 
 	// handshake accumulates the handshake-layer bytes, which may be
@@ -79,46 +65,18 @@ func ClientHello(r io.Reader) (Hello, []byte, error) {
 	var handshake []byte
 	need := 4 // handshake header, until we know the body length
 	for records := 0; len(handshake) < need; records++ {
-		var hdr []byte
-		if records == 0 {
-			rest, err := read(recordHeaderLen - 1)
-			if err != nil {
-				return Hello{}, consumed, err
-			}
-			hdr = append([]byte{contentHandshake}, rest...)
-		} else {
-			if hdr, err = read(recordHeaderLen); err != nil {
-				return Hello{}, consumed, err
-			}
-		}
-		if hdr[0] != contentHandshake {
-			return Hello{}, consumed, malformed("record %d has content type %d, want handshake", records, hdr[0])
-		}
-		if hdr[1] != 3 || hdr[2] > 4 {
-			if records == 0 {
-				return Hello{}, consumed, ErrNotTLS
-			}
-			return Hello{}, consumed, malformed("record %d has version %d.%d", records, hdr[1], hdr[2])
-		}
-		n := int(hdr[3])<<8 | int(hdr[4])
-		if n == 0 {
-			return Hello{}, consumed, malformed("empty handshake record")
-		}
-		if n > maxRecordLen {
-			return Hello{}, consumed, malformed("record length %d exceeds %d", n, maxRecordLen)
-		}
-		body, err := read(n)
+		body, err := hr.record(records)
 		if err != nil {
-			return Hello{}, consumed, err
+			return Hello{}, hr.consumed, err
 		}
 		handshake = append(handshake, body...)
 		if need == 4 && len(handshake) >= 4 {
 			if handshake[0] != handshakeClientHelo {
-				return Hello{}, consumed, malformed("handshake type %d, want ClientHello", handshake[0])
+				return Hello{}, hr.consumed, malformed("handshake type %d, want ClientHello", handshake[0])
 			}
 			size := int(handshake[1])<<16 | int(handshake[2])<<8 | int(handshake[3])
 			if size > MaxHandshakeSize {
-				return Hello{}, consumed, ErrTooLarge
+				return Hello{}, hr.consumed, ErrTooLarge
 			}
 			need = 4 + size
 		}
@@ -126,8 +84,65 @@ func ClientHello(r io.Reader) (Hello, []byte, error) {
 	if len(handshake) != need {
 		// Trailing handshake data in the same flight is not something a
 		// client sends before the server answers.
-		return Hello{}, consumed, malformed("%d unexpected bytes after ClientHello", len(handshake)-need)
+		return Hello{}, hr.consumed, malformed("%d unexpected bytes after ClientHello", len(handshake)-need)
 	}
 	h, err := parseClientHello(handshake[4:])
-	return h, consumed, err
+	return h, hr.consumed, err
+}
+
+// helloReader reads the records that carry a ClientHello, keeping every
+// byte it consumed so that the caller can replay them.
+type helloReader struct {
+	r        io.Reader
+	consumed []byte
+}
+
+// read reads exactly n more bytes; a stream that ends part way is malformed.
+func (h *helloReader) read(n int) ([]byte, error) {
+	start := len(h.consumed)
+	h.consumed = append(h.consumed, make([]byte, n)...)
+	got, err := io.ReadFull(h.r, h.consumed[start:])
+	h.consumed = h.consumed[:start+got]
+	if err != nil {
+		if errors.Is(err, io.ErrUnexpectedEOF) || (errors.Is(err, io.EOF) && start > 0) {
+			return nil, malformed("truncated after %d bytes", len(h.consumed))
+		}
+		return nil, err
+	}
+	return h.consumed[start:], nil
+}
+
+// record reads handshake record number records and returns its body. The
+// first record's content type byte has already been read.
+func (h *helloReader) record(records int) ([]byte, error) {
+	var hdr []byte
+	if records == 0 {
+		rest, err := h.read(recordHeaderLen - 1)
+		if err != nil {
+			return nil, err
+		}
+		hdr = append([]byte{contentHandshake}, rest...)
+	} else {
+		var err error
+		if hdr, err = h.read(recordHeaderLen); err != nil {
+			return nil, err
+		}
+	}
+	if hdr[0] != contentHandshake {
+		return nil, malformed("record %d has content type %d, want handshake", records, hdr[0])
+	}
+	if hdr[1] != 3 || hdr[2] > 4 {
+		if records == 0 {
+			return nil, ErrNotTLS
+		}
+		return nil, malformed("record %d has version %d.%d", records, hdr[1], hdr[2])
+	}
+	n := int(hdr[3])<<8 | int(hdr[4])
+	if n == 0 {
+		return nil, malformed("empty handshake record")
+	}
+	if n > maxRecordLen {
+		return nil, malformed("record length %d exceeds %d", n, maxRecordLen)
+	}
+	return h.read(n)
 }

@@ -43,69 +43,87 @@ func (r *renderer) gatewayTable(t *ir.RouteTable) {
 	if l == nil {
 		return
 	}
-	policies, first := "", true
+	policies, why := r.gatewayTablePolicies(t, gw)
+	if why != "" {
+		skip(why)
+		return
+	}
+	routes, _ := r.tableRoutes(t, func(d ir.RouteDestination) (string, uint32) { return r.gatewayDestination(gw, d) })
+	for _, h := range t.Hosts {
+		r.gatewayTableHost(t, gw, l, string(h), routes)
+		r.restrictTableHost(gw, policies, h)
+	}
+}
+
+// gatewayTablePolicies is the AccessPolicies (joined by commas) every destination of t has in common,
+// or why t cannot be rendered at gw.
+func (r *renderer) gatewayTablePolicies(t *ir.RouteTable, gw *ir.Gateway) (policies, why string) {
+	first := true
 	for _, route := range t.Routes {
 		for _, m := range route.Matchers {
 			if m.Port != 0 {
-				skip("a matcher names a port (the gateway sees its own listener's port, not the one the caller called)")
-				return
+				return "", "a matcher names a port (the gateway sees its own listener's port, not the one the caller called)"
 			}
 		}
 		for _, d := range route.Destinations {
 			s := r.services[d.ServiceID]
 			if host, _ := r.gatewayDestination(gw, d); host == "" {
-				skip("its destination " + d.ServiceID + " is not served by gateway " + gw.Namespace + "/" + gw.Name)
-				return
+				return "", "its destination " + d.ServiceID + " is not served by gateway " + gw.Namespace + "/" + gw.Name
 			}
 			ps := strings.Join(r.policiesOf(s.ID, d.Port), ",")
 			if !first && ps != policies {
-				skip("its destinations have different AccessPolicies (the gateway authorizes by the Host the caller sent)")
-				return
+				return "", "its destinations have different AccessPolicies (the gateway authorizes by the Host the caller sent)"
 			}
 			policies, first = ps, false
 		}
 	}
-	routes, _ := r.tableRoutes(t, func(d ir.RouteDestination) (string, uint32) { return r.gatewayDestination(gw, d) })
+	return policies, ""
+}
+
+// gatewayTableHost renders t for one of its hosts: the mesh sends the host to gw's listener l, where
+// the table's routes apply.
+func (r *renderer) gatewayTableHost(t *ir.RouteTable, gw *ir.Gateway, l *ir.Listener, host string, routes []*netapi.HTTPRoute) {
+	gwRef := r.exposeAt(gw, l, nsOf(t.ID), host)
+	subset := r.gatewaySubset(gw, l, host)
+	r.tableServiceEntry(t, host, []string{"*"})
+	vs := r.tableVirtualService(t, host, []string{"mesh", gwRef}, []string{"*"})
+	ports, _ := tablePorts(t)
+	for _, p := range ports {
+		vs.Spec.Http = append(vs.Spec.Http, &netapi.HTTPRoute{
+			Name:  objectName("mesh", strconv.Itoa(int(p))),
+			Match: []*netapi.HTTPMatchRequest{{Gateways: []string{"mesh"}, Port: p}},
+			Route: []*netapi.HTTPRouteDestination{{Destination: &netapi.Destination{
+				Host: serviceHost(gw), Subset: subset, Port: &netapi.PortSelector{Number: l.Port},
+			}}},
+		})
+	}
+	for _, hr := range routes {
+		hr := proto.Clone(hr).(*netapi.HTTPRoute)
+		if len(hr.Match) == 0 {
+			hr.Match = []*netapi.HTTPMatchRequest{{}}
+		}
+		for _, m := range hr.Match {
+			m.Gateways = []string{gwRef}
+		}
+		vs.Spec.Http = append(vs.Spec.Http, hr)
+	}
+	r.out.VirtualServices = append(r.out.VirtualServices, vs)
+}
+
+// restrictTableHost adds the table's host h to what each of policies (joined by commas) restricts at gw.
+func (r *renderer) restrictTableHost(gw *ir.Gateway, policies string, h ir.HostPattern) {
 	key := gw.Namespace + "/" + gw.Name
-	for _, h := range t.Hosts {
-		host := string(h)
-		gwRef := r.exposeAt(gw, l, nsOf(t.ID), host)
-		subset := r.gatewaySubset(gw, l, host)
-		r.tableServiceEntry(t, host, []string{"*"})
-		vs := r.tableVirtualService(t, host, []string{"mesh", gwRef}, []string{"*"})
-		ports, _ := tablePorts(t)
-		for _, p := range ports {
-			vs.Spec.Http = append(vs.Spec.Http, &netapi.HTTPRoute{
-				Name:  objectName("mesh", strconv.Itoa(int(p))),
-				Match: []*netapi.HTTPMatchRequest{{Gateways: []string{"mesh"}, Port: p}},
-				Route: []*netapi.HTTPRouteDestination{{Destination: &netapi.Destination{
-					Host: serviceHost(gw), Subset: subset, Port: &netapi.PortSelector{Number: l.Port},
-				}}},
-			})
+	for _, p := range strings.Split(policies, ",") {
+		if p == "" {
+			continue
 		}
-		for _, hr := range routes {
-			hr := proto.Clone(hr).(*netapi.HTTPRoute)
-			if len(hr.Match) == 0 {
-				hr.Match = []*netapi.HTTPMatchRequest{{}}
-			}
-			for _, m := range hr.Match {
-				m.Gateways = []string{gwRef}
-			}
-			vs.Spec.Http = append(vs.Spec.Http, hr)
+		if r.tableHosts == nil {
+			r.tableHosts = map[string]map[string][]string{}
 		}
-		r.out.VirtualServices = append(r.out.VirtualServices, vs)
-		for _, p := range strings.Split(policies, ",") {
-			if p == "" {
-				continue
-			}
-			if r.tableHosts == nil {
-				r.tableHosts = map[string]map[string][]string{}
-			}
-			if r.tableHosts[key] == nil {
-				r.tableHosts[key] = map[string][]string{}
-			}
-			r.tableHosts[key][p] = append(r.tableHosts[key][p], authzHosts(h)...)
+		if r.tableHosts[key] == nil {
+			r.tableHosts[key] = map[string][]string{}
 		}
+		r.tableHosts[key][p] = append(r.tableHosts[key][p], authzHosts(h)...)
 	}
 }
 

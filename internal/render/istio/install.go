@@ -82,66 +82,21 @@ func (r *renderer) gatewayRevision(g *ir.Gateway, o owner) error {
 	if g.Revision != "" {
 		selector["istio.io/rev"] = g.Revision
 	}
-	podLabels := maps.Clone(selector)
-	podLabels["sidecar.istio.io/inject"] = "true"
-	podLabels["service.istio.io/canonical-name"] = g.Name
-	podAnn := map[string]string{
-		"inject.istio.io/templates": "gateway",
-		"sidecar.istio.io/inject":   "true",
-		"prometheus.io/scrape":      "true",
-		"prometheus.io/port":        "15020",
-		"prometheus.io/path":        "/stats/prometheus",
+	pod, err := gatewayPod(g, in, selector)
+	if err != nil {
+		return err
 	}
-	maps.Copy(podAnn, in.PodAnnotations)
-
-	var tolerations []corev1.Toleration
-	if err := decodeStrict(in.Tolerations, &tolerations); err != nil {
-		return fmt.Errorf("gateway %s: k8s.tolerations: %w", g.ID, err)
-	}
-	var affinity *corev1.Affinity
-	if in.Affinity != nil {
-		affinity = &corev1.Affinity{}
-		if err := decodeStrict(in.Affinity, affinity); err != nil {
-			return fmt.Errorf("gateway %s: k8s.affinity: %w", g.ID, err)
-		}
-	}
-	image := "auto" // istiod's gateway injection template replaces it with the proxy image
-	if in.Hub != "" || in.Tag != "" {
-		image = cmpOr(in.Hub, defaultHub) + "/proxyv2:" + cmpOr(in.Tag, defaultTag)
-	}
-	var cports []corev1.ContainerPort
 	var sports []corev1.ServicePort
 	for _, p := range g.ServicePorts {
-		pname := cmpOr(p.Name, "port-"+strconv.Itoa(int(p.Port)))
-		sports = append(sports, corev1.ServicePort{Name: pname, Port: int32(p.Port), TargetPort: intstr.FromInt32(int32(p.TargetPort)), Protocol: corev1.ProtocolTCP})
-		cports = append(cports, corev1.ContainerPort{Name: truncPortName(pname), ContainerPort: int32(p.TargetPort), Protocol: corev1.ProtocolTCP})
+		sports = append(sports, corev1.ServicePort{Name: servicePortName(p), Port: int32(p.Port), TargetPort: intstr.FromInt32(int32(p.TargetPort)), Protocol: corev1.ProtocolTCP})
 	}
-	cports = append(cports, corev1.ContainerPort{Name: "http-envoy-prom", ContainerPort: 15090, Protocol: corev1.ProtocolTCP})
 	one := intstr.FromInt32(1)
-	nonRoot := true
 	dep := &appsv1.Deployment{
 		TypeMeta:   typeMeta("apps/v1", "Deployment"),
 		ObjectMeta: r.meta(name, g.Namespace, o),
 		Spec: appsv1.DeploymentSpec{
 			Selector: &metav1.LabelSelector{MatchLabels: selector},
-			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: podLabels, Annotations: podAnn},
-				Spec: corev1.PodSpec{
-					ServiceAccountName: g.Name,
-					NodeSelector:       in.NodeSelector,
-					Tolerations:        tolerations,
-					Affinity:           affinity,
-					SecurityContext:    &corev1.PodSecurityContext{RunAsNonRoot: &nonRoot},
-					Containers: []corev1.Container{{
-						Name:  "istio-proxy",
-						Image: image,
-						Ports: cports,
-						ReadinessProbe: &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{
-							Path: "/healthz/ready", Port: intstr.FromInt32(15021),
-						}}},
-					}},
-				},
-			},
+			Template: pod,
 		},
 	}
 	svc := &corev1.Service{
@@ -168,6 +123,66 @@ func (r *renderer) gatewayRevision(g *ir.Gateway, o owner) error {
 	r.out.Services = append(r.out.Services, svc)
 	r.out.PodDisruptionBudgets = append(r.out.PodDisruptionBudgets, pdb)
 	return nil
+}
+
+func servicePortName(p ir.GatewayPort) string {
+	return cmpOr(p.Name, "port-"+strconv.Itoa(int(p.Port)))
+}
+
+// gatewayPod is the gateway's pod template: istiod's gateway injection template fills in the proxy;
+// scheduling comes from the installation's k8s settings.
+func gatewayPod(g *ir.Gateway, in *ir.GatewayInstall, selector map[string]string) (corev1.PodTemplateSpec, error) {
+	podLabels := maps.Clone(selector)
+	podLabels["sidecar.istio.io/inject"] = "true"
+	podLabels["service.istio.io/canonical-name"] = g.Name
+	podAnn := map[string]string{
+		"inject.istio.io/templates": "gateway",
+		"sidecar.istio.io/inject":   "true",
+		"prometheus.io/scrape":      "true",
+		"prometheus.io/port":        "15020",
+		"prometheus.io/path":        "/stats/prometheus",
+	}
+	maps.Copy(podAnn, in.PodAnnotations)
+
+	var tolerations []corev1.Toleration
+	if err := decodeStrict(in.Tolerations, &tolerations); err != nil {
+		return corev1.PodTemplateSpec{}, fmt.Errorf("gateway %s: k8s.tolerations: %w", g.ID, err)
+	}
+	var affinity *corev1.Affinity
+	if in.Affinity != nil {
+		affinity = &corev1.Affinity{}
+		if err := decodeStrict(in.Affinity, affinity); err != nil {
+			return corev1.PodTemplateSpec{}, fmt.Errorf("gateway %s: k8s.affinity: %w", g.ID, err)
+		}
+	}
+	image := "auto" // istiod's gateway injection template replaces it with the proxy image
+	if in.Hub != "" || in.Tag != "" {
+		image = cmpOr(in.Hub, defaultHub) + "/proxyv2:" + cmpOr(in.Tag, defaultTag)
+	}
+	var cports []corev1.ContainerPort
+	for _, p := range g.ServicePorts {
+		cports = append(cports, corev1.ContainerPort{Name: truncPortName(servicePortName(p)), ContainerPort: int32(p.TargetPort), Protocol: corev1.ProtocolTCP})
+	}
+	cports = append(cports, corev1.ContainerPort{Name: "http-envoy-prom", ContainerPort: 15090, Protocol: corev1.ProtocolTCP})
+	nonRoot := true
+	return corev1.PodTemplateSpec{
+		ObjectMeta: metav1.ObjectMeta{Labels: podLabels, Annotations: podAnn},
+		Spec: corev1.PodSpec{
+			ServiceAccountName: g.Name,
+			NodeSelector:       in.NodeSelector,
+			Tolerations:        tolerations,
+			Affinity:           affinity,
+			SecurityContext:    &corev1.PodSecurityContext{RunAsNonRoot: &nonRoot},
+			Containers: []corev1.Container{{
+				Name:  "istio-proxy",
+				Image: image,
+				Ports: cports,
+				ReadinessProbe: &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{
+					Path: "/healthz/ready", Port: intstr.FromInt32(15021),
+				}}},
+			}},
+		},
+	}, nil
 }
 
 // truncPortName: a container port name is at most 15 characters.
