@@ -4,11 +4,12 @@ import (
 	"github.com/spf13/cobra"
 
 	"egret.dev/egret/internal/demo"
+	"egret.dev/egret/internal/supervisor"
 )
 
 func newDemoCmd(s streams) *cobra.Command {
 	var keep bool
-	var nets upFlags
+	var nets supervisor.UpOptions
 	cmd := &cobra.Command{
 		Use:   "demo",
 		Short: "Run the seed scenario end to end on this machine, on the embedded example",
@@ -30,7 +31,7 @@ Logs go to files in a temporary directory (printed), removed when the demo ends 
 when a step failed; the CA's keys never are); --keep leaves everything running afterwards.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return proxyExit(demo.Run(cmd.Context(), demo.Options{Keep: keep, GatewayNet: nets.gatewayNet, SidecarNet: nets.sidecarNet, Out: s.out}))
+			return proxyExit(demo.Run(cmd.Context(), demo.Options{Keep: keep, GatewayNet: nets.GatewayNet, SidecarNet: nets.SidecarNet, Out: s.out}))
 		},
 	}
 	cmd.Flags().BoolVar(&keep, "keep", false, "keep the system running after the scenario (Ctrl-C stops it)")

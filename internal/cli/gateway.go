@@ -14,23 +14,13 @@ import (
 	"egret.dev/egret/internal/gateway"
 )
 
-// gatewayFlags are the flags of `egret gateway`.
+// gatewayFlags are the flags of `egret gateway` that are not gateway.Options fields as they are.
 type gatewayFlags struct {
-	config                   string
-	address                  string
-	ports                    []string
+	o                        gateway.Options
+	ports, overrides         []string
 	id                       identityFlags
-	admin, ready             string
 	accessLog, accessLogFile string
-	dnsServer                string
-	upstreamCA               string
-	overrides                []string
-	drain, upstreamTimeout   time.Duration
-	maxInFlight              int
-	limits                   connLimits
 	dp                       dataPlaneFlags
-	// bound, when set, is called once the listeners are open (egret up prints its banner after that).
-	bound func()
 }
 
 func newGatewayCmd(s streams) *cobra.Command {
@@ -56,21 +46,21 @@ SIGTERM or Ctrl-C drains: no new connections, requests in flight finish (up to -
 		RunE: func(cmd *cobra.Command, _ []string) error { return runGateway(cmd.Context(), s, f) },
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.config, "config", "", "gateway config file (from 'egret render gateway-config'); omit with --control-plane to stream it")
-	fl.StringVar(&f.address, "address", "127.0.0.1", "IP address the listeners bind")
+	fl.StringVar(&f.o.Config, "config", "", "gateway config file (from 'egret render gateway-config'); omit with --control-plane to stream it")
+	fl.StringVar(&f.o.Address, "address", "127.0.0.1", "IP address the listeners bind")
 	fl.StringArrayVar(&f.ports, "port", nil, "bind a listener's target port elsewhere, TARGET=PORT (repeatable; 0 = any free port)")
 	f.id.register(cmd)
-	fl.StringVar(&f.admin, "admin", "127.0.0.1:15000", "admin address (metrics, config dump, readiness); empty to disable")
-	fl.StringVar(&f.ready, "ready", "127.0.0.1:15021", "readiness address (/healthz/ready); empty to disable")
+	fl.StringVar(&f.o.Admin, "admin", "127.0.0.1:15000", "admin address (metrics, config dump, readiness); empty to disable")
+	fl.StringVar(&f.o.Ready, "ready", "127.0.0.1:15021", "readiness address (/healthz/ready); empty to disable")
 	fl.StringVar(&f.accessLog, "access-log-format", "", "JSON or TEXT (default: the mesh's accessLogEncoding, else JSON)")
 	fl.StringVar(&f.accessLogFile, "access-log", "-", "access log file (- for standard output, off for none)")
-	fl.StringVar(&f.dnsServer, "dns-server", "", "DNS server (host:port) for external hosts; default: the system resolver")
-	fl.StringVar(&f.upstreamCA, "upstream-ca", "", "verify external hosts whose ExternalService names no caCertificates against this CA bundle instead of the system roots")
+	fl.StringVar(&f.o.DNSServer, "dns-server", "", "DNS server (host:port) for external hosts; default: the system resolver")
+	fl.StringVar(&f.o.UpstreamCA, "upstream-ca", "", "verify external hosts whose ExternalService names no caCertificates against this CA bundle instead of the system roots")
 	fl.StringArrayVar(&f.overrides, "resolve", nil, "send HOST:PORT to ADDR instead of resolving it, HOST:PORT=ADDR (repeatable; like curl --connect-to)")
-	fl.DurationVar(&f.drain, "drain-timeout", 20*time.Second, "how long shutdown waits for requests in flight")
-	fl.DurationVar(&f.upstreamTimeout, "upstream-timeout", 30*time.Second, "time limit for an upstream response's headers (504 past it)")
-	fl.IntVar(&f.maxInFlight, "max-in-flight", 10000, "requests and tunnels served at once; more get 503 with Retry-After")
-	addGatewayLimitFlags(fl, &f.limits)
+	fl.DurationVar(&f.o.DrainTimeout, "drain-timeout", 20*time.Second, "how long shutdown waits for requests in flight")
+	fl.DurationVar(&f.o.UpstreamTimeout, "upstream-timeout", 30*time.Second, "time limit for an upstream response's headers (504 past it)")
+	fl.IntVar(&f.o.MaxInFlight, "max-in-flight", 10000, "requests and tunnels served at once; more get 503 with Retry-After")
+	addGatewayLimitFlags(fl, &f.o.Limits)
 	f.dp.register(fl)
 
 	return cmd
@@ -99,23 +89,9 @@ func runGateway(ctx context.Context, s streams, f gatewayFlags) error {
 		}
 		overrides[k] = v
 	}
-	return proxyExit(gateway.Run(ctx, gateway.Options{
-		Config:          f.config,
-		Identity:        id,
-		Address:         f.address,
-		PortOverrides:   ports,
-		Admin:           f.admin,
-		Ready:           f.ready,
-		Pprof:           f.dp.pprof,
-		AccessLog:       f.dp.accessLog(s, f.accessLogFile, f.accessLog),
-		DNSServer:       f.dnsServer,
-		UpstreamCA:      f.upstreamCA,
-		Resolve:         overrides,
-		DrainTimeout:    f.drain,
-		UpstreamTimeout: f.upstreamTimeout,
-		MaxInFlight:     f.maxInFlight,
-		Limits:          f.limits,
-		Log:             slog.New(slog.NewJSONHandler(s.err, nil)),
-		Bound:           f.bound,
-	}))
+	o := f.o
+	o.Identity, o.PortOverrides, o.Resolve = id, ports, overrides
+	o.Pprof, o.AccessLog = f.dp.pprof, f.dp.accessLog(s, f.accessLogFile, f.accessLog)
+	o.Log = slog.New(slog.NewJSONHandler(s.err, nil))
+	return proxyExit(gateway.Run(ctx, o))
 }

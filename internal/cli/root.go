@@ -6,9 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"runtime/debug"
 
 	"github.com/spf13/cobra"
+
+	"egret.dev/egret/internal/version"
 )
 
 // Exit codes shared by every subcommand.
@@ -78,8 +79,7 @@ GatewayLifecycleManager, ...) plus egret's Mesh and Workload, in YAML or JSON fi
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	bi, _ := debug.ReadBuildInfo()
-	root.Version = versionString(bi)
+	root.Version = version.Current()
 	root.SetVersionTemplate("egret {{.Version}}\n")
 	root.AddCommand(
 		newVersionCmd(s),

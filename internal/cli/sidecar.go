@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"log/slog"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -11,21 +10,12 @@ import (
 	"egret.dev/egret/internal/sidecar"
 )
 
+// sidecarFlags are the flags of `egret sidecar` that are not sidecar.Options fields as they are.
 type sidecarFlags struct {
-	config        string
-	listen        string
-	transparent   bool
-	bypassMark    int
-	netns         string
+	o             sidecar.Options
 	accessLogFile string
 	dp            dataPlaneFlags
-	admin         string
-	// connectTimeout bounds connecting to a gateway (TCP and TLS); 0 is sidecar.DefaultConnectTimeout.
-	connectTimeout time.Duration
-	id             identityFlags
-	limits         connLimits
-	// bound, when set, is called once the listeners are open (egret up prints its banner after that).
-	bound func()
+	id            identityFlags
 }
 
 func newSidecarCmd(s streams) *cobra.Command {
@@ -56,16 +46,16 @@ and the reason.`,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runSidecar(cmd.Context(), s, f) },
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.config, "config", "", "sidecar config file (from 'egret render sidecar-config'); omit with --control-plane to stream it")
-	fl.StringVar(&f.listen, "listen", "", "proxy address (default: the Workload's sidecar.listen, else 127.0.0.1:15001)")
-	fl.BoolVar(&f.transparent, "transparent", false, "redirect this network namespace's outbound TCP to the sidecar with nftables (Linux, root)")
-	fl.StringVar(&f.netns, "netns", "", "with --transparent: install the rules and listen in this network namespace (e.g. /var/run/netns/NAME); the sidecar's own connections leave from its own namespace")
-	fl.IntVar(&f.bypassMark, "bypass-mark", int(intercept.DefaultBypassMark), "socket mark of the sidecar's own connections, exempt from the redirect")
+	fl.StringVar(&f.o.Config, "config", "", "sidecar config file (from 'egret render sidecar-config'); omit with --control-plane to stream it")
+	fl.StringVar(&f.o.Listen, "listen", "", "proxy address (default: the Workload's sidecar.listen, else 127.0.0.1:15001)")
+	fl.BoolVar(&f.o.Transparent, "transparent", false, "redirect this network namespace's outbound TCP to the sidecar with nftables (Linux, root)")
+	fl.StringVar(&f.o.NetNS, "netns", "", "with --transparent: install the rules and listen in this network namespace (e.g. /var/run/netns/NAME); the sidecar's own connections leave from its own namespace")
+	fl.IntVar(&f.o.BypassMark, "bypass-mark", int(intercept.DefaultBypassMark), "socket mark of the sidecar's own connections, exempt from the redirect")
 	fl.StringVar(&f.accessLogFile, "access-log", "-", "access log file (- for standard output, off for none)")
 	f.dp.register(fl)
-	addSidecarLimitFlags(fl, &f.limits)
-	fl.StringVar(&f.admin, "admin", "", "admin address (/stats/prometheus, /config_dump, /healthz/ready), e.g. 127.0.0.1:15000; empty to disable")
-	fl.DurationVar(&f.connectTimeout, "gateway-connect-timeout", sidecar.DefaultConnectTimeout, "how long connecting to a gateway (TCP and TLS) may take before the call goes to another gateway, or gets 503 UF when there is none; a gateway failing twice in a row is ejected for a growing back-off")
+	addSidecarLimitFlags(fl, &f.o.Limits)
+	fl.StringVar(&f.o.Admin, "admin", "", "admin address (/stats/prometheus, /config_dump, /healthz/ready), e.g. 127.0.0.1:15000; empty to disable")
+	fl.DurationVar(&f.o.ConnectTimeout, "gateway-connect-timeout", sidecar.DefaultConnectTimeout, "how long connecting to a gateway (TCP and TLS) may take before the call goes to another gateway, or gets 503 UF when there is none; a gateway failing twice in a row is ejected for a growing back-off")
 	f.id.register(cmd)
 
 	return cmd
@@ -76,19 +66,8 @@ func runSidecar(ctx context.Context, s streams, f sidecarFlags) error {
 	if err != nil {
 		return err
 	}
-	return proxyExit(sidecar.Run(ctx, sidecar.Options{
-		Config:         f.config,
-		Identity:       id,
-		Listen:         f.listen,
-		Transparent:    f.transparent,
-		NetNS:          f.netns,
-		BypassMark:     f.bypassMark,
-		Admin:          f.admin,
-		Pprof:          f.dp.pprof,
-		AccessLog:      f.dp.accessLog(s, f.accessLogFile, ""),
-		ConnectTimeout: f.connectTimeout,
-		Limits:         f.limits,
-		Log:            slog.New(slog.NewJSONHandler(s.err, nil)),
-		Bound:          f.bound,
-	}))
+	o := f.o
+	o.Identity, o.Pprof, o.AccessLog = id, f.dp.pprof, f.dp.accessLog(s, f.accessLogFile, "")
+	o.Log = slog.New(slog.NewJSONHandler(s.err, nil))
+	return proxyExit(sidecar.Run(ctx, o))
 }

@@ -2,10 +2,10 @@ package cli
 
 import (
 	"fmt"
-	"runtime/debug"
-	"strings"
 
 	"github.com/spf13/cobra"
+
+	"egret.dev/egret/internal/version"
 )
 
 func newVersionCmd(s streams) *cobra.Command {
@@ -14,46 +14,8 @@ func newVersionCmd(s streams) *cobra.Command {
 		Short: "Print egret's version (module version, VCS revision and time, Go version)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			bi, _ := debug.ReadBuildInfo()
-			fmt.Fprintln(s.out, "egret", versionString(bi))
+			fmt.Fprintln(s.out, "egret", version.Current())
 			return nil
 		},
 	}
-}
-
-// versionString reads what the Go toolchain stamped into the binary: the module version ("(devel)"
-// for a build from a working copy) and, when built from a VCS checkout, the revision, its time and
-// whether the tree had uncommitted changes.
-func versionString(bi *debug.BuildInfo) string {
-	if bi == nil {
-		return "(devel) (no build info)"
-	}
-	v := bi.Main.Version
-	if v == "" {
-		v = "(devel)"
-	}
-	settings := map[string]string{}
-	for _, s := range bi.Settings {
-		settings[s.Key] = s.Value
-	}
-	var extra []string
-	if r := settings["vcs.revision"]; r != "" {
-		if len(r) > 12 {
-			r = r[:12]
-		}
-		if settings["vcs.modified"] == "true" {
-			r += "-dirty"
-		}
-		extra = append(extra, "commit "+r)
-	}
-	if t := settings["vcs.time"]; t != "" {
-		extra = append(extra, t)
-	}
-	if bi.GoVersion != "" {
-		extra = append(extra, bi.GoVersion)
-	}
-	if len(extra) == 0 {
-		return v
-	}
-	return v + " (" + strings.Join(extra, ", ") + ")"
 }
