@@ -22,14 +22,6 @@ func newCACmd(s streams) *cobra.Command {
 	return cmd
 }
 
-func openCA(dataDir string, log *slog.Logger) (*ca.CA, error) {
-	c, err := ca.New(ca.Params{DataDir: dataDir, Logger: log})
-	if err != nil {
-		return nil, withCode(ExitError, err)
-	}
-	return c, nil
-}
-
 func newCAInitCmd(s streams) *cobra.Command {
 	var dataDir string
 	cmd := &cobra.Command{
@@ -40,9 +32,9 @@ gateway or sidecar run without 'egret up' or 'egret controlplane' (which create 
 		Args: cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
 			existed := ca.Exists(dataDir)
-			c, err := openCA(dataDir, nil)
+			c, err := ca.New(ca.Params{DataDir: dataDir})
 			if err != nil {
-				return err
+				return withCode(ExitError, err)
 			}
 			verb := "created"
 			if existed {
@@ -63,7 +55,7 @@ func newCABundleCmd(s streams) *cobra.Command {
 		Short: "Print the trust bundle (the root certificate, PEM)",
 		Args:  cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
-			c, err := openExistingCA(dataDir, nil)
+			c, err := openExistingCA(dataDir)
 			if err != nil {
 				return err
 			}
@@ -90,7 +82,7 @@ func newCAIssueCmd(s streams) *cobra.Command {
 			if out == "" {
 				return withCode(ExitUsage, errors.New("--out is required"))
 			}
-			c, err := openExistingCA(dataDir, nil)
+			c, err := openExistingCA(dataDir)
 			if err != nil {
 				return err
 			}
@@ -160,7 +152,7 @@ a running CA reads it at once, and proxies fetch it with the trust bundle (every
 					return withCode(ExitUsage, fmt.Errorf("--identity: %w", err))
 				}
 			}
-			c, err := openExistingCA(dataDir, nil)
+			c, err := openExistingCA(dataDir)
 			if err != nil {
 				return err
 			}

@@ -3,7 +3,6 @@ package cli
 import (
 	"errors"
 	"fmt"
-	"os"
 	"os/exec"
 	"strings"
 	"syscall"
@@ -43,21 +42,11 @@ change the namespace's rules; run workloads that must not be able to do that as 
 			if !ok || ns == "" || name == "" {
 				return withCode(ExitUsage, fmt.Errorf("%q: name the workload as NAMESPACE/NAME", args[0]))
 			}
-			path, err := lockdown.Lookup(ns, name)
-			if err != nil {
-				return withCode(ExitError, err)
-			}
-			if os.Geteuid() != 0 {
-				return withCode(ExitError, fmt.Errorf("egret exec needs root: joining workload %s's network namespace needs CAP_SYS_ADMIN (this is uid %d)", args[0], os.Geteuid()))
-			}
 			c := exec.CommandContext(cmd.Context(), args[1], args[2:]...)
 			c.Stdin, c.Stdout, c.Stderr = s.in, s.out, s.err
 			c.Cancel = func() error { return c.Process.Signal(syscall.SIGTERM) }
 			c.WaitDelay = 5 * time.Second
-			if err := lockdown.Start(path, c); err != nil {
-				return withCode(ExitError, fmt.Errorf("exec in workload %s: %w", args[0], err))
-			}
-			err = c.Wait()
+			err := lockdown.Exec(ns, name, c)
 			var ee *exec.ExitError
 			if errors.As(err, &ee) {
 				if code := ee.ExitCode(); code > 0 {

@@ -37,7 +37,7 @@ root (its SHA-256), so the proxy needs no other trust material. Only a hash is s
 			if ttl <= 0 {
 				return withCode(ExitUsage, fmt.Errorf("--ttl must be positive"))
 			}
-			c, err := openExistingCA(dataDir, nil)
+			c, err := openExistingCA(dataDir)
 			if err != nil {
 				return err
 			}

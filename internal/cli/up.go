@@ -5,6 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"egret.dev/egret/internal/ca"
 	"egret.dev/egret/internal/sidecar"
 	"egret.dev/egret/internal/supervisor"
 )
@@ -70,7 +71,7 @@ func addNetFlags(cmd *cobra.Command, f *supervisor.UpOptions) {
 // upOptions completes up's flags: the default data directory, and proxies logging to s.
 func upOptions(s streams, o supervisor.UpOptions) supervisor.UpOptions {
 	if o.DataDir == "" {
-		o.DataDir = defaultDataDir()
+		o.DataDir = ca.DefaultDataDir()
 	}
 	o.Stdout, o.Log = s.out, slog.New(slog.NewJSONHandler(s.err, nil))
 	return o
