@@ -32,6 +32,12 @@ var rules = []struct {
 	{"internal/h2limit", []string{module}, "shared proxy pieces stand alone"},
 	{"internal/ownlisteners", []string{module}, "shared proxy pieces stand alone"},
 	{"internal/connlimit", []string{module}, "shared proxy pieces stand alone"},
+	{"internal/check", []string{module + "internal/api", module + "internal/source", module + "internal/translate"}, "check asks the plan (ir) the question the proxies ask"},
+	{"internal/report", []string{module + "internal/cli"}, "the CLI calls the packages that do the work, never the reverse"},
+	{"internal/offline", []string{module + "internal/cli"}, "the CLI calls the packages that do the work, never the reverse"},
+	{"internal/demo", []string{module + "internal/cli"}, "the CLI calls the packages that do the work, never the reverse"},
+	{"internal/adminclient", []string{module + "internal/cli"}, "the CLI calls the packages that do the work, never the reverse"},
+	{"internal/loadgen", []string{module + "internal/cli", "k8s.io/", "istio.io/"}, "the load generator stands alone"},
 	{"cmd/...", []string{"istio.io/istio/", module + "internal/kubetest"}, "istio.io/istio and the Kubernetes test harness are for tests only; egret's binary must not link them"},
 }
 
@@ -89,6 +95,7 @@ var stdlibOnly = map[string][]string{
 	"internal/failover":    nil,
 	"internal/connlimit":   nil,
 	"internal/httpfwd":     nil,
+	"internal/version":     nil,
 	"internal/resolve":     {"github.com/miekg/dns"},
 	"internal/h2limit":     {"golang.org/x/net/http2", "golang.org/x/net/http2/hpack"},
 }
