@@ -3,7 +3,6 @@ package cli
 import (
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -48,17 +47,16 @@ istiod's mesh settings and the NetworkPolicies that close the sidecar bypass.
 				}
 			}
 			if st, err := os.Stat(out); (err == nil && st.IsDir()) || strings.HasSuffix(out, "/") {
-				if err := os.MkdirAll(out, 0o755); err != nil {
+				if err := istio.WriteDir(out, format, outs); err != nil {
 					return withCode(ExitError, err)
-				}
-				for _, o := range outs {
-					if err := writeIstio(s, filepath.Join(out, o.Cluster+"."+format), format, o); err != nil {
-						return err
-					}
 				}
 				return nil
 			}
-			return writeIstio(s, out, format, outs...)
+			b, err := istio.Encode(format, outs...)
+			if err != nil {
+				return withCode(ExitError, err)
+			}
+			return writeFile(s, out, b)
 		},
 	}
 	in.register(cmd)
@@ -67,18 +65,4 @@ istiod's mesh settings and the NetworkPolicies that close the sidecar bypass.
 	cmd.Flags().StringVar(&out, "out", "-", "file or directory to write (- for standard output)")
 	_ = cmd.MarkFlagRequired("filename")
 	return cmd
-}
-
-func writeIstio(s streams, path, format string, outs ...*istio.Output) error {
-	var b []byte
-	var err error
-	if format == "json" {
-		b, err = istio.JSON(outs...)
-	} else {
-		b, err = istio.YAML(outs...)
-	}
-	if err != nil {
-		return withCode(ExitError, err)
-	}
-	return writeFile(s, path, b)
 }
