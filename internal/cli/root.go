@@ -1,4 +1,4 @@
-// Package cli builds egret's command tree; each subcommand lives in its own file and calls production packages.
+// Package cli builds egret's command tree: one file per subcommand turns its flags into the Options of the package that does the work.
 package cli
 
 import (
