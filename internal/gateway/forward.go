@@ -86,7 +86,7 @@ func (h *handler) forward(w http.ResponseWriter, r *http.Request, f *forwarding)
 	rq.x.Trace.GotConn = rq.gotConn
 	out := httpfwd.Outbound(r, httptrace.WithClientTrace(ctx, &rq.x.Trace))
 	rewrite(out, f)
-	err := forwarder.Forward(w, r, out, f.up.transport, &rq.x)
+	err := forwarder.Forward(w, r, out, f.up.roundTripper(), &rq.x)
 	rq.entry.UpstreamServiceTime = rq.x.Elapsed
 	if err != nil {
 		h.g.upstreamFailed(w, f, err)
@@ -229,6 +229,10 @@ type addrConn struct {
 	net.Conn
 	remote, local string
 }
+
+// NetConn is the connection under the addresses, for the upstream client's check that an idle
+// connection is still open.
+func (c *addrConn) NetConn() net.Conn { return c.Conn }
 
 func withAddrs(c net.Conn) net.Conn {
 	return &addrConn{Conn: c, remote: c.RemoteAddr().String(), local: c.LocalAddr().String()}

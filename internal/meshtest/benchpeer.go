@@ -184,7 +184,8 @@ func RunBenchPeer(t *testing.T) {
 	}
 	dir := os.Getenv("EGRET_BENCH_PEER_DIR")
 	body := strings.Repeat("x", BenchBodyBytes)
-	ext := NewExternal(t, "www.google.com", func(w http.ResponseWriter, r *http.Request) {
+	// HTTP/1.1 only, as the harness's upstream (../shared/bench/upstream without -h2).
+	ext := NewExternalHTTP1(t, "www.google.com", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 		io.WriteString(w, body)
 	})
