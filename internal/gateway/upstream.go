@@ -285,14 +285,6 @@ func (us *upstreamService) retire() {
 	}
 }
 
-// roundTripper is the client a request without an upgrade goes upstream with.
-func (us *upstreamService) roundTripper() http.RoundTripper {
-	if us.h1 != nil {
-		return us.h1
-	}
-	return us.transport
-}
-
 // CloseIdle closes idle upstream connections of every transport.
 func (u *Upstream) CloseIdle() {
 	u.mu.Lock()

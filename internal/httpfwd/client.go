@@ -26,8 +26,9 @@ import (
 // caller reads the answer, so an upstream that answers before it has read the whole body (or echoes it
 // as it reads) cannot deadlock the exchange.
 //
-// Timeouts come from the request's context: its deadline becomes the connection's, and its
-// cancellation makes the connection's reads and writes fail at once.
+// Timeouts come from the request's context (or, through Forward, the Exchange's Deadline): the
+// deadline becomes the connection's, and the context's cancellation makes the connection's reads and
+// writes fail at once.
 type Client struct {
 	// Dial connects to host:port; callers vet addresses there.
 	Dial func(ctx context.Context, network, address string) (net.Conn, error)
@@ -86,7 +87,21 @@ func (c *Client) init() {
 // once more on a new connection when that is safe: it has no body and its method is idempotent (or it
 // carries an idempotency key), or nothing of it was written.
 func (c *Client) RoundTrip(req *http.Request) (*http.Response, error) {
+	return c.roundTrip(req, nil)
+}
+
+// roundTrip is RoundTrip with the deadline and trace hooks of x, when x is not nil.
+func (c *Client) roundTrip(req *http.Request, x *Exchange) (*http.Response, error) {
 	c.once.Do(c.init)
+	ctx := req.Context()
+	dl, _ := ctx.Deadline()
+	trace := httptrace.ContextClientTrace(ctx)
+	if x != nil {
+		trace = &x.Trace
+		if !x.Deadline.IsZero() && (dl.IsZero() || x.Deadline.Before(dl)) {
+			dl = x.Deadline
+		}
+	}
 	addr := req.URL.Host
 	if _, _, err := net.SplitHostPort(addr); err != nil {
 		port := "80"
@@ -95,17 +110,16 @@ func (c *Client) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		addr = net.JoinHostPort(addr, port)
 	}
-	ctx := req.Context()
 	for attempt := 0; ; attempt++ {
 		pc, err := c.get(ctx, addr)
 		if err != nil {
 			return nil, err
 		}
-		resp, err := pc.roundTrip(req)
+		resp, err := pc.roundTrip(req, trace, dl)
 		if err == nil {
 			return resp, nil
 		}
-		if err := ctxErr(ctx); err != nil {
+		if err := ctxErr(ctx, dl); err != nil {
 			return nil, err
 		}
 		var re *retryable
@@ -121,11 +135,11 @@ func (c *Client) RoundTrip(req *http.Request) (*http.Response, error) {
 
 // ctxErr is why ctx ended, if it has; the connection's deadline (the context's) may pass a moment
 // before the context's own timer fires.
-func ctxErr(ctx context.Context) error {
+func ctxErr(ctx context.Context, dl time.Time) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if dl, ok := ctx.Deadline(); ok && !time.Now().Before(dl) {
+	if !dl.IsZero() && !time.Now().Before(dl) {
 		return context.DeadlineExceeded
 	}
 	return nil
@@ -311,9 +325,8 @@ type conn struct {
 // aLongTimeAgo is a deadline that makes every pending read and write on a connection fail now.
 var aLongTimeAgo = time.Unix(1, 0)
 
-func (pc *conn) roundTrip(req *http.Request) (*http.Response, error) {
+func (pc *conn) roundTrip(req *http.Request, trace *httptrace.ClientTrace, dl time.Time) (*http.Response, error) {
 	ctx := req.Context()
-	trace := httptrace.ContextClientTrace(ctx)
 	if trace != nil && trace.GotConn != nil {
 		info := httptrace.GotConnInfo{Conn: pc.nc, Reused: pc.reused, WasIdle: pc.reused}
 		if pc.reused {
@@ -321,7 +334,7 @@ func (pc *conn) roundTrip(req *http.Request) (*http.Response, error) {
 		}
 		trace.GotConn(info)
 	}
-	if dl, ok := ctx.Deadline(); ok {
+	if !dl.IsZero() {
 		pc.nc.SetDeadline(dl)
 	}
 	nc := pc.nc

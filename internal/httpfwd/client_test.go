@@ -438,6 +438,14 @@ func TestClientEndsExchangesAtTheContextsDeadlineOrCancellation(t *testing.T) {
 	if _, _, _, err := exchange(t, c, req); !errors.Is(err, context.Canceled) {
 		t.Errorf("got %v, want the cancellation", err)
 	}
+	// Through Forward, the exchange's Deadline bounds it without a deadline in the context.
+	x := &httpfwd.Exchange{Deadline: time.Now().Add(100 * time.Millisecond)}
+	rec := httptest.NewRecorder()
+	x.Init(rec)
+	req, _ = http.NewRequest(http.MethodGet, url, nil)
+	if err := (&httpfwd.Forwarder{}).Forward(rec, req, req, c, x); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Forward with an exchange deadline got %v, want the deadline", err)
+	}
 	if d := time.Since(start); d > 5*time.Second {
 		t.Errorf("took %v", d)
 	}
