@@ -111,7 +111,7 @@ func (c *Client) roundTrip(req *http.Request, x *Exchange) (*http.Response, erro
 		addr = net.JoinHostPort(addr, port)
 	}
 	for attempt := 0; ; attempt++ {
-		pc, err := c.get(ctx, addr)
+		pc, err := c.get(ctx, addr, dl)
 		if err != nil {
 			return nil, err
 		}
@@ -193,7 +193,7 @@ func (c *Client) Close() {
 }
 
 // get takes the most recently used idle connection to addr, or dials one.
-func (c *Client) get(ctx context.Context, addr string) (*conn, error) {
+func (c *Client) get(ctx context.Context, addr string, dl time.Time) (*conn, error) {
 	now := time.Now()
 	c.mu.Lock()
 	for stack := c.idle[addr]; len(stack) > 0; stack = c.idle[addr] {
@@ -216,6 +216,12 @@ func (c *Client) get(ctx context.Context, addr string) (*conn, error) {
 		return pc, nil
 	}
 	c.mu.Unlock()
+	if !dl.IsZero() {
+		// The exchange's deadline bounds the dial and the handshake too.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, dl)
+		defer cancel()
+	}
 	return c.dial(ctx, addr)
 }
 

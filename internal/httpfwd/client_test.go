@@ -446,6 +446,17 @@ func TestClientEndsExchangesAtTheContextsDeadlineOrCancellation(t *testing.T) {
 	if err := (&httpfwd.Forwarder{}).Forward(rec, req, req, c, x); !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("Forward with an exchange deadline got %v, want the deadline", err)
 	}
+	// The deadline bounds the dial too: a dial that would hang ends with it.
+	hang := &httpfwd.Client{Dial: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}}
+	x = &httpfwd.Exchange{Deadline: time.Now().Add(100 * time.Millisecond)}
+	x.Init(rec)
+	req, _ = http.NewRequest(http.MethodGet, url, nil)
+	if err := (&httpfwd.Forwarder{}).Forward(rec, req, req, hang, x); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("a hanging dial got %v, want the exchange's deadline", err)
+	}
 	if d := time.Since(start); d > 5*time.Second {
 		t.Errorf("took %v", d)
 	}
