@@ -350,7 +350,7 @@ func (pc *conn) roundTrip(req *http.Request, trace *httptrace.ClientTrace, dl ti
 	hasBody := req.Body != nil && req.Body != http.NoBody
 	if hasBody {
 		pc.writeErr = pc.writeWithBody(req)
-	} else if err := req.Write(pc.bw); err != nil {
+	} else if err := pc.writeNoBody(req); err != nil {
 		pc.close()
 		return nil, err
 	} else if err := pc.bw.Flush(); err != nil {
@@ -376,6 +376,15 @@ func (pc *conn) roundTrip(req *http.Request, trace *httptrace.ClientTrace, dl ti
 	// back to the pool and on to another request.
 	resp.Body = &body{pc: pc, rc: resp.Body}
 	return resp, nil
+}
+
+// writeNoBody writes a request without a body into the connection's buffer: with writeHead when it
+// can, Request.Write otherwise.
+func (pc *conn) writeNoBody(req *http.Request) error {
+	if writeHead(pc.bw, req) {
+		return nil
+	}
+	return req.Write(pc.bw)
 }
 
 // writeWithBody writes a request and its body from a goroutine of its own, so that the answer can be
