@@ -147,4 +147,3 @@ func validFieldName(k string) bool {
 	}
 	return true
 }
-
