@@ -163,8 +163,9 @@ func (u *Upstream) build(svc *ir.ExternalService, port *ir.ServicePort, d ir.Dec
 		return withAddrs(c), nil
 	}
 	us.transport = &http.Transport{
-		DialContext:       dial,
-		TLSClientConfig:   us.tls,
+		DialContext: dial,
+		// Its own copy: the Transport adds h2 to the config's NextProtos the first time it is used.
+		TLSClientConfig:   us.tls.Clone(),
 		ForceAttemptHTTP2: us.tls != nil,
 		// Keep as many idle connections as callers use at once: an HTTP/1.1 host gets one connection per
 		// request in flight, and every connection above the idle limit was closed after its response and
