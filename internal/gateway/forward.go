@@ -80,13 +80,23 @@ type forwarding struct {
 // reverse proxy's Rewrite below, the same answers on failure, without its per-request copies.
 func (h *handler) forward(w http.ResponseWriter, r *http.Request, f *forwarding) {
 	rq := f.rq
-	ctx, cancel := context.WithTimeout(r.Context(), h.g.p.UpstreamTimeout)
-	defer cancel() // Forward returns when the body has been copied
 	rq.x.Init(w)
 	rq.x.Trace.GotConn = rq.gotConn
-	out := httpfwd.Outbound(r, httptrace.WithClientTrace(ctx, &rq.x.Trace))
-	rewrite(out, f)
-	err := forwarder.Forward(w, r, out, f.up.transport, &rq.x)
+	var err error
+	if h1 := f.up.h1; h1 != nil {
+		// The HTTP/1.1 client reads the deadline and the trace hooks from the exchange: no timeout
+		// context (a timer, a context, its registration with the stream's) or trace value per request.
+		rq.x.Deadline = time.Now().Add(h.g.p.UpstreamTimeout)
+		out := httpfwd.Outbound(r, r.Context())
+		rewrite(out, f)
+		err = forwarder.Forward(w, r, out, h1, &rq.x)
+	} else {
+		ctx, cancel := context.WithTimeout(r.Context(), h.g.p.UpstreamTimeout)
+		defer cancel() // Forward returns when the body has been copied
+		out := httpfwd.Outbound(r, httptrace.WithClientTrace(ctx, &rq.x.Trace))
+		rewrite(out, f)
+		err = forwarder.Forward(w, r, out, f.up.transport, &rq.x)
+	}
 	rq.entry.UpstreamServiceTime = rq.x.Elapsed
 	if err != nil {
 		h.g.upstreamFailed(w, f, err)
@@ -229,6 +239,10 @@ type addrConn struct {
 	net.Conn
 	remote, local string
 }
+
+// NetConn is the connection under the addresses, for the upstream client's check that an idle
+// connection is still open.
+func (c *addrConn) NetConn() net.Conn { return c.Conn }
 
 func withAddrs(c net.Conn) net.Conn {
 	return &addrConn{Conn: c, remote: c.RemoteAddr().String(), local: c.LocalAddr().String()}

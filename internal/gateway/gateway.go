@@ -128,6 +128,9 @@ type state struct {
 	// listeners by target port.
 	listeners map[uint32]ir.Listener
 	services  map[string]*ir.ExternalService
+	// decisions remembers this config's decisions (never one that read a header or drew a weighted
+	// route), and goes with it.
+	decisions *ir.DecisionCache
 }
 
 func (s *state) service(id string) *ir.ExternalService { return s.services[id] }
@@ -171,6 +174,7 @@ func newState(cfg *proxyconfig.Gateway) *state {
 	for _, l := range cfg.Gateway.Listeners {
 		s.listeners[l.TargetPort] = l
 	}
+	s.decisions = ir.NewDecisionCache(s.plan)
 	return s
 }
 

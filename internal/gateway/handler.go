@@ -137,7 +137,7 @@ func (h *handler) route(w http.ResponseWriter, r *http.Request, rq *request, aut
 		return false
 	}
 	rq.host, rq.port = host, port
-	d := rq.st.plan.Decide(ir.Request{
+	d := rq.st.decisions.Decide(ir.Request{
 		Source:     rq.source,
 		SourceText: rq.entry.SourceIdentity,
 		Host:       host,

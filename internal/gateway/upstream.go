@@ -10,10 +10,12 @@ import (
 	"net/http"
 	"net/netip"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
 	"egret.dev/egret/internal/failover"
+	"egret.dev/egret/internal/httpfwd"
 	"egret.dev/egret/internal/ir"
 	"egret.dev/egret/internal/origination"
 	"egret.dev/egret/internal/ownlisteners"
@@ -63,7 +65,8 @@ type upstreamKey struct {
 type upstreamService struct {
 	port      ir.ServicePort
 	tls       *tls.Config
-	transport *http.Transport
+	transport *http.Transport // HTTP/2 hosts and protocol upgrades
+	h1        *httpfwd.Client // every other request, when the port speaks HTTP/1.1
 	dial      func(ctx context.Context, network, address string) (net.Conn, error)
 	endpoints []ir.UpstreamEndpoint
 	epAddrs   []string
@@ -119,7 +122,18 @@ func (u *Upstream) forService(st *state, d ir.Decision) (*upstreamService, error
 	if us, ok := u.cache[key]; ok {
 		return us, nil
 	}
-	us = &upstreamService{port: *port}
+	us, err := u.build(svc, port, d)
+	if err != nil {
+		return nil, err
+	}
+	u.evictFor(key)
+	u.cache[key] = us
+	return us, nil
+}
+
+// build makes the upstream of one service port: its TLS origination, its dialer and its clients.
+func (u *Upstream) build(svc *ir.ExternalService, port *ir.ServicePort, d ir.Decision) (*upstreamService, error) {
+	us := &upstreamService{port: *port}
 	if t := port.TLS; t != nil && t.Mode != "DISABLE" {
 		cas := t.CACertificates
 		if cas == "" {
@@ -139,9 +153,63 @@ func (u *Upstream) forService(st *state, d ir.Decision) (*upstreamService, error
 		}
 		us.tls = conf
 	}
-	allow := allowList(svc)
 	us.endpoints, us.epAddrs = d.Endpoints, ir.EndpointAddresses(d.Endpoints)
-	us.dial = func(ctx context.Context, network, address string) (net.Conn, error) {
+	us.dial = u.dialer(us, allowList(svc))
+	dial := func(ctx context.Context, network, address string) (net.Conn, error) {
+		c, err := us.dial(ctx, network, address)
+		if err != nil {
+			return nil, err
+		}
+		return withAddrs(c), nil
+	}
+	us.transport = &http.Transport{
+		DialContext: dial,
+		// Its own copy: the Transport adds h2 to the config's NextProtos the first time it is used.
+		TLSClientConfig:   us.tls.Clone(),
+		ForceAttemptHTTP2: us.tls != nil,
+		// Keep as many idle connections as callers use at once: an HTTP/1.1 host gets one connection per
+		// request in flight, and every connection above the idle limit was closed after its response and
+		// dialled again (a TLS handshake per request) as soon as more than 64 requests overlapped.
+		MaxIdleConns:          maxIdle,
+		MaxIdleConnsPerHost:   maxIdlePerHost,
+		IdleConnTimeout:       idleTimeout,
+		TLSHandshakeTimeout:   handshakeTimeout,
+		ResponseHeaderTimeout: 0,
+		ExpectContinueTimeout: time.Second,
+	}
+	if speaksHTTP1(port.Protocol) {
+		// The same dialer, TLS configuration (offering http/1.1 only) and limits, without the
+		// Transport's per-connection goroutines.
+		us.h1 = &httpfwd.Client{
+			Dial: dial, TLS: us.tls, TLSHandshakeTimeout: handshakeTimeout,
+			MaxIdle: maxIdle, MaxIdlePerHost: maxIdlePerHost, IdleTimeout: idleTimeout,
+		}
+	}
+	return us, nil
+}
+
+// The upstream connection pools' limits.
+const (
+	maxIdle          = 4096
+	maxIdlePerHost   = 1024
+	idleTimeout      = 90 * time.Second
+	handshakeTimeout = 10 * time.Second
+)
+
+// speaksHTTP1 reports whether a service port's requests go upstream as HTTP/1.1: every HTTP protocol
+// but those that need HTTP/2 end to end (gRPC, and HTTP2 itself), which keep the Transport's ALPN h2.
+func speaksHTTP1(protocol string) bool {
+	switch strings.ToUpper(protocol) {
+	case "HTTP2", "GRPC", "GRPC-WEB":
+		return false
+	}
+	return true
+}
+
+// dialer connects to the address a request names (or the service's ExternalEndpoints), vetting every
+// address before it is dialled: the own-listener check, and the SSRF guard for resolved names.
+func (u *Upstream) dialer(us *upstreamService, allow []netip.Prefix) func(ctx context.Context, network, address string) (net.Conn, error) {
+	return func(ctx context.Context, network, address string) (net.Conn, error) {
 		// Control vets the address of every connection, however it was found, before it is made.
 		dialer := &net.Dialer{Timeout: u.p.DialTimeout, Control: u.p.Own.Control}
 		if len(us.endpoints) > 0 {
@@ -182,30 +250,6 @@ func (u *Upstream) forService(st *state, d ir.Decision) (*upstreamService, error
 		}
 		return nil, errors.Join(errs...)
 	}
-	dial := us.dial
-	us.transport = &http.Transport{
-		DialContext: func(ctx context.Context, network, address string) (net.Conn, error) {
-			c, err := dial(ctx, network, address)
-			if err != nil {
-				return nil, err
-			}
-			return withAddrs(c), nil
-		},
-		TLSClientConfig:   us.tls,
-		ForceAttemptHTTP2: us.tls != nil,
-		// Keep as many idle connections as callers use at once: an HTTP/1.1 host gets one connection per
-		// request in flight, and every connection above the idle limit was closed after its response and
-		// dialled again (a TLS handshake per request) as soon as more than 64 requests overlapped.
-		MaxIdleConns:          4096,
-		MaxIdleConnsPerHost:   1024,
-		IdleConnTimeout:       90 * time.Second,
-		TLSHandshakeTimeout:   10 * time.Second,
-		ResponseHeaderTimeout: 0,
-		ExpectContinueTimeout: time.Second,
-	}
-	u.evictFor(key)
-	u.cache[key] = us
-	return us, nil
 }
 
 // maxUpstreams bounds the pooled transports one gateway keeps. A wildcard ExternalService gets one per
@@ -220,7 +264,7 @@ const maxUpstreams = 4096
 func (u *Upstream) evictFor(key upstreamKey) {
 	for k, old := range u.cache {
 		if k.version != key.version {
-			old.transport.CloseIdleConnections()
+			old.retire()
 			delete(u.cache, k)
 		}
 	}
@@ -228,8 +272,17 @@ func (u *Upstream) evictFor(key upstreamKey) {
 		if len(u.cache) < maxUpstreams {
 			break
 		}
-		old.transport.CloseIdleConnections()
+		old.retire()
 		delete(u.cache, k)
+	}
+}
+
+// retire closes the upstream's idle connections; the HTTP/1.1 client's busy ones close when their
+// request ends.
+func (us *upstreamService) retire() {
+	us.transport.CloseIdleConnections()
+	if us.h1 != nil {
+		us.h1.Close()
 	}
 }
 
@@ -239,6 +292,9 @@ func (u *Upstream) CloseIdle() {
 	defer u.mu.Unlock()
 	for _, us := range u.cache {
 		us.transport.CloseIdleConnections()
+		if us.h1 != nil {
+			us.h1.CloseIdleConnections()
+		}
 	}
 }
 

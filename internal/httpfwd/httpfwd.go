@@ -127,6 +127,11 @@ type Exchange struct {
 	// Elapsed is how long the round trip took, to the response's headers.
 	Elapsed time.Duration
 
+	// Deadline, when set, is when the exchange (the answer's body included) must have ended, for
+	// Forward over a *Client, which then takes its trace hooks from Trace too: callers need no
+	// timeout context or trace value in the request's context. Other round trippers ignore it.
+	Deadline time.Time
+
 	mu   sync.Mutex
 	w    http.ResponseWriter
 	done bool // the round trip returned: 1xx answers no longer touch w
@@ -181,7 +186,13 @@ func (f *Forwarder) Forward(w http.ResponseWriter, in, out *http.Request, rt htt
 		defer out.Body.Close()
 	}
 	start := time.Now()
-	res, err := rt.RoundTrip(out)
+	var res *http.Response
+	var err error
+	if c, ok := rt.(*Client); ok {
+		res, err = c.roundTrip(out, x)
+	} else {
+		res, err = rt.RoundTrip(out)
+	}
 	x.Elapsed = time.Since(start)
 	x.finish()
 	if err != nil {

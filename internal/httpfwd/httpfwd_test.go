@@ -18,13 +18,22 @@ import (
 	"egret.dev/egret/internal/httpfwd"
 )
 
+// newRoundTripper is the client front forwards with; client_test.go runs these tests again with the
+// HTTP/1.1 Client.
+var newRoundTripper = func() interface {
+	http.RoundTripper
+	CloseIdleConnections()
+} {
+	return &http.Transport{}
+}
+
 // front starts a proxy on loopback that forwards every request to backend with Forward, answering 502
 // itself when Forward returns an error (which it records).
 func front(t *testing.T, backend string, modify func(*http.Response) error) (*httptest.Server, *error) {
 	t.Helper()
 	u, _ := url.Parse(backend)
 	f := &httpfwd.Forwarder{ModifyResponse: modify}
-	tr := &http.Transport{}
+	tr := newRoundTripper()
 	t.Cleanup(tr.CloseIdleConnections)
 	var got error
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

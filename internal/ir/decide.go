@@ -16,9 +16,6 @@ func (p *Plan) Decide(r Request) Decision {
 	if d.Source == "" {
 		d.Source = r.Source.String()
 	}
-	// The strings below feed only reasons and refusals: they are built when one is, not per request.
-	hostPort := func() string { return net.JoinHostPort(host, strconv.FormatUint(uint64(r.Port), 10)) }
-
 	if !r.Source.IsZero() {
 		clusters := ix.clustersByTD[r.Source.TrustDomain]
 		if len(clusters) == 0 {
@@ -55,7 +52,7 @@ func (p *Plan) Decide(r Request) Decision {
 		}
 	}
 	if vw.refuses(entry) {
-		vw.refuse(&d, hostPort())
+		vw.refuse(&d, hostPort(host, r.Port))
 		return d
 	}
 	// A host:port that any claim routes through gateways is never direct or passed through (overlap.go).
@@ -65,31 +62,46 @@ func (p *Plan) Decide(r Request) Decision {
 	}
 	vw.explain(&d, entry)
 	if entry == nil {
-		d.Upstream = hostPort()
-		what := d.Upstream + " is not in the registry"
-		if hostKnown {
-			what = d.Upstream + " is not in the registry (the host is, on other ports)"
-		}
-		if p.Outbound == RegistryOnly {
-			d.Kind = KindNotInRegistry
-			d.Reason = what + " (outboundTrafficPolicy REGISTRY_ONLY)"
-			return d
-		}
-		d.Allow, d.Kind = true, KindPassthrough
-		d.Reason = what + "; outboundTrafficPolicy ALLOW_ANY passes it through directly"
+		p.unregistered(&d, host, r.Port, hostKnown)
 		return d
 	}
+	if !ix.authorize(&d, r, pe, entry) {
+		return d
+	}
+	if isRouted(pe, entry) && ix.coRouted(&d, r, host, entry) {
+		return d
+	}
+	finish(&d, host, r.Port, pe, entry)
+	return d
+}
 
+// hostPort is host:port, for reasons and refusals: built when one is, not per request.
+func hostPort(host string, port uint32) string {
+	return net.JoinHostPort(host, strconv.FormatUint(uint64(port), 10))
+}
+
+// unregistered decides a request to a host:port the registry does not have: refused under
+// REGISTRY_ONLY, passed through directly under ALLOW_ANY.
+func (p *Plan) unregistered(d *Decision, host string, port uint32, hostKnown bool) {
+	d.Upstream = hostPort(host, port)
+	what := d.Upstream + " is not in the registry"
+	if hostKnown {
+		what = d.Upstream + " is not in the registry (the host is, on other ports)"
+	}
+	if p.Outbound == RegistryOnly {
+		d.Kind = KindNotInRegistry
+		d.Reason = what + " (outboundTrafficPolicy REGISTRY_ONLY)"
+		return
+	}
+	d.Allow, d.Kind = true, KindPassthrough
+	d.Reason = what + "; outboundTrafficPolicy ALLOW_ANY passes it through directly"
+}
+
+// authorize applies the AccessPolicies of the entry's service port (enforced and dry-run) and reports
+// whether the request may go on; d says why either way.
+func (ix *index) authorize(d *Decision, r Request, pe portEntry, entry *hostEntry) bool {
 	sp := pe.port
 	d.Service, d.ServicePort, d.Route = entry.svc.ID, sp.Number, entry.pattern
-	upstreamPort := sp.TargetPort
-	if upstreamPort == 0 {
-		upstreamPort = sp.Number
-	}
-	svcDesc := func() string {
-		return "ExternalService " + entry.svc.ID + " port " + strconv.FormatUint(uint64(sp.Number), 10)
-	}
-
 	var applying []policyTarget
 	for _, pt := range ix.policies[entry.svc.ID] {
 		if pt.port == 0 || pt.port == sp.Number {
@@ -106,7 +118,7 @@ func (p *Plan) Decide(r Request) Decision {
 		d.Reason = "no AccessPolicy restricts ExternalService " + entry.svc.ID + " port " + strconv.FormatUint(uint64(sp.Number), 10) + "; any caller is allowed"
 	case !enforced.matched:
 		d.Kind, d.Reason, d.Policy = KindDenied, enforced.reason, enforced.policy
-		return d
+		return false
 	default:
 		d.Policy = enforced.policy
 		// One concatenation, one allocation: this reason is built for every allowed request.
@@ -116,13 +128,18 @@ func (p *Plan) Decide(r Request) Decision {
 		}
 		d.Reason = "AccessPolicy " + enforced.policy + " allows " + caller + " to ExternalService " + entry.svc.ID + " port " + strconv.FormatUint(uint64(sp.Number), 10)
 	}
+	return true
+}
 
-	if isRouted(pe, entry) && ix.coRouted(&d, r, host, entry) {
-		return d
+// finish fills in where an authorized request goes: its upstream, TLS origination, endpoints and
+// gateways. Where the call goes is filled in only once it may go.
+func finish(d *Decision, host string, port uint32, pe portEntry, entry *hostEntry) {
+	sp := pe.port
+	upstreamPort := sp.TargetPort
+	if upstreamPort == 0 {
+		upstreamPort = sp.Number
 	}
-
-	// Where the call goes is filled in only once it may go.
-	d.Upstream = net.JoinHostPort(host, strconv.FormatUint(uint64(upstreamPort), 10))
+	d.Upstream = hostPort(host, upstreamPort)
 	if sp.TLS != nil && sp.TLS.Mode != "DISABLE" {
 		d.TLSMode, d.SNI = sp.TLS.Mode, sp.TLS.SNI
 		if d.SNI == "" {
@@ -131,21 +148,21 @@ func (p *Plan) Decide(r Request) Decision {
 	}
 	if sp.NoEndpoints != "" {
 		d.Kind, d.Reason = KindNoEndpoints, sp.NoEndpoints
-		return d
+		return
 	}
 	d.Endpoints = sp.Endpoints
 	if pe.route == nil && sp.PortMatch == 0 {
 		d.Allow, d.Kind = true, KindDirect
-		return d
+		return
 	}
 	if pe.route == nil || len(pe.route.Targets) == 0 {
 		d.Kind = KindNoRoute
-		d.Reason = fmt.Sprintf("no egress gateway serves %s (%s routes port %d through gateways)", hostPort(), svcDesc(), sp.PortMatch)
-		return d
+		svcDesc := "ExternalService " + entry.svc.ID + " port " + strconv.FormatUint(uint64(sp.Number), 10)
+		d.Reason = fmt.Sprintf("no egress gateway serves %s (%s routes port %d through gateways)", hostPort(host, port), svcDesc, sp.PortMatch)
+		return
 	}
 	d.Allow, d.Kind = true, KindRouted
 	d.Targets = orderTargets(pe.route.Targets, d.Cluster)
-	return d
 }
 
 // orderTargets puts the caller's own cluster's gateways first, keeping the plan's order otherwise, so

@@ -168,6 +168,17 @@ type External struct {
 
 func NewExternal(t testing.TB, host string, h http.HandlerFunc) *External {
 	t.Helper()
+	return newExternal(t, host, h, true)
+}
+
+// NewExternalHTTP1 is NewExternal speaking only HTTP/1.1, as the load harness's upstream does.
+func NewExternalHTTP1(t testing.TB, host string, h http.HandlerFunc) *External {
+	t.Helper()
+	return newExternal(t, host, h, false)
+}
+
+func newExternal(t testing.TB, host string, h http.HandlerFunc, h2 bool) *External {
+	t.Helper()
 	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	caTmpl := &x509.Certificate{
 		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test public CA"},
@@ -195,7 +206,7 @@ func NewExternal(t testing.TB, host string, h http.HandlerFunc) *External {
 	// Real hosts cap streams per connection (often 100-250) and the gateway's pool then queues or dials
 	// more; the stand-in lifts the cap so that benchmarks holding many streams open measure the gateway.
 	e.Srv.Config.HTTP2 = &http.HTTP2Config{MaxConcurrentStreams: 100000}
-	e.Srv.EnableHTTP2 = true
+	e.Srv.EnableHTTP2 = h2
 	e.Srv.TLS = &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{leafDER}, PrivateKey: key}}}
 	e.Srv.StartTLS()
 	t.Cleanup(e.Srv.Close)
