@@ -24,15 +24,18 @@ func BenchmarkFleetLoad(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
-		t0 := time.Now()
+		t0, c0 := time.Now(), cpuTime()
 		snap, _ := d.Load(context.Background())
 		d.Commit()
-		t1 := time.Now()
+		t1, c1 := time.Now(), cpuTime()
 		res := translate.Translate(snap)
-		t2 := time.Now()
+		t2, c2 := time.Now(), cpuTime()
 		if err := delta.Update(res.Plan, nil); err != nil {
 			b.Fatal(err)
 		}
-		b.Logf("load %d: decode %v, translate %v, delta xDS update %v (%d services)", i, t1.Sub(t0), t2.Sub(t1), time.Since(t2), len(res.Plan.Services))
+		t3, c3 := time.Now(), cpuTime()
+		b.Logf("load %d: decode %v (CPU %v), translate %v (CPU %v), delta xDS update %v (CPU %v) (%d services)", i,
+			t1.Sub(t0).Round(time.Millisecond), (c1 - c0).Round(time.Millisecond), t2.Sub(t1).Round(time.Millisecond),
+			(c2 - c1).Round(time.Millisecond), t3.Sub(t2).Round(time.Millisecond), (c3 - c2).Round(time.Millisecond), len(res.Plan.Services))
 	}
 }

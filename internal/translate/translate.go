@@ -103,6 +103,7 @@ func Translate(s *api.Snapshot) *Result {
 	t.overlaps()
 	t.policies()
 	t.routeTables()
+	t.orderKeys()
 	t.plan.Compile()
 
 	res := &Result{Plan: t.plan}

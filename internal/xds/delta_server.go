@@ -42,8 +42,7 @@ type DeltaServer struct {
 	grpc *grpc.Server
 	sent atomic.Int64 // bytes of responses sent (their protobuf size)
 
-	updating                    sync.Mutex // one Update at a time; guards the keys
-	svcKeys, tableKeys, polKeys orderKeys
+	updating sync.Mutex // one Update at a time
 
 	mu       sync.Mutex
 	known    map[string]proxyRef               // by SPIFFE ID
@@ -149,7 +148,7 @@ func (d *DeltaServer) BytesSent() int64 { return d.sent.Load() }
 func (d *DeltaServer) Update(plan *ir.Plan, addrs map[string]string) error {
 	d.updating.Lock()
 	defer d.updating.Unlock()
-	ord := order(plan, &d.svcKeys, &d.tableKeys, &d.polKeys)
+	ord := planOrder(plan)
 	shared, own, err := sidecarResources(plan, addrs, ord)
 	if err != nil {
 		return err
