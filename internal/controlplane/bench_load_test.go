@@ -18,6 +18,7 @@ func BenchmarkFleetLoad(b *testing.B) {
 	dir := writeFleetResources(b, 100)
 	d := file.NewDir(dir, file.Options{})
 	delta := xds.NewDeltaServer(nil)
+	var memo translate.Memo
 	for i := 0; i < b.N+1; i++ {
 		if i > 0 {
 			if err := os.WriteFile(filepath.Join(dir, "20-added.yaml"), []byte(fleetService("added-"+time.Now().Format("150405.000000"))), 0o644); err != nil {
@@ -28,7 +29,7 @@ func BenchmarkFleetLoad(b *testing.B) {
 		snap, _ := d.Load(context.Background())
 		d.Commit()
 		t1, c1 := time.Now(), cpuTime()
-		res := translate.Translate(snap)
+		res := memo.Translate(snap)
 		t2, c2 := time.Now(), cpuTime()
 		if err := delta.Update(res.Plan, nil); err != nil {
 			b.Fatal(err)

@@ -62,12 +62,16 @@ type translator struct {
 	esIndex  map[*api.ExternalService]int
 	// tenancy is nil when there is no Workspace (one tenant).
 	tenancy *tenancy
+	// memo, when set, reuses the previous translation's per-object results (memo.go).
+	memo *memoRun
 }
 
 // Translate validates the snapshot and translates its valid objects into a compiled plan. It does no I/O
 // and never fails as a whole: an invalid resource is left out and reported in its status, and the rest is
 // translated without it.
-func Translate(s *api.Snapshot) *Result {
+func Translate(s *api.Snapshot) *Result { return translate(s, nil) }
+
+func translate(s *api.Snapshot, m *Memo) *Result {
 	if s == nil {
 		s = &api.Snapshot{}
 	}
@@ -78,6 +82,9 @@ func Translate(s *api.Snapshot) *Result {
 		plan:         &ir.Plan{},
 		tdByCluster:  map[string]string{},
 		apiListeners: map[string][]apiListener{},
+	}
+	if m != nil {
+		t.memo = &memoRun{m: m}
 	}
 	objects := s.Objects()
 	byRef := map[string][]api.Object{}
@@ -99,11 +106,13 @@ func Translate(s *api.Snapshot) *Result {
 	t.workloads()
 	t.workspaces()
 	t.listeners()
+	t.memoBegin()
 	t.services()
 	t.overlaps()
 	t.policies()
 	t.routeTables()
 	t.orderKeys()
+	t.memoEnd()
 	t.plan.Compile()
 
 	res := &Result{Plan: t.plan}

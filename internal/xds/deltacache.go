@@ -11,7 +11,6 @@ import (
 
 	discovery "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/cache/v3"
-	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
 )
 
@@ -89,9 +88,9 @@ func (c *deltaCache) remember(m map[string]string) {
 	}
 }
 
-// set makes res the cache's resources: the ones whose encoding changed get a new version, the ones
-// missing are removed, and every watch is answered with what changed for it.
-func (c *deltaCache) set(res map[string]proto.Message) error {
+// set makes res (encoded resources, by name) the cache's resources: the ones whose encoding changed get
+// a new version, the ones missing are removed, and every watch is answered with what changed for it.
+func (c *deltaCache) set(res map[string][]byte) error {
 	type enc struct {
 		b       []byte
 		version string
@@ -99,11 +98,7 @@ func (c *deltaCache) set(res map[string]proto.Message) error {
 	changed := map[string]enc{}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for name, m := range res {
-		b, err := deterministic.Marshal(m)
-		if err != nil {
-			return err
-		}
+	for name, b := range res {
 		old, ok := c.res[name]
 		if ok && bytes.Equal(old.wire.Resource.Value, b) {
 			continue // unchanged: comparing is cheaper than hashing
