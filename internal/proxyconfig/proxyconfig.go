@@ -67,16 +67,24 @@ func GatewaySlice(p *ir.Plan, id string) (*Gateway, error) {
 	slice.Workspaces = p.Workspaces
 	services := map[string]bool{}
 	for _, r := range p.Routes {
-		var targets []ir.GatewayTarget
+		mine := 0
 		for _, t := range r.Targets {
 			if t.GatewayID == id {
-				targets = append(targets, t)
+				mine++
 			}
 		}
-		if len(targets) == 0 {
+		if mine == 0 {
 			continue
 		}
-		r.Targets = targets
+		if mine < len(r.Targets) { // else the route's own list is shared, not copied
+			targets := make([]ir.GatewayTarget, 0, mine)
+			for _, t := range r.Targets {
+				if t.GatewayID == id {
+					targets = append(targets, t)
+				}
+			}
+			r.Targets = targets
+		}
 		slice.Routes = append(slice.Routes, r)
 		services[r.ServiceID] = true
 	}

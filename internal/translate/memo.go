@@ -21,10 +21,11 @@ import (
 //     depend on the services too and are computed every time (a target list equal to the last one is
 //     handed out again, so consumers comparing plans find it unchanged at once).
 //
-// The result is always what Translate returns for the same snapshot (TestMemoMatchesTranslate). A Memo
+// Validation reuses each unchanged object's own checks (api.ValidateMemo). The result is always what Translate returns for the same snapshot (TestMemoMatchesTranslate). A Memo
 // is safe for use by one translation at a time; concurrent calls wait.
 type Memo struct {
 	mu       sync.Mutex
+	validate api.ValidateMemo
 	env      []envEntry
 	stage    stage
 	services map[*api.ExternalService]serviceMemo

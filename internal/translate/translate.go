@@ -87,11 +87,17 @@ func translate(s *api.Snapshot, m *Memo) *Result {
 		t.memo = &memoRun{m: m}
 	}
 	objects := s.Objects()
-	byRef := map[string][]api.Object{}
+	byRef := make(map[string][]api.Object, len(objects))
+	t.plan.Services = make([]ir.ExternalService, 0, len(s.ExternalServices))
+	t.plan.Policies = make([]ir.Policy, 0, len(s.AccessPolicies))
 	for _, o := range objects {
 		byRef[api.Ref(o)] = append(byRef[api.Ref(o)], o)
 	}
-	for _, p := range api.Validate(s) {
+	validate := api.Validate
+	if m != nil {
+		validate = m.validate.Validate
+	}
+	for _, p := range validate(s) {
 		for _, o := range owners(byRef[p.Object], p) {
 			t.problems[o] = append(t.problems[o], p)
 			if p.Severity == api.SeverityError {
@@ -115,7 +121,7 @@ func translate(s *api.Snapshot, m *Memo) *Result {
 	t.memoEnd()
 	t.plan.Compile()
 
-	res := &Result{Plan: t.plan}
+	res := &Result{Plan: t.plan, Statuses: make([]Status, 0, len(objects))}
 	for _, o := range objects {
 		st := Status{Object: api.Ref(o), Source: o.GetSource(), State: Accepted, Problems: t.problems[o]}
 		for _, p := range st.Problems {
