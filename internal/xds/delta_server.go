@@ -202,8 +202,8 @@ func (d *DeltaServer) Update(plan *ir.Plan, addrs map[string]string) error {
 			}
 		}
 	}
-	// The next plan's inputs are compared with this one's (memo.go); a failed Update above keeps the
-	// previous memo, which is still what the caches hold for the resources that were not set.
+	// The next plan's inputs are compared with this one's (memo.go). A failed Update keeps the previous
+	// memo: each entry is an encoding of its inputs, whatever the caches hold.
 	next := map[string]map[string]map[string]memoEntry{"": sidecars.next}
 	for id, e := range gws {
 		if _, ok := d.gateways[id]; ok && len(e.next[TypeGateway]) > 0 {

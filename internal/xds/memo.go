@@ -5,9 +5,9 @@ import (
 	"reflect"
 	"slices"
 
-	"egret.dev/egret/internal/ir"
-
 	"google.golang.org/protobuf/proto"
+
+	"egret.dev/egret/internal/ir"
 )
 
 // encoder is the sink Update uses: it encodes a proxy's resources of each type, and builds and encodes
