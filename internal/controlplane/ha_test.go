@@ -164,11 +164,16 @@ func TestAControlPlaneStartedAfterAnInsertionServesTheSameVersions(t *testing.T)
 		}
 	}
 	meshtest.WaitFor(t, func() bool { return len(first.Plan().Services) == 5 })
-	if equal(before, versions(t, first)) {
-		t.Fatal("the insertions changed no version")
-	}
 	second := start()
-	if a, b := versions(t, first), versions(t, second); !equal(a, b) {
-		t.Errorf("versions differ:\n  followed the insertions: %v\n  started after them:      %v", a, b)
+	// The first pushes its plan to its delta server just after taking it: wait for that, then compare.
+	a, b := versions(t, first), versions(t, second)
+	for deadline := time.Now().Add(10 * time.Second); !equal(a, b); a, b = versions(t, first), versions(t, second) {
+		if time.Now().After(deadline) {
+			t.Fatalf("versions differ:\n  followed the insertions: %v\n  started after them:      %v", a, b)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if equal(before, a) {
+		t.Fatal("the insertions changed no version")
 	}
 }

@@ -88,8 +88,12 @@ func translate(s *api.Snapshot, m *Memo) *Result {
 	}
 	objects := s.Objects()
 	byRef := make(map[string][]api.Object, len(objects))
-	t.plan.Services = make([]ir.ExternalService, 0, len(s.ExternalServices))
-	t.plan.Policies = make([]ir.Policy, 0, len(s.AccessPolicies))
+	if n := len(s.ExternalServices); n > 0 {
+		t.plan.Services = make([]ir.ExternalService, 0, n)
+	}
+	if n := len(s.AccessPolicies); n > 0 {
+		t.plan.Policies = make([]ir.Policy, 0, n)
+	}
 	for _, o := range objects {
 		byRef[api.Ref(o)] = append(byRef[api.Ref(o)], o)
 	}

@@ -106,10 +106,7 @@ func sliceResources(p *ir.Plan, policies bool, ord *ir.OrderKeys, out sink) erro
 	if err := out.add(TypeMesh, MeshName, nil, func() proto.Message { return meshToPB(p) }); err != nil {
 		return err
 	}
-	routes := map[string][]ir.Route{}
-	for _, rt := range p.Routes {
-		routes[rt.ServiceID] = append(routes[rt.ServiceID], rt)
-	}
+	routes := routesByService(p.Routes)
 	for i := range p.Services {
 		in := &serviceIn{p.Services[i], routes[p.Services[i].ID], ord.Services[p.Services[i].ID]}
 		if err := out.add(TypeExternalService, in.s.ID, in, func() proto.Message { return serviceToPB(&in.s, in.routes, in.key) }); err != nil {
@@ -135,6 +132,27 @@ func sliceResources(p *ir.Plan, policies bool, ord *ir.OrderKeys, out sink) erro
 		}
 	}
 	return nil
+}
+
+// routesByService groups routes by service. A service's routes are usually one run of the list
+// (translate adds them service by service), which is used as it is; runs of the same service apart are
+// joined in a copy, so the plan's list is never written to.
+func routesByService(rs []ir.Route) map[string][]ir.Route {
+	out := map[string][]ir.Route{}
+	for i := 0; i < len(rs); {
+		j := i + 1
+		for j < len(rs) && rs[j].ServiceID == rs[i].ServiceID {
+			j++
+		}
+		id := rs[i].ServiceID
+		if prev, ok := out[id]; ok {
+			out[id] = append(slices.Clip(prev), rs[i:j]...)
+		} else {
+			out[id] = rs[i:j:j]
+		}
+		i = j
+	}
+	return out
 }
 
 // newResources has every type's map, so that an empty type is present (and its resources removed).
