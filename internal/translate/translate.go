@@ -95,7 +95,8 @@ func translate(s *api.Snapshot, m *Memo) *Result {
 		t.plan.Policies = make([]ir.Policy, 0, n)
 	}
 	for _, o := range objects {
-		byRef[api.Ref(o)] = append(byRef[api.Ref(o)], o)
+		ref := api.Ref(o)
+		byRef[ref] = append(byRef[ref], o)
 	}
 	validate := api.Validate
 	if m != nil {
