@@ -50,4 +50,8 @@ func BenchmarkFleetLoad(b *testing.B) {
 		b.Logf("load %d: decode %v (CPU %v, %d MB), translate %v (CPU %v, %d MB), delta xDS update %v (CPU %v, %d MB) (%d services)", i,
 			ms(t1-t0), ms(c1-c0), (a1-a0)>>20, ms(t2-t1), ms(c2-c1), (a2-a1)>>20, ms(t3-t2), ms(c3-c2), (a3-a2)>>20, len(res.Plan.Services))
 	}
+	b.Logf("heap in use after the last reload (after GC): %d MB", heapInUse()>>20)
+	runtime.KeepAlive(d)
+	runtime.KeepAlive(delta)
+	runtime.KeepAlive(&memo)
 }
