@@ -10,8 +10,8 @@ import (
 
 // Memo carries per-object work from one translation to the next, so that translating a snapshot in
 // which one object changed does not redo the work of the others. It relies on what source/file.Dir
-// guarantees: an object that did not change is the same *api.Object as last time (and nothing mutates
-// it). Its results are reused only when everything they were computed from is the same:
+// guarantees: an object that did not change is the same api.Object (pointer) as last time, and nothing
+// mutates it. Its results are reused only when everything they were computed from is the same:
 //
 //   - an ExternalService's service, routes and warnings depend on the service and on the rest of the
 //     snapshot except ExternalServices, AccessPolicies and RouteTables (gateways, listeners, endpoints,
@@ -21,8 +21,9 @@ import (
 //     depend on the services too and are computed every time (a target list equal to the last one is
 //     handed out again, so consumers comparing plans find it unchanged at once).
 //
-// Validation reuses each unchanged object's own checks (api.ValidateMemo). The result is always what Translate returns for the same snapshot (TestMemoMatchesTranslate). A Memo
-// is safe for use by one translation at a time; concurrent calls wait.
+// Validation reuses each unchanged object's own checks (api.ValidateMemo). The result is always what
+// Translate returns for the same snapshot (internal/xds's TestIncrementalMatchesFromScratch checks it
+// over random edit sequences). A Memo serves one translation at a time; concurrent calls wait.
 type Memo struct {
 	mu       sync.Mutex
 	validate api.ValidateMemo
