@@ -21,7 +21,8 @@ import (
 
 // edits are textual changes a random edit applies to one document, each undone by its reverse: they
 // touch every kind of dependency (mesh settings, gateway listeners and what they expose, service hosts
-// and ports, workload labels and identities, policy selectors and clients, clusters, workspaces).
+// and ports, workload labels and identities, policy selectors, clients and rules, clusters,
+// namespaces, workspaces).
 var edits = [][2]string{
 	{"REGISTRY_ONLY", "ALLOW_ANY"},
 	{"www.google.com", "www.google.org"},
@@ -34,10 +35,15 @@ var edits = [][2]string{
 	{"name: istio-egressgateway", "name: second-gateway"},
 	{"HTTPS", "HTTP"},
 	{"importFrom", "exportTo"},
+	{"namespace: apps", "namespace: app"},
+	{"name: egress", "name: egress2"},
+	{"name: web", "name: api"},
+	{"dryRun: true", "dryRun: false"},
+	{"GET", "POST"},
 }
 
 // TestIncrementalMatchesFromScratch edits a directory at random (documents added, removed, moved
-// between files, edited) and checks after every step that translating with a translate.Memo gives what
+// between files, copied (duplicates are invalid), edited) and checks after every step that translating with a translate.Memo gives what
 // Translate gives, and that a delta server fed every step serves byte for byte what a fresh one serves
 // for the last: the per-object reuse changes nothing but the cost.
 func TestIncrementalMatchesFromScratch(t *testing.T) {
@@ -71,11 +77,14 @@ func TestIncrementalMatchesFromScratch(t *testing.T) {
 			for step := range 60 {
 				if step > 0 {
 					i := rng.IntN(len(docs))
-					switch rng.IntN(4) {
+					switch rng.IntN(5) {
 					case 0:
 						where[i] = -1
 					case 1:
 						where[i] = rng.IntN(len(files))
+					case 2: // a copy elsewhere: the same name twice, so both become invalid
+						docs = append(docs, docs[i])
+						where = append(where, rng.IntN(len(files)))
 					default:
 						e := edits[rng.IntN(len(edits))]
 						if rng.IntN(2) == 0 {
