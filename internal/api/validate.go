@@ -10,35 +10,45 @@ import (
 func Validate(s *Snapshot) Problems {
 	v := &validator{}
 	for _, o := range s.Objects() {
-		v.obj = o
-		v.common(o)
-		switch o := o.(type) {
-		case *VirtualGateway:
-			v.virtualGateway(o)
-		case *ExternalService:
-			v.externalService(o)
-		case *ExternalEndpoint:
-			v.externalEndpoint(o)
-		case *AccessPolicy:
-			v.accessPolicy(o)
-		case *GatewayLifecycleManager:
-			v.gatewayLifecycleManager(o)
-		case *IstioLifecycleManager:
-			v.istioLifecycleManager(o)
-		case *Mesh:
-			v.mesh(o)
-		case *Workload:
-			v.workload(o)
-		case *Workspace:
-			v.workspace(o)
-		case *WorkspaceSettings:
-			v.workspaceSettings(o)
-		case *RouteTable:
-			v.routeTable(o)
-		case *Unsupported:
-			v.unsupported(o)
-		}
+		v.object(o)
 	}
+	return v.across(s)
+}
+
+// object checks o alone; its problems depend on o only (ValidateMemo relies on this).
+func (v *validator) object(o Object) {
+	v.obj = o
+	v.common(o)
+	switch o := o.(type) {
+	case *VirtualGateway:
+		v.virtualGateway(o)
+	case *ExternalService:
+		v.externalService(o)
+	case *ExternalEndpoint:
+		v.externalEndpoint(o)
+	case *AccessPolicy:
+		v.accessPolicy(o)
+	case *GatewayLifecycleManager:
+		v.gatewayLifecycleManager(o)
+	case *IstioLifecycleManager:
+		v.istioLifecycleManager(o)
+	case *Mesh:
+		v.mesh(o)
+	case *Workload:
+		v.workload(o)
+	case *Workspace:
+		v.workspace(o)
+	case *WorkspaceSettings:
+		v.workspaceSettings(o)
+	case *RouteTable:
+		v.routeTable(o)
+	case *Unsupported:
+		v.unsupported(o)
+	}
+}
+
+// across checks the objects against each other and sorts every problem into input order.
+func (v *validator) across(s *Snapshot) Problems {
 	v.duplicates(s)
 	v.references(s)
 	v.routeTableReferences(s)

@@ -56,6 +56,8 @@ type ControlPlane struct {
 	ca  *ca.CA
 	// delta serves each proxy its resources over delta xDS (gRPC on the TLS port).
 	delta *xds.DeltaServer
+	// memo lets a reload reuse the translation of the objects that did not change (translate.Memo).
+	memo translate.Memo
 
 	mu       sync.RWMutex
 	plan     *ir.Plan
@@ -312,7 +314,7 @@ func (cp *ControlPlane) reload(ctx context.Context, stamp string, first bool) er
 			warnings = append(warnings, p.Error())
 		}
 	}
-	res := translate.Translate(snap)
+	res := cp.memo.Translate(snap)
 	problems = append(problems, res.Problems()...)
 	// Errors on objects of kinds egret does not implement are reported and do not block the rest.
 	if errs := problems.Blocking(); len(errs) > 0 {

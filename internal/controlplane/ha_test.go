@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -129,4 +131,49 @@ func TestAProxyFailsOverToTheOtherControlPlaneAndIsSyncedThere(t *testing.T) {
 	meshtest.Edit(t, dir, policy, "          name: bookinfo-productpage\n", "          name: bookinfo-productpage\n      - serviceAccountSelector:\n          name: bookinfo-reviews\n")
 	meshtest.WaitFor(t, func() bool { return versions(t, cps[1])[gw1ID] != before[gw1ID] })
 	synced(t, cps[1], proxies)
+}
+
+// A control plane started after services were inserted (in a new file that sorts first, and in front
+// of the services of an existing file) serves the versions of one that followed the insertions: the
+// order keys come from the files, not from the history.
+func TestAControlPlaneStartedAfterAnInsertionServesTheSameVersions(t *testing.T) {
+	svc := func(name string) string {
+		return "---\napiVersion: networking.gloo.solo.io/v2\nkind: ExternalService\nmetadata:\n  name: " + name +
+			"\n  namespace: bookinfo\nspec:\n  hosts:\n  - " + name + ".example.com\n  ports:\n  - name: https\n    number: 443\n    protocol: HTTPS\n"
+	}
+	dir := meshtest.CopyExample(t, map[string]string{"10-more.yaml": svc("m") + svc("n")})
+	start := func() *ControlPlane {
+		cp, err := New(Params{ConfigDir: dir, DataDir: t.TempDir(), Listen: "127.0.0.1:0", Admin: "127.0.0.1:0", Poll: 20 * time.Millisecond, Debounce: 60 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cp.Start(); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- cp.Run(ctx) }()
+		t.Cleanup(func() { cancel(); <-done })
+		return cp
+	}
+	first := start()
+	before := versions(t, first)
+	for name, data := range map[string]string{"00-first.yaml": svc("z"), "10-more.yaml": svc("a") + svc("m") + svc("n")} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	meshtest.WaitFor(t, func() bool { return len(first.Plan().Services) == 5 })
+	second := start()
+	// The first pushes its plan to its delta server just after taking it: wait for that, then compare.
+	a, b := versions(t, first), versions(t, second)
+	for deadline := time.Now().Add(10 * time.Second); !equal(a, b); a, b = versions(t, first), versions(t, second) {
+		if time.Now().After(deadline) {
+			t.Fatalf("versions differ:\n  followed the insertions: %v\n  started after them:      %v", a, b)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if equal(before, a) {
+		t.Fatal("the insertions changed no version")
+	}
 }

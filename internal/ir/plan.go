@@ -26,6 +26,8 @@ type Plan struct {
 	Workspaces []Workspace `json:"workspaces,omitempty" yaml:"workspaces,omitempty"`
 	// RouteTables are the HTTP routes of RouteTables, in input order (see httproute.go).
 	RouteTables []RouteTable `json:"routeTables,omitempty" yaml:"routeTables,omitempty"`
+	// Order, when set, keys the services, route tables and policies by where they are defined (orderkeys.go).
+	Order *OrderKeys `json:"-" yaml:"-"`
 
 	compiled *index
 }

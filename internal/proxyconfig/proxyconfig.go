@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
 
@@ -66,17 +67,28 @@ func GatewaySlice(p *ir.Plan, id string) (*Gateway, error) {
 	// The gateway decides visibility by its caller's workspace, as the sidecar does.
 	slice.Workspaces = p.Workspaces
 	services := map[string]bool{}
+	slice.Routes = sized[ir.Route](countFunc(p.Routes, func(r *ir.Route) bool {
+		return slices.ContainsFunc(r.Targets, func(t ir.GatewayTarget) bool { return t.GatewayID == id })
+	}))
 	for _, r := range p.Routes {
-		var targets []ir.GatewayTarget
+		mine := 0
 		for _, t := range r.Targets {
 			if t.GatewayID == id {
-				targets = append(targets, t)
+				mine++
 			}
 		}
-		if len(targets) == 0 {
+		if mine == 0 {
 			continue
 		}
-		r.Targets = targets
+		if mine < len(r.Targets) { // else the route's own list is shared, not copied
+			targets := make([]ir.GatewayTarget, 0, mine)
+			for _, t := range r.Targets {
+				if t.GatewayID == id {
+					targets = append(targets, t)
+				}
+			}
+			r.Targets = targets
+		}
 		slice.Routes = append(slice.Routes, r)
 		services[r.ServiceID] = true
 	}
@@ -91,20 +103,41 @@ func GatewaySlice(p *ir.Plan, id string) (*Gateway, error) {
 		}
 	}
 	addCoRouted(p, services)
+	slice.Services = sized[ir.ExternalService](len(services))
 	for _, s := range p.Services {
 		if services[s.ID] {
 			slice.Services = append(slice.Services, s)
 		}
 	}
-	for _, pol := range p.Policies {
-		for _, t := range pol.Targets {
-			if services[t.ServiceID] {
-				slice.Policies = append(slice.Policies, pol)
-				break
-			}
+	applies := func(pol *ir.Policy) bool {
+		return slices.ContainsFunc(pol.Targets, func(t ir.PolicyTarget) bool { return services[t.ServiceID] })
+	}
+	slice.Policies = sized[ir.Policy](countFunc(p.Policies, applies))
+	for i := range p.Policies {
+		if applies(&p.Policies[i]) {
+			slice.Policies = append(slice.Policies, p.Policies[i])
 		}
 	}
 	return &Gateway{Gateway: *self, Plan: slice}, nil
+}
+
+// sized is an empty slice with room for n elements (nil for none, as appending to nothing gives).
+func sized[T any](n int) []T {
+	if n == 0 {
+		return nil
+	}
+	return make([]T, 0, n)
+}
+
+// countFunc counts the elements of s for which f holds (to size a slice before filling it).
+func countFunc[T any](s []T, f func(*T) bool) int {
+	n := 0
+	for i := range s {
+		if f(&s[i]) {
+			n++
+		}
+	}
+	return n
 }
 
 // ForSidecar cuts the config of the workload namespace/name's sidecar: every service and route of the

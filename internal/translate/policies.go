@@ -16,7 +16,7 @@ func (t *translator) policies() {
 			continue
 		}
 		m := ap.Metadata
-		p := ir.Policy{ID: m.Namespace + "/" + m.Name, Name: m.Name, Namespace: m.Namespace, Targets: t.policyTargets(ap)}
+		p := ir.Policy{ID: m.Namespace + "/" + m.Name, Name: m.Name, Namespace: m.Namespace, Targets: t.memoTargets(ap, t.policyTargets(ap))}
 		if len(p.Targets) == 0 {
 			t.warn(ap, "spec.applyToDestinations", "selects no ExternalService")
 		}
@@ -26,13 +26,16 @@ func (t *translator) policies() {
 			// authz is deprecated and used only when authzList is empty, as in Gloo.
 			authz, path = []api.Authorization{*ap.Spec.Config.Authz}, "spec.config.authz"
 		}
-		for i, a := range authz {
-			rpath := path
-			if path == "spec.config.authzList" {
-				rpath = fmt.Sprintf("%s[%d]", path, i)
+		p.Rules = t.memoRules(ap, func() (rules []ir.Rule) {
+			for i, a := range authz {
+				rpath := path
+				if path == "spec.config.authzList" {
+					rpath = fmt.Sprintf("%s[%d]", path, i)
+				}
+				rules = append(rules, t.rule(ap, rpath, a))
 			}
-			p.Rules = append(p.Rules, t.rule(ap, rpath, a))
-		}
+			return rules
+		})
 		t.plan.Policies = append(t.plan.Policies, p)
 	}
 }

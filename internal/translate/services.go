@@ -21,71 +21,76 @@ func serviceID(es *api.ExternalService) string {
 // services translates the ExternalServices, their endpoints and their egress routes.
 func (t *translator) services() {
 	for _, es := range t.snap.ExternalServices {
-		if !t.valid(es) {
+		if t.valid(es) {
+			t.memoService(es, t.service)
+		}
+	}
+}
+
+// service translates one valid ExternalService: it appends it to the plan's services, its routes to the
+// plan's routes, and warns on es only (memo.go relies on all three).
+func (t *translator) service(es *api.ExternalService) {
+	m := es.Metadata
+	s := ir.ExternalService{
+		ID:        serviceID(es),
+		Name:      m.Name,
+		Namespace: m.Namespace,
+		Cluster:   m.ClusterName,
+		Labels:    maps.Clone(m.Labels),
+		Addresses: append([]string(nil), es.Spec.Addresses...),
+	}
+	selected := t.selectedEndpoints(es)
+	if len(es.Spec.Selector) > 0 && len(selected) == 0 {
+		t.warn(es, "spec.selector", "selects no ExternalEndpoint (selector %s); calls to this service get 503", selectorString(es.Spec.Selector))
+	}
+	s.Visibility = t.visibility(es)
+	for hi, h := range es.Spec.Hosts {
+		hp, err := ir.ParseHostPattern(h)
+		if err != nil {
+			t.warn(es, fmt.Sprintf("spec.hosts[%d]", hi), "%v; host skipped", err)
 			continue
 		}
-		m := es.Metadata
-		s := ir.ExternalService{
-			ID:        serviceID(es),
-			Name:      m.Name,
-			Namespace: m.Namespace,
-			Cluster:   m.ClusterName,
-			Labels:    maps.Clone(m.Labels),
-			Addresses: append([]string(nil), es.Spec.Addresses...),
-		}
-		selected := t.selectedEndpoints(es)
-		if len(es.Spec.Selector) > 0 && len(selected) == 0 {
-			t.warn(es, "spec.selector", "selects no ExternalEndpoint (selector %s); calls to this service get 503", selectorString(es.Spec.Selector))
-		}
-		s.Visibility = t.visibility(es)
-		for hi, h := range es.Spec.Hosts {
-			hp, err := ir.ParseHostPattern(h)
-			if err != nil {
-				t.warn(es, fmt.Sprintf("spec.hosts[%d]", hi), "%v; host skipped", err)
-				continue
-			}
-			s.Hosts = append(s.Hosts, hp)
-		}
-		for pi, p := range es.Spec.Ports {
-			sp := ir.ServicePort{Name: p.Name, Number: p.Number, Protocol: string(p.Protocol), TargetPort: p.Number}
-			if p.TargetPort != nil {
-				sp.TargetPort, sp.TargetPortName = p.TargetPort.Number, p.TargetPort.Name
-			}
-			sp.Endpoints, sp.NoEndpoints = t.portEndpoints(es, pi, selected)
-			if c := p.ClientsideTLS; c != nil {
-				sp.TLS = &ir.Origination{
-					Mode:              string(c.Mode),
-					SNI:               c.SNI,
-					CACertificates:    c.CACertificates,
-					ClientCertificate: c.ClientCertificate,
-					PrivateKey:        c.PrivateKey,
-					CredentialName:    c.CredentialName,
-					SubjectAltNames:   append([]string(nil), c.SubjectAltNames...),
-				}
-				if sp.TLS.Mode == "" {
-					sp.TLS.Mode = string(api.ClientTLSSimple)
-				}
-				if len(sp.TLS.SubjectAltNames) == 0 {
-					sp.TLS.SubjectAltNames = append([]string(nil), es.Spec.SubjectAltNames...)
-				}
-				sp.TLS.InsecureSkipVerify = c.InsecureSkipVerify != nil && *c.InsecureSkipVerify
-			}
-			if r := p.EgressGatewayRoutes; r != nil {
-				sp.PortMatch = cmpOrPort(r.PortMatch, 80)
-				for _, h := range s.Hosts {
-					t.plan.Routes = append(t.plan.Routes, ir.Route{
-						Host:      h,
-						PortMatch: sp.PortMatch,
-						ServiceID: s.ID,
-						Port:      p.Number,
-						Targets:   t.routeTargets(es, pi, h),
-					})
-				}
-			}
-			s.Ports = append(s.Ports, sp)
-		}
-		t.plan.Services = append(t.plan.Services, s)
+		s.Hosts = append(s.Hosts, hp)
 	}
+	for pi, p := range es.Spec.Ports {
+		sp := ir.ServicePort{Name: p.Name, Number: p.Number, Protocol: string(p.Protocol), TargetPort: p.Number}
+		if p.TargetPort != nil {
+			sp.TargetPort, sp.TargetPortName = p.TargetPort.Number, p.TargetPort.Name
+		}
+		sp.Endpoints, sp.NoEndpoints = t.portEndpoints(es, pi, selected)
+		if c := p.ClientsideTLS; c != nil {
+			sp.TLS = &ir.Origination{
+				Mode:              string(c.Mode),
+				SNI:               c.SNI,
+				CACertificates:    c.CACertificates,
+				ClientCertificate: c.ClientCertificate,
+				PrivateKey:        c.PrivateKey,
+				CredentialName:    c.CredentialName,
+				SubjectAltNames:   append([]string(nil), c.SubjectAltNames...),
+			}
+			if sp.TLS.Mode == "" {
+				sp.TLS.Mode = string(api.ClientTLSSimple)
+			}
+			if len(sp.TLS.SubjectAltNames) == 0 {
+				sp.TLS.SubjectAltNames = append([]string(nil), es.Spec.SubjectAltNames...)
+			}
+			sp.TLS.InsecureSkipVerify = c.InsecureSkipVerify != nil && *c.InsecureSkipVerify
+		}
+		if r := p.EgressGatewayRoutes; r != nil {
+			sp.PortMatch = cmpOrPort(r.PortMatch, 80)
+			for _, h := range s.Hosts {
+				t.plan.Routes = append(t.plan.Routes, ir.Route{
+					Host:      h,
+					PortMatch: sp.PortMatch,
+					ServiceID: s.ID,
+					Port:      p.Number,
+					Targets:   t.routeTargets(es, pi, h),
+				})
+			}
+		}
+		s.Ports = append(s.Ports, sp)
+	}
+	t.plan.Services = append(t.plan.Services, s)
 }
 
 // routeTargets finds, for each virtualGatewayRef of port pi, the gateways that VirtualGateway selects (in the

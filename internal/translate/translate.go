@@ -62,12 +62,16 @@ type translator struct {
 	esIndex  map[*api.ExternalService]int
 	// tenancy is nil when there is no Workspace (one tenant).
 	tenancy *tenancy
+	// memo, when set, reuses the previous translation's per-object results (memo.go).
+	memo *memoRun
 }
 
 // Translate validates the snapshot and translates its valid objects into a compiled plan. It does no I/O
 // and never fails as a whole: an invalid resource is left out and reported in its status, and the rest is
 // translated without it.
-func Translate(s *api.Snapshot) *Result {
+func Translate(s *api.Snapshot) *Result { return translate(s, nil) }
+
+func translate(s *api.Snapshot, m *Memo) *Result {
 	if s == nil {
 		s = &api.Snapshot{}
 	}
@@ -79,12 +83,26 @@ func Translate(s *api.Snapshot) *Result {
 		tdByCluster:  map[string]string{},
 		apiListeners: map[string][]apiListener{},
 	}
-	objects := s.Objects()
-	byRef := map[string][]api.Object{}
-	for _, o := range objects {
-		byRef[api.Ref(o)] = append(byRef[api.Ref(o)], o)
+	if m != nil {
+		t.memo = &memoRun{m: m}
 	}
-	for _, p := range api.Validate(s) {
+	objects := s.Objects()
+	byRef := make(map[string][]api.Object, len(objects))
+	if n := len(s.ExternalServices); n > 0 {
+		t.plan.Services = make([]ir.ExternalService, 0, n)
+	}
+	if n := len(s.AccessPolicies); n > 0 {
+		t.plan.Policies = make([]ir.Policy, 0, n)
+	}
+	for _, o := range objects {
+		ref := api.Ref(o)
+		byRef[ref] = append(byRef[ref], o)
+	}
+	validate := api.Validate
+	if m != nil {
+		validate = m.validate.Validate
+	}
+	for _, p := range validate(s) {
 		for _, o := range owners(byRef[p.Object], p) {
 			t.problems[o] = append(t.problems[o], p)
 			if p.Severity == api.SeverityError {
@@ -99,13 +117,16 @@ func Translate(s *api.Snapshot) *Result {
 	t.workloads()
 	t.workspaces()
 	t.listeners()
+	t.memoBegin()
 	t.services()
 	t.overlaps()
 	t.policies()
 	t.routeTables()
+	t.orderKeys()
+	t.memoEnd()
 	t.plan.Compile()
 
-	res := &Result{Plan: t.plan}
+	res := &Result{Plan: t.plan, Statuses: make([]Status, 0, len(objects))}
 	for _, o := range objects {
 		st := Status{Object: api.Ref(o), Source: o.GetSource(), State: Accepted, Problems: t.problems[o]}
 		for _, p := range st.Problems {

@@ -39,9 +39,9 @@ func meshFromPB(m *pb.Mesh, p *ir.Plan) {
 	}
 }
 
-func serviceToPB(s *ir.ExternalService, routes []ir.Route, order uint64) *pb.ExternalService {
+func serviceToPB(s *ir.ExternalService, routes []ir.Route, order []byte) *pb.ExternalService {
 	o := &pb.ExternalService{Id: s.ID, Name: s.Name, Namespace: s.Namespace, Cluster: s.Cluster, Labels: s.Labels,
-		Hosts: hostsToPB(s.Hosts), Addresses: s.Addresses, Order: order}
+		Hosts: hostsToPB(s.Hosts), Addresses: s.Addresses, OrderKey: order}
 	for _, sp := range s.Ports {
 		p := &pb.ServicePort{Name: sp.Name, Number: sp.Number, Protocol: sp.Protocol, TargetPort: sp.TargetPort,
 			TargetPortName: sp.TargetPortName, PortMatch: sp.PortMatch, NoEndpoints: sp.NoEndpoints}
@@ -115,8 +115,8 @@ func targetsFromPB(ts []*pb.GatewayTarget) ([]ir.GatewayTarget, error) {
 	return out, nil
 }
 
-func policyToPB(p *ir.Policy, order uint64) *pb.Policy {
-	o := &pb.Policy{Id: p.ID, Name: p.Name, Namespace: p.Namespace, Order: order}
+func policyToPB(p *ir.Policy, order []byte) *pb.Policy {
+	o := &pb.Policy{Id: p.ID, Name: p.Name, Namespace: p.Namespace, OrderKey: order}
 	for _, t := range p.Targets {
 		o.Targets = append(o.Targets, &pb.PolicyTarget{Service: t.ServiceID, Port: t.Port})
 	}
@@ -175,8 +175,8 @@ func headerFromPB(h *pb.HeaderMatch) ir.HeaderMatch {
 	return ir.HeaderMatch{Name: h.GetName(), Values: h.GetValues(), NotValues: h.GetNotValues()}
 }
 
-func routeTableToPB(t *ir.RouteTable, order uint64) *pb.RouteTable {
-	o := &pb.RouteTable{Id: t.ID, Hosts: hostsToPB(t.Hosts), Mesh: t.Mesh, AllCallers: t.AllCallers, Gateways: targetsToPB(t.Gateways), Order: order}
+func routeTableToPB(t *ir.RouteTable, order []byte) *pb.RouteTable {
+	o := &pb.RouteTable{Id: t.ID, Hosts: hostsToPB(t.Hosts), Mesh: t.Mesh, AllCallers: t.AllCallers, Gateways: targetsToPB(t.Gateways), OrderKey: order}
 	for _, c := range t.Callers {
 		o.Callers = append(o.Callers, c.String())
 	}

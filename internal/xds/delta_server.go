@@ -42,8 +42,8 @@ type DeltaServer struct {
 	grpc *grpc.Server
 	sent atomic.Int64 // bytes of responses sent (their protobuf size)
 
-	updating                    sync.Mutex // one Update at a time; guards the keys
-	svcKeys, tableKeys, polKeys orderKeys
+	updating sync.Mutex                                 // one Update at a time; guards memo
+	memo     map[string]map[string]map[string]memoEntry // the last plan's resource inputs and encodings, by gateway id ("" for sidecars), type, name
 
 	mu       sync.Mutex
 	known    map[string]proxyRef               // by SPIFFE ID
@@ -149,19 +149,22 @@ func (d *DeltaServer) BytesSent() int64 { return d.sent.Load() }
 func (d *DeltaServer) Update(plan *ir.Plan, addrs map[string]string) error {
 	d.updating.Lock()
 	defer d.updating.Unlock()
-	ord := order(plan, &d.svcKeys, &d.tableKeys, &d.polKeys)
-	shared, own, err := sidecarResources(plan, addrs, ord)
-	if err != nil {
+	ord := planOrder(plan)
+	if d.memo == nil {
+		d.memo = map[string]map[string]map[string]memoEntry{}
+	}
+	sidecars := newEncoder(d.memo[""], SidecarTypes)
+	if err := sidecarResources(plan, addrs, ord, sidecars, sidecars); err != nil {
 		return err
 	}
-	gws := map[string]Resources{}
+	gws := map[string]*encoder{}
 	known := map[string]proxyRef{}
 	for _, g := range plan.Gateways {
-		r, err := gatewayResources(plan, g.ID, ord)
-		if err != nil {
+		e := newEncoder(d.memo[g.ID], GatewayTypes)
+		if err := gatewayResources(plan, g.ID, ord, e); err != nil {
 			return err
 		}
-		gws[g.ID] = r
+		gws[g.ID] = e
 		if _, dup := known[g.Identity.String()]; !dup {
 			known[g.Identity.String()] = proxyRef{kind: KindGateway, name: g.ID, cluster: g.Cluster, gatewayID: g.ID}
 		}
@@ -174,24 +177,17 @@ func (d *DeltaServer) Update(plan *ir.Plan, addrs map[string]string) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.known = known
-	for _, t := range []string{TypeMesh, TypeExternalService, TypeRouteTable} {
-		if err := d.sidecars[t].set(shared[t]); err != nil {
+	for _, t := range SidecarTypes {
+		if err := d.sidecars[t].set(sidecars.encoded(t)); err != nil {
 			return err
 		}
 	}
-	ownRes := map[string]proto.Message{}
-	for id, w := range own {
-		ownRes[id] = w
-	}
-	if err := d.sidecars[TypeWorkload].set(ownRes); err != nil {
-		return err
-	}
 	for id := range d.gateways {
 		if _, ok := gws[id]; !ok {
-			gws[id] = Resources{} // a removed gateway's resources are removed
+			gws[id] = newEncoder(nil, GatewayTypes) // a removed gateway's resources are removed
 		}
 	}
-	for id, r := range gws {
+	for id, e := range gws {
 		caches := d.gateways[id]
 		if caches == nil {
 			caches = map[string]*deltaCache{}
@@ -201,11 +197,20 @@ func (d *DeltaServer) Update(plan *ir.Plan, addrs map[string]string) error {
 			d.gateways[id] = caches
 		}
 		for _, t := range GatewayTypes {
-			if err := caches[t].set(r[t]); err != nil {
+			if err := caches[t].set(e.encoded(t)); err != nil {
 				return err
 			}
 		}
 	}
+	// The next plan's inputs are compared with this one's (memo.go). A failed Update keeps the previous
+	// memo: each entry is an encoding of its inputs, whatever the caches hold.
+	next := map[string]map[string]map[string]memoEntry{"": sidecars.next}
+	for id, e := range gws {
+		if _, ok := d.gateways[id]; ok && len(e.next[TypeGateway]) > 0 {
+			next[id] = e.next
+		}
+	}
+	d.memo = next
 	return nil
 }
 

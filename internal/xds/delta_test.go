@@ -17,8 +17,8 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 
-	"egret.dev/egret/internal/ir"
 	"egret.dev/egret/internal/meshtest"
+	"egret.dev/egret/internal/source/file"
 	pb "egret.dev/egret/internal/xds/configv1"
 )
 
@@ -173,12 +173,17 @@ func TestDeltaXDS(t *testing.T) {
 	})
 
 	t.Run("a service added before all others is still one resource", func(t *testing.T) {
+		dir := t.TempDir()
+		src := file.NewDir(dir, file.Options{})
+		xds.ExampleDir(t, dir, nil)
+		if err := d.Update(xds.DirPlan(t, src), nil); err != nil {
+			t.Fatal(err)
+		}
 		var sc lastMsg
 		runDelta(t, m, addr, ppID, xds.KindSidecar, &sc)
 		meshtest.WaitFor(t, func() bool { _, n := sc.last(); return n > 0 && deltaState(d, ppID) == "SYNCED" })
-		plan2 := meshtest.Plan(t, addedService)
-		last := plan2.Services[len(plan2.Services)-1]
-		plan2.Services = append([]ir.ExternalService{last}, plan2.Services[:len(plan2.Services)-1]...)
+		xds.ExampleDir(t, dir, map[string]string{"00-added.yaml": addedService}) // sorts before every other file
+		plan2 := xds.DirPlan(t, src)
 		before := d.BytesSent()
 		if err := d.Update(plan2, nil); err != nil {
 			t.Fatal(err)
@@ -188,8 +193,8 @@ func TestDeltaXDS(t *testing.T) {
 			return n > 0 && len(s.Sidecar.Plan.Services) == len(plan.Services)+1 && deltaState(d, ppID) == "SYNCED"
 		})
 		// The others keep their keys: the sidecar still sees the plan's order, the new one first.
-		if s, _ := sc.last(); s.Sidecar.Plan.Services[0].ID != last.ID {
-			t.Errorf("first service %s, want %s", s.Sidecar.Plan.Services[0].ID, last.ID)
+		if s, _ := sc.last(); s.Sidecar.Plan.Services[0].ID != plan2.Services[0].ID || plan2.Services[0].ID != "bookinfo/added" {
+			t.Errorf("first service %s, want %s", s.Sidecar.Plan.Services[0].ID, plan2.Services[0].ID)
 		}
 		if sent := d.BytesSent() - before; sent <= 0 || sent > 2000 {
 			t.Errorf("adding one ExternalService in front sent %d bytes", sent)

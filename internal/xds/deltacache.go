@@ -11,7 +11,6 @@ import (
 
 	discovery "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/cache/v3"
-	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
 )
 
@@ -45,6 +44,7 @@ type deltaCache struct {
 type cachedRes struct {
 	version string
 	gen     uint64
+	b       []byte              // the encoding (wire's value), at hand for comparing
 	wire    *discovery.Resource // encoded once, shared by every response
 }
 
@@ -89,9 +89,9 @@ func (c *deltaCache) remember(m map[string]string) {
 	}
 }
 
-// set makes res the cache's resources: the ones whose encoding changed get a new version, the ones
-// missing are removed, and every watch is answered with what changed for it.
-func (c *deltaCache) set(res map[string]proto.Message) error {
+// set makes res (encoded resources, by name) the cache's resources: the ones whose encoding changed get
+// a new version, the ones missing are removed, and every watch is answered with what changed for it.
+func (c *deltaCache) set(res map[string][]byte) error {
 	type enc struct {
 		b       []byte
 		version string
@@ -99,14 +99,14 @@ func (c *deltaCache) set(res map[string]proto.Message) error {
 	changed := map[string]enc{}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for name, m := range res {
-		b, err := deterministic.Marshal(m)
-		if err != nil {
-			return err
-		}
+	found := 0 // names of res already in the cache
+	for name, b := range res {
 		old, ok := c.res[name]
-		if ok && bytes.Equal(old.wire.Resource.Value, b) {
-			continue // unchanged: comparing is cheaper than hashing
+		if ok {
+			found++
+		}
+		if ok && (sameArray(old.b, b) || bytes.Equal(old.b, b)) {
+			continue // unchanged: comparing is cheaper than hashing (and free for the same encoding)
 		}
 		sum := sha256.Sum256(b)
 		v := hex.EncodeToString(sum[:12])
@@ -115,9 +115,11 @@ func (c *deltaCache) set(res map[string]proto.Message) error {
 		}
 	}
 	var removed []string
-	for name := range c.res {
-		if _, ok := res[name]; !ok {
-			removed = append(removed, name)
+	if found < len(c.res) { // else every cached name is in res: nothing was removed
+		for name := range c.res {
+			if _, ok := res[name]; !ok {
+				removed = append(removed, name)
+			}
 		}
 	}
 	if len(changed) == 0 && len(removed) == 0 {
@@ -130,7 +132,7 @@ func (c *deltaCache) set(res map[string]proto.Message) error {
 			c.digest.toggle(c.typ, name, old.version)
 		}
 		c.digest.toggle(c.typ, name, e.version)
-		c.res[name] = &cachedRes{version: e.version, gen: c.gen, wire: &discovery.Resource{Name: name, Version: e.version,
+		c.res[name] = &cachedRes{version: e.version, gen: c.gen, b: e.b, wire: &discovery.Resource{Name: name, Version: e.version,
 			Resource: &anypb.Any{TypeUrl: c.typ, Value: e.b}}}
 		next[name] = e.version
 		c.log = append(c.log, change{c.gen, name})
@@ -152,6 +154,12 @@ func (c *deltaCache) set(res map[string]proto.Message) error {
 		}
 	}
 	return nil
+}
+
+// sameArray reports whether a and b are the same bytes in memory (an encoding handed in again): equal
+// without reading them, since encodings are never changed once made.
+func sameArray(a, b []byte) bool {
+	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
 }
 
 // CreateDeltaWatch answers at once when the proxy lacks something (or this is its first request on a

@@ -55,12 +55,20 @@ func (c *cacheClient) take(t *testing.T, r cache.DeltaResponse) []string {
 	return names
 }
 
-func services(names ...string) map[string]proto.Message {
-	out := map[string]proto.Message{}
+func services(names ...string) map[string][]byte {
+	out := map[string][]byte{}
 	for _, n := range names {
-		out[n] = &pb.ExternalService{Id: n, Hosts: []string{n + ".example.com"}}
+		out[n] = encode(&pb.ExternalService{Id: n, Hosts: []string{n + ".example.com"}})
 	}
 	return out
+}
+
+func encode(m proto.Message) []byte {
+	b, err := deterministic.Marshal(m)
+	if err != nil {
+		panic(err)
+	}
+	return b
 }
 
 func TestDeltaCache(t *testing.T) {
@@ -79,7 +87,7 @@ func TestDeltaCache(t *testing.T) {
 			t.Fatalf("answered at once with %v", sent)
 		}
 		next := services("a", "b", "d")
-		next["a"] = &pb.ExternalService{Id: "a", Hosts: []string{"changed.example.com"}}
+		next["a"] = encode(&pb.ExternalService{Id: "a", Hosts: []string{"changed.example.com"}})
 		if err := dc.set(next); err != nil {
 			t.Fatal(err)
 		}

@@ -251,7 +251,9 @@ func (x *WorkspaceMember) GetNamespace() string {
 }
 
 // ExternalService is one ExternalService with the egress routes of its hosts, named by its id.
-// order is its position in the plan (the decision's tie-break between services sharing a host).
+// Proxies order services by (order_key, id) bytewise, which is the plan's order (the decision's
+// tie-break between services sharing a host); the key is a function of where the resource is defined
+// (ir.OrderKeys), so every control plane computes the same one.
 type ExternalService struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
@@ -264,7 +266,7 @@ type ExternalService struct {
 	Ports         []*ServicePort         `protobuf:"bytes,8,rep,name=ports,proto3" json:"ports,omitempty"`
 	Visibility    []*Visibility          `protobuf:"bytes,9,rep,name=visibility,proto3" json:"visibility,omitempty"`
 	Routes        []*Route               `protobuf:"bytes,10,rep,name=routes,proto3" json:"routes,omitempty"`
-	Order         uint64                 `protobuf:"varint,11,opt,name=order,proto3" json:"order,omitempty"`
+	OrderKey      []byte                 `protobuf:"bytes,12,opt,name=order_key,json=orderKey,proto3" json:"order_key,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -369,11 +371,11 @@ func (x *ExternalService) GetRoutes() []*Route {
 	return nil
 }
 
-func (x *ExternalService) GetOrder() uint64 {
+func (x *ExternalService) GetOrderKey() []byte {
 	if x != nil {
-		return x.Order
+		return x.OrderKey
 	}
-	return 0
+	return nil
 }
 
 type ServicePort struct {
@@ -856,7 +858,7 @@ type Policy struct {
 	Namespace     string                 `protobuf:"bytes,3,opt,name=namespace,proto3" json:"namespace,omitempty"`
 	Targets       []*PolicyTarget        `protobuf:"bytes,4,rep,name=targets,proto3" json:"targets,omitempty"`
 	Rules         []*Rule                `protobuf:"bytes,5,rep,name=rules,proto3" json:"rules,omitempty"`
-	Order         uint64                 `protobuf:"varint,6,opt,name=order,proto3" json:"order,omitempty"`
+	OrderKey      []byte                 `protobuf:"bytes,7,opt,name=order_key,json=orderKey,proto3" json:"order_key,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -926,11 +928,11 @@ func (x *Policy) GetRules() []*Rule {
 	return nil
 }
 
-func (x *Policy) GetOrder() uint64 {
+func (x *Policy) GetOrderKey() []byte {
 	if x != nil {
-		return x.Order
+		return x.OrderKey
 	}
-	return 0
+	return nil
 }
 
 type PolicyTarget struct {
@@ -1213,7 +1215,7 @@ func (x *HeaderMatch) GetNotValues() []string {
 	return nil
 }
 
-// RouteTable is one RouteTable's HTTP routes, named by its id; order is its input position.
+// RouteTable is one RouteTable's HTTP routes, named by its id; ordered like ExternalService.
 type RouteTable struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
@@ -1223,7 +1225,7 @@ type RouteTable struct {
 	Callers       []string               `protobuf:"bytes,5,rep,name=callers,proto3" json:"callers,omitempty"`
 	Gateways      []*GatewayTarget       `protobuf:"bytes,6,rep,name=gateways,proto3" json:"gateways,omitempty"`
 	Routes        []*HTTPRoute           `protobuf:"bytes,7,rep,name=routes,proto3" json:"routes,omitempty"`
-	Order         uint64                 `protobuf:"varint,8,opt,name=order,proto3" json:"order,omitempty"`
+	OrderKey      []byte                 `protobuf:"bytes,9,opt,name=order_key,json=orderKey,proto3" json:"order_key,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1307,11 +1309,11 @@ func (x *RouteTable) GetRoutes() []*HTTPRoute {
 	return nil
 }
 
-func (x *RouteTable) GetOrder() uint64 {
+func (x *RouteTable) GetOrderKey() []byte {
 	if x != nil {
-		return x.Order
+		return x.OrderKey
 	}
-	return 0
+	return nil
 }
 
 type HTTPRoute struct {
@@ -2053,7 +2055,7 @@ const file_config_proto_rawDesc = "" +
 	"\amembers\x18\x02 \x03(\v2 .egret.config.v1.WorkspaceMemberR\amembers\"I\n" +
 	"\x0fWorkspaceMember\x12\x18\n" +
 	"\acluster\x18\x01 \x01(\tR\acluster\x12\x1c\n" +
-	"\tnamespace\x18\x02 \x01(\tR\tnamespace\"\xd9\x03\n" +
+	"\tnamespace\x18\x02 \x01(\tR\tnamespace\"\xe6\x03\n" +
 	"\x0fExternalService\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x1c\n" +
@@ -2067,11 +2069,11 @@ const file_config_proto_rawDesc = "" +
 	"visibility\x18\t \x03(\v2\x1b.egret.config.v1.VisibilityR\n" +
 	"visibility\x12.\n" +
 	"\x06routes\x18\n" +
-	" \x03(\v2\x16.egret.config.v1.RouteR\x06routes\x12\x14\n" +
-	"\x05order\x18\v \x01(\x04R\x05order\x1a9\n" +
+	" \x03(\v2\x16.egret.config.v1.RouteR\x06routes\x12\x1b\n" +
+	"\torder_key\x18\f \x01(\fR\borderKey\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xd3\x02\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01J\x04\b\v\x10\f\"\xd3\x02\n" +
 	"\vServicePort\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
 	"\x06number\x18\x02 \x01(\rR\x06number\x12\x1a\n" +
@@ -2115,14 +2117,14 @@ const file_config_proto_rawDesc = "" +
 	"\rlistener_port\x18\x03 \x01(\rR\flistenerPort\x12\x1f\n" +
 	"\vtarget_port\x18\x04 \x01(\rR\n" +
 	"targetPort\x12\x1a\n" +
-	"\bidentity\x18\x05 \x01(\tR\bidentity\"\xc6\x01\n" +
+	"\bidentity\x18\x05 \x01(\tR\bidentity\"\xd3\x01\n" +
 	"\x06Policy\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x1c\n" +
 	"\tnamespace\x18\x03 \x01(\tR\tnamespace\x127\n" +
 	"\atargets\x18\x04 \x03(\v2\x1d.egret.config.v1.PolicyTargetR\atargets\x12+\n" +
-	"\x05rules\x18\x05 \x03(\v2\x15.egret.config.v1.RuleR\x05rules\x12\x14\n" +
-	"\x05order\x18\x06 \x01(\x04R\x05order\"<\n" +
+	"\x05rules\x18\x05 \x03(\v2\x15.egret.config.v1.RuleR\x05rules\x12\x1b\n" +
+	"\torder_key\x18\a \x01(\fR\borderKeyJ\x04\b\x06\x10\a\"<\n" +
 	"\fPolicyTarget\x12\x18\n" +
 	"\aservice\x18\x01 \x01(\tR\aservice\x12\x12\n" +
 	"\x04port\x18\x02 \x01(\rR\x04port\"\xd5\x01\n" +
@@ -2146,7 +2148,7 @@ const file_config_proto_rawDesc = "" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
 	"\x06values\x18\x02 \x03(\tR\x06values\x12\x1d\n" +
 	"\n" +
-	"not_values\x18\x03 \x03(\tR\tnotValues\"\x87\x02\n" +
+	"not_values\x18\x03 \x03(\tR\tnotValues\"\x94\x02\n" +
 	"\n" +
 	"RouteTable\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
@@ -2156,8 +2158,8 @@ const file_config_proto_rawDesc = "" +
 	"allCallers\x12\x18\n" +
 	"\acallers\x18\x05 \x03(\tR\acallers\x12:\n" +
 	"\bgateways\x18\x06 \x03(\v2\x1e.egret.config.v1.GatewayTargetR\bgateways\x122\n" +
-	"\x06routes\x18\a \x03(\v2\x1a.egret.config.v1.HTTPRouteR\x06routes\x12\x14\n" +
-	"\x05order\x18\b \x01(\x04R\x05order\"\xa1\x01\n" +
+	"\x06routes\x18\a \x03(\v2\x1a.egret.config.v1.HTTPRouteR\x06routes\x12\x1b\n" +
+	"\torder_key\x18\t \x01(\fR\borderKeyJ\x04\b\b\x10\t\"\xa1\x01\n" +
 	"\tHTTPRoute\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x129\n" +
 	"\bmatchers\x18\x02 \x03(\v2\x1d.egret.config.v1.RouteMatcherR\bmatchers\x12E\n" +
