@@ -184,7 +184,11 @@ func RunBenchPeer(t *testing.T) {
 	}
 	dir := os.Getenv("EGRET_BENCH_PEER_DIR")
 	body := strings.Repeat("x", BenchBodyBytes)
-	ext := NewExternal(t, "www.google.com", func(w http.ResponseWriter, r *http.Request) {
+	host := "www.google.com"
+	if role == PeerClientConnect {
+		host = BenchTunnelHost
+	}
+	ext := NewExternal(t, host, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 		io.WriteString(w, body)
 	})
@@ -225,6 +229,8 @@ func RunBenchPeer(t *testing.T) {
 			case PeerClientMTLS:
 				cert := load("client")
 				c = (&Mesh{T: t, Pool: pool}).ClientWith(&cert, f[1], true)
+			case PeerClientConnect:
+				c = connectClient(ext, f[1])
 			default:
 				u, _ := url.Parse("http://" + f[1])
 				c = &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
@@ -234,7 +240,11 @@ func RunBenchPeer(t *testing.T) {
 		case len(f) == 2 && f[0] == "run" && c != nil:
 			n, _ := strconv.Atoi(f[1])
 			url := "https://www.google.com/"
-			if role != PeerClientMTLS {
+			switch role {
+			case PeerClientConnect:
+				url = "https://" + BenchTunnelHost + "/"
+			case PeerClientMTLS:
+			default:
 				url = "http://www.google.com/"
 			}
 			if err := runLoad(c, url, n); err != nil {

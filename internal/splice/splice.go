@@ -53,9 +53,13 @@ func Join(ctx context.Context, a, b net.Conn, opts ...Option) (aToB, bToA int64,
 	j.touch()
 
 	var nAB, nBA atomic.Int64
-	done := make(chan error, 2)
-	go func() { done <- j.copy(b, a, &nAB, "a→b") }()
-	go func() { done <- j.copy(a, b, &nBA, "b→a") }()
+	done := make(chan struct{})
+	go func() {
+		if err := j.copy(a, b, &nBA, "b→a"); err != nil {
+			j.abort(err) // the first failure ends both directions
+		}
+		close(done)
+	}()
 
 	stop := context.AfterFunc(ctx, func() { j.abort(ctx.Err()) })
 	defer stop()
@@ -65,11 +69,11 @@ func Join(ctx context.Context, a, b net.Conn, opts ...Option) (aToB, bToA int64,
 		go j.watchIdle(o.idle, finished)
 	}
 
-	for range 2 {
-		if err := <-done; err != nil {
-			j.abort(err)
-		}
+	// a→b runs in the caller's goroutine: one goroutine fewer per tunnel.
+	if err := j.copy(b, a, &nAB, "a→b"); err != nil {
+		j.abort(err)
 	}
+	<-done
 	j.abort(nil)
 	return nAB.Load(), nBA.Load(), j.cause
 }
