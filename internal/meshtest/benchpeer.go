@@ -185,7 +185,7 @@ func RunBenchPeer(t *testing.T) {
 	dir := os.Getenv("EGRET_BENCH_PEER_DIR")
 	body := strings.Repeat("x", BenchBodyBytes)
 	host := "www.google.com"
-	if role == PeerClientConnect {
+	if isConnectRole(role) {
 		host = BenchTunnelHost
 	}
 	ext := NewExternal(t, host, func(w http.ResponseWriter, r *http.Request) {
@@ -229,8 +229,8 @@ func RunBenchPeer(t *testing.T) {
 			case PeerClientMTLS:
 				cert := load("client")
 				c = (&Mesh{T: t, Pool: pool}).ClientWith(&cert, f[1], true)
-			case PeerClientConnect:
-				c = connectClient(ext, f[1])
+			case PeerClientConnect, PeerClientConnectNew:
+				c = connectClient(ext, f[1], role == PeerClientConnectNew)
 			default:
 				u, _ := url.Parse("http://" + f[1])
 				c = &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
@@ -241,7 +241,7 @@ func RunBenchPeer(t *testing.T) {
 			n, _ := strconv.Atoi(f[1])
 			url := "https://www.google.com/"
 			switch role {
-			case PeerClientConnect:
+			case PeerClientConnect, PeerClientConnectNew:
 				url = "https://" + BenchTunnelHost + "/"
 			case PeerClientMTLS:
 			default:

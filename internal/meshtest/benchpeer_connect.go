@@ -17,6 +17,14 @@ import (
 // the CONNECT handshake.
 const PeerClientConnect = "client-connect"
 
+// PeerClientConnectNew is PeerClientConnect with a new tunnel for every request (no keep-alive): a
+// run measures what a tunnel costs the proxy to open, decide, log and close, besides its relay.
+const PeerClientConnectNew = "client-connect-new"
+
+func isConnectRole(role string) bool {
+	return role == PeerClientConnect || role == PeerClientConnectNew
+}
+
 // BenchTunnelHost is the stand-in's name in PeerClientConnect.
 const BenchTunnelHost = "api.example.com"
 
@@ -44,11 +52,12 @@ spec:
 
 // connectClient is PeerClientConnect's client: HTTPS through the proxy at addr, HTTP/1.1 inside the
 // tunnel, the stand-in verified against its CA.
-func connectClient(ext *External, addr string) *http.Client {
+func connectClient(ext *External, addr string, newTunnels bool) *http.Client {
 	u, _ := url.Parse("http://" + addr)
 	return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
 		Proxy:               http.ProxyURL(u),
 		TLSClientConfig:     &tls.Config{RootCAs: ext.Roots(), ServerName: BenchTunnelHost, NextProtos: []string{"http/1.1"}},
 		MaxIdleConnsPerHost: BenchPeerConcurrency,
+		DisableKeepAlives:   newTunnels,
 	}}
 }

@@ -15,11 +15,19 @@ import (
 // timed is the byte relay; the CONNECT and the TLS handshakes happen in the warm-up.
 //
 //	go test ./internal/sidecar -run '^$' -bench 'Connect.*Alone' -benchmem -benchtime 20000x -count 3
-func BenchmarkConnectAlone(b *testing.B) {
+func BenchmarkConnectAlone(b *testing.B) { benchConnectAlone(b, meshtest.PeerClientConnect) }
+
+// BenchmarkConnectNewTunnelAlone is BenchmarkConnectAlone with a new tunnel for every request: the
+// CONNECT's parse, decision, dial, hijack, relay of the TLS handshake and log line, per request.
+func BenchmarkConnectNewTunnelAlone(b *testing.B) {
+	benchConnectAlone(b, meshtest.PeerClientConnectNew)
+}
+
+func benchConnectAlone(b *testing.B, role string) {
 	m := meshtest.NewMesh(b)
 	dir := b.TempDir()
 	meshtest.WriteBenchCerts(b, m, dir, map[string]string{})
-	peer := meshtest.StartBenchPeer(b, "TestBenchPeer", meshtest.PeerClientConnect, dir)
+	peer := meshtest.StartBenchPeer(b, "TestBenchPeer", role, dir)
 	up := peer.Expect("upstream")
 	sc := startSidecarWith(b, m, meshtest.SidecarConfig(b, "bookinfo", "productpage", map[string]string{}, meshtest.BenchDirectTunnel(up[0])), discardLogs)
 	peer.Send("target %s", sc.addr)

@@ -61,8 +61,10 @@ func Join(ctx context.Context, a, b net.Conn, opts ...Option) (aToB, bToA int64,
 		close(done)
 	}()
 
-	stop := context.AfterFunc(ctx, func() { j.abort(ctx.Err()) })
-	defer stop()
+	if ctx.Done() != nil { // context.Background (the sidecar's tunnels) can never end a join
+		stop := context.AfterFunc(ctx, func() { j.abort(ctx.Err()) })
+		defer stop()
+	}
 	if o.idle > 0 {
 		finished := make(chan struct{})
 		defer close(finished)
