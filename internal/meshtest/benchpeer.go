@@ -188,8 +188,12 @@ func RunBenchPeer(t *testing.T) {
 	}
 	dir := os.Getenv("EGRET_BENCH_PEER_DIR")
 	body := strings.Repeat("x", BenchBodyBytes)
+	host := "www.google.com"
+	if isConnectRole(role) {
+		host = BenchTunnelHost
+	}
 	// HTTP/1.1 only, as the harness's upstream (../shared/bench/upstream without -h2).
-	ext := NewExternalHTTP1(t, "www.google.com", func(w http.ResponseWriter, r *http.Request) {
+	ext := NewExternalHTTP1(t, host, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 		io.WriteString(w, body)
 	})
@@ -230,6 +234,8 @@ func RunBenchPeer(t *testing.T) {
 			case PeerClientMTLS:
 				cert := load("client")
 				c = (&Mesh{T: t, Pool: pool}).ClientWith(&cert, f[1], true)
+			case PeerClientConnect, PeerClientConnectNew:
+				c = connectClient(ext, f[1], role == PeerClientConnectNew)
 			default:
 				u, _ := url.Parse("http://" + f[1])
 				c = &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
@@ -239,7 +245,11 @@ func RunBenchPeer(t *testing.T) {
 		case len(f) == 2 && f[0] == "run" && c != nil:
 			n, _ := strconv.Atoi(f[1])
 			url := "https://www.google.com/"
-			if role != PeerClientMTLS {
+			switch role {
+			case PeerClientConnect, PeerClientConnectNew:
+				url = "https://" + BenchTunnelHost + "/"
+			case PeerClientMTLS:
+			default:
 				url = "http://www.google.com/"
 			}
 			if err := runLoad(c, url, n); err != nil {

@@ -53,23 +53,29 @@ func Join(ctx context.Context, a, b net.Conn, opts ...Option) (aToB, bToA int64,
 	j.touch()
 
 	var nAB, nBA atomic.Int64
-	done := make(chan error, 2)
-	go func() { done <- j.copy(b, a, &nAB, "a→b") }()
-	go func() { done <- j.copy(a, b, &nBA, "b→a") }()
+	done := make(chan struct{})
+	go func() {
+		if err := j.copy(a, b, &nBA, "b→a"); err != nil {
+			j.abort(err) // the first failure ends both directions
+		}
+		close(done)
+	}()
 
-	stop := context.AfterFunc(ctx, func() { j.abort(ctx.Err()) })
-	defer stop()
+	if ctx.Done() != nil { // context.Background (the sidecar's tunnels) can never end a join
+		stop := context.AfterFunc(ctx, func() { j.abort(ctx.Err()) })
+		defer stop()
+	}
 	if o.idle > 0 {
 		finished := make(chan struct{})
 		defer close(finished)
 		go j.watchIdle(o.idle, finished)
 	}
 
-	for range 2 {
-		if err := <-done; err != nil {
-			j.abort(err)
-		}
+	// a→b runs in the caller's goroutine: one goroutine fewer per tunnel.
+	if err := j.copy(b, a, &nAB, "a→b"); err != nil {
+		j.abort(err)
 	}
+	<-done
 	j.abort(nil)
 	return nAB.Load(), nBA.Load(), j.cause
 }
