@@ -325,6 +325,7 @@ type conn struct {
 	// The exchange in progress.
 	stop     func() bool // stops the context's cancellation hook
 	writeErr chan error  // the body writer's result, for a request with a body; nil otherwise
+	reqBody  io.Closer   // that request's body, closed to stop a writer blocked reading it
 	reusable bool
 }
 
@@ -350,6 +351,7 @@ func (pc *conn) roundTrip(req *http.Request, trace *httptrace.ClientTrace, dl ti
 	hasBody := req.Body != nil && req.Body != http.NoBody
 	if hasBody {
 		pc.writeErr = pc.writeWithBody(req)
+		pc.reqBody = req.Body
 	} else if err := pc.writeNoBody(req); err != nil {
 		pc.close()
 		return nil, err
@@ -457,16 +459,20 @@ func (pc *conn) readResponse(req *http.Request, trace *httptrace.ClientTrace) (*
 }
 
 // waitWriter is the body writer's result once the exchange is over (nil without a body). A writer
-// still busy then is stopped: the connection is closed under it.
+// still busy then is stopped: the connection's writes fail at once and the caller's body is closed,
+// for a writer waiting on the body rather than on the upstream (an upstream that answered early).
 func (pc *conn) waitWriter() error {
 	if pc.writeErr == nil {
 		return nil
 	}
+	body := pc.reqBody
+	pc.reqBody = nil
 	select {
 	case err := <-pc.writeErr:
 		return err
 	default:
 		pc.nc.SetDeadline(aLongTimeAgo)
+		body.Close()
 		<-pc.writeErr
 		return errAborted
 	}
