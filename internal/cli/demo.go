@@ -31,7 +31,7 @@ Logs go to files in a temporary directory (printed), removed when the demo ends 
 when a step failed; the CA's keys never are); --keep leaves everything running afterwards.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return proxyExit(demo.Run(cmd.Context(), demo.Options{Keep: keep, GatewayNet: nets.GatewayNet, SidecarNet: nets.SidecarNet, Out: s.out}))
+			return demo.Run(cmd.Context(), demo.Options{Keep: keep, GatewayNet: nets.GatewayNet, SidecarNet: nets.SidecarNet, Out: s.out})
 		},
 	}
 	cmd.Flags().BoolVar(&keep, "keep", false, "keep the system running after the scenario (Ctrl-C stops it)")

@@ -40,7 +40,7 @@ change the namespace's rules; run workloads that must not be able to do that as 
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ns, name, ok := strings.Cut(args[0], "/")
 			if !ok || ns == "" || name == "" {
-				return withCode(ExitUsage, fmt.Errorf("%q: name the workload as NAMESPACE/NAME", args[0]))
+				return usagef("%q: name the workload as NAMESPACE/NAME", args[0])
 			}
 			c := exec.CommandContext(cmd.Context(), args[1], args[2:]...)
 			c.Stdin, c.Stdout, c.Stderr = s.in, s.out, s.err
@@ -52,12 +52,9 @@ change the namespace's rules; run workloads that must not be able to do that as 
 				if code := ee.ExitCode(); code > 0 {
 					return withCode(code, nil)
 				}
-				return withCode(ExitError, fmt.Errorf("%s: %v", args[1], err))
+				return fmt.Errorf("%s: %v", args[1], err)
 			}
-			if err != nil {
-				return withCode(ExitError, err)
-			}
-			return nil
+			return err
 		},
 	}
 }

@@ -1,8 +1,6 @@
 package cli
 
 import (
-	"errors"
-	"fmt"
 	"slices"
 	"strings"
 
@@ -10,23 +8,13 @@ import (
 
 	"egret.dev/egret/internal/adminclient"
 	"egret.dev/egret/internal/ir"
-	"egret.dev/egret/internal/offline"
 	"egret.dev/egret/internal/report"
 )
 
-// loadPlan loads and translates the resources, every problem to standard error (offline.Plan).
-func loadPlan(s streams, in *inputFlags) (*ir.Plan, error) {
-	snap, err := in.load(s)
-	plan, err := offline.Plan(s.err, snap, err)
-	if err != nil {
-		return nil, withCode(ExitError, err)
-	}
-	return plan, nil
-}
-
 func newGetCmd(s streams) *cobra.Command {
 	var in inputFlags
-	var output, admin string
+	var admin string
+	var out *outputFlags
 	cmd := &cobra.Command{
 		Use:   "get routes|gateways|services|policies|workloads (-f PATH... | --admin ADDR)",
 		Short: "Print a part of the translated plan",
@@ -42,32 +30,31 @@ policies or the workloads and their SPIFFE identities.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			kind := args[0]
 			if !slices.Contains(report.PlanKinds, kind) {
-				return withCode(ExitUsage, fmt.Errorf("unknown kind %q: want one of %s", kind, strings.Join(report.PlanKinds, ", ")))
+				return usagef("unknown kind %q: want one of %s", kind, strings.Join(report.PlanKinds, ", "))
 			}
-			if err := checkOutput(output, "table", "yaml", "json"); err != nil {
+			if err := out.check(); err != nil {
 				return err
 			}
 			var plan *ir.Plan
 			var err error
 			switch {
 			case admin != "" && len(in.paths) > 0:
-				return withCode(ExitUsage, errors.New("read files (-f) or a control plane (--admin), not both"))
+				return usagef("read files (-f) or a control plane (--admin), not both")
 			case admin != "":
-				if plan, err = adminclient.Plan(admin); err != nil {
-					return withCode(ExitError, err)
-				}
+				plan, err = adminclient.Plan(admin)
 			case len(in.paths) > 0:
-				if plan, err = loadPlan(s, &in); err != nil {
-					return err
-				}
+				plan, err = in.plan(s)
 			default:
-				return withCode(ExitUsage, errors.New("name resources with -f PATH, or a running control plane with --admin ADDR"))
+				return usagef("name resources with -f PATH, or a running control plane with --admin ADDR")
 			}
-			return report.Plan(s.out, plan, kind, output)
+			if err != nil {
+				return err
+			}
+			return report.Plan(s.out, plan, kind, out.format)
 		},
 	}
 	in.register(cmd)
-	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table, yaml or json")
+	out = addOutput(cmd, "output format: table, yaml or json", "table", "yaml", "json")
 	cmd.Flags().StringVar(&admin, "admin", "", "read the plan a running control plane serves at its admin address (as 'egret status --admin')")
 	deprecatedAlias(cmd, "control-plane-admin", "admin", &admin)
 	return cmd

@@ -8,7 +8,8 @@ import (
 )
 
 func newStatusCmd(s streams) *cobra.Command {
-	var admin, output string
+	var admin string
+	var out *outputFlags
 	cmd := &cobra.Command{
 		Use:   "status",
 		Short: "Show every proxy and resource of a running control plane (like istioctl proxy-status)",
@@ -20,21 +21,21 @@ was not applied, and the files it skipped or kept at their last good contents), 
 change that was refused.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := checkOutput(output, "table", "yaml", "json"); err != nil {
+			if err := out.check(); err != nil {
 				return err
 			}
 			st, err := adminclient.Status(admin)
 			if err != nil {
-				return withCode(ExitError, err)
+				return err
 			}
-			if output != "table" {
-				return report.Encode(s.out, output, st)
+			if out.format != "table" {
+				return report.Encode(s.out, out.format, st)
 			}
 			report.Status(s.out, st)
 			return nil
 		},
 	}
 	cmd.Flags().StringVar(&admin, "admin", "127.0.0.1:15014", "the control plane's admin address")
-	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table, yaml or json")
+	out = addOutput(cmd, "output format: table, yaml or json", "table", "yaml", "json")
 	return cmd
 }

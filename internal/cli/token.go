@@ -32,10 +32,10 @@ root (its SHA-256), so the proxy needs no other trust material. Only a hash is s
 		RunE: func(*cobra.Command, []string) error {
 			sid, err := spiffeid.FromString(id)
 			if err != nil {
-				return withCode(ExitUsage, fmt.Errorf("--identity: %w", err))
+				return usagef("--identity: %w", err)
 			}
 			if ttl <= 0 {
-				return withCode(ExitUsage, fmt.Errorf("--ttl must be positive"))
+				return usagef("--ttl must be positive")
 			}
 			c, err := openExistingCA(dataDir)
 			if err != nil {
@@ -43,13 +43,13 @@ root (its SHA-256), so the proxy needs no other trust material. Only a hash is s
 			}
 			tok, err := c.Tokens().Create(sid, ttl)
 			if err != nil {
-				return withCode(ExitError, err)
+				return err
 			}
 			fmt.Fprintln(s.out, tok.Encode())
 			return nil
 		},
 	}
-	addDataDirFlag(cmd.Flags(), &dataDir, "the CA's data directory, as the running egret up or controlplane uses")
+	addDataDirFlag(cmd, &dataDir, "the CA's data directory, as the running egret up or controlplane uses")
 	cmd.Flags().StringVar(&id, "identity", "", "SPIFFE ID the token grants, spiffe://<trustDomain>/ns/<ns>/sa/<sa>")
 	cmd.Flags().DurationVar(&ttl, "ttl", ca.DefaultTokenTTL, "how long the token may be redeemed")
 	return cmd

@@ -1,8 +1,6 @@
 package cli
 
 import (
-	"log/slog"
-
 	"github.com/spf13/cobra"
 
 	"egret.dev/egret/internal/ca"
@@ -38,17 +36,21 @@ It prints what runs where, writes access logs to standard output and JSON logs (
   egret status`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			u, err := supervisor.StartUp(cmd.Context(), upOptions(s, f))
+			if f.DataDir == "" {
+				f.DataDir = ca.DefaultDataDir()
+			}
+			f.Stdout, f.Log = s.out, s.log()
+			u, err := supervisor.StartUp(cmd.Context(), f)
 			if err != nil {
-				return proxyExit(err)
+				return err
 			}
 			u.Print(s.out)
-			return proxyExit(u.Wait())
+			return u.Wait()
 		},
 	}
 	fl := cmd.Flags()
 	fl.StringVarP(&f.Dir, "filename", "f", "", "directory of resources (watched)")
-	addDataDirFlag(fl, &f.DataDir, "CA data directory (root key 0600, join tokens), created if missing; 'egret token create' and 'egret ca' read it")
+	addDataDirFlag(cmd, &f.DataDir, "CA data directory (root key 0600, join tokens), created if missing; 'egret token create' and 'egret ca' read it")
 	fl.StringVar(&f.Listen, "listen", "127.0.0.1:15012", "control plane TLS address")
 	fl.StringVar(&f.Admin, "admin", "127.0.0.1:15014", "control plane admin address (egret status)")
 	fl.StringVar(&f.DNSServer, "dns-server", "", "DNS server for the gateways (default: the system resolver)")
@@ -66,13 +68,4 @@ It prints what runs where, writes access logs to standard output and JSON logs (
 func addNetFlags(cmd *cobra.Command, f *supervisor.UpOptions) {
 	cmd.Flags().StringVar(&f.GatewayNet, "gateway-net", "127.0.1", "gateways get loopback addresses NET.1, NET.2, ...")
 	cmd.Flags().StringVar(&f.SidecarNet, "sidecar-net", "127.0.2", "sidecars without sidecar.listen get NET.1:15001, NET.2:15001, ...")
-}
-
-// upOptions completes up's flags: the default data directory, and proxies logging to s.
-func upOptions(s streams, o supervisor.UpOptions) supervisor.UpOptions {
-	if o.DataDir == "" {
-		o.DataDir = ca.DefaultDataDir()
-	}
-	o.Stdout, o.Log = s.out, slog.New(slog.NewJSONHandler(s.err, nil))
-	return o
 }
