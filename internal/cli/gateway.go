@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"egret.dev/egret/internal/gateway"
+	"egret.dev/egret/internal/proxyrun"
 )
 
 func newGatewayCmd(s streams) *cobra.Command {
@@ -69,6 +70,7 @@ SIGTERM or Ctrl-C drains: no new connections, requests in flight finish (up to -
 	fl.DurationVar(&o.DrainTimeout, "drain-timeout", 20*time.Second, "how long shutdown waits for requests in flight")
 	fl.DurationVar(&o.UpstreamTimeout, "upstream-timeout", 30*time.Second, "time limit for an upstream response's headers (504 past it)")
 	fl.IntVar(&o.MaxInFlight, "max-in-flight", 10000, "requests and tunnels served at once; more get 503 with Retry-After")
-	addGatewayLimitFlags(cmd, &o.Limits)
+	fl.IntVar(&o.Limits.Max, "max-connections", proxyrun.DefaultGatewayMaxConns, "connections each listener holds at once; more wait in the kernel's backlog (0 = no limit)")
+	fl.IntVar(&o.Limits.PerSource, "max-connections-per-source", 0, "connections one source IP may hold on a listener; more are closed (0 = no limit)")
 	return cmd
 }

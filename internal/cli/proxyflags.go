@@ -12,7 +12,8 @@ import (
 )
 
 // The flags a gateway and a sidecar share, bound straight to the fields of their Options: where the
-// identity comes from, the access log and admin knobs, and the connection limits.
+// identity comes from, the access log and --pprof. (The connection limits default to those of a proxy
+// run on its own; `egret up` derives smaller ones from its file descriptor limit.)
 
 // proxyFlags binds the shared flags; configProtocol is the one that is not an Options field.
 type proxyFlags struct {
@@ -86,14 +87,3 @@ func (a *addressList) Set(v string) error {
 }
 
 func (a *addressList) Type() string { return "host:port[,host:port...]" }
-
-// The connection limits default to those of a proxy run on its own; `egret up` derives smaller ones
-// from its file descriptor limit.
-func addSidecarLimitFlags(cmd *cobra.Command, l *proxyrun.ConnLimits) {
-	cmd.Flags().IntVar(&l.Max, "max-connections", proxyrun.DefaultSidecarMaxConns, "connections the sidecar's listener holds at once; more wait in the kernel's backlog (0 = no limit)")
-}
-
-func addGatewayLimitFlags(cmd *cobra.Command, l *proxyrun.ConnLimits) {
-	cmd.Flags().IntVar(&l.Max, "max-connections", proxyrun.DefaultGatewayMaxConns, "connections each listener holds at once; more wait in the kernel's backlog (0 = no limit)")
-	cmd.Flags().IntVar(&l.PerSource, "max-connections-per-source", 0, "connections one source IP may hold on a listener; more are closed (0 = no limit)")
-}

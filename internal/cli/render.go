@@ -2,7 +2,6 @@ package cli
 
 import (
 	"fmt"
-	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -156,14 +155,7 @@ istiod's mesh settings and the NetworkPolicies that close the sidecar bypass.
 					fmt.Fprintf(s.err, "warning: cluster %s: %s\n", o.Cluster, w)
 				}
 			}
-			if st, err := os.Stat(out.file); (err == nil && st.IsDir()) || strings.HasSuffix(out.file, "/") {
-				return istio.WriteDir(out.file, out.format, outs)
-			}
-			b, err := istio.Encode(out.format, outs...)
-			if err != nil {
-				return err
-			}
-			return out.writeBytes(s, b)
+			return istio.Write(out.file, out.format, outs, s.out)
 		},
 	}
 	in.register(cmd)

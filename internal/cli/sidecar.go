@@ -4,6 +4,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"egret.dev/egret/internal/intercept"
+	"egret.dev/egret/internal/proxyrun"
 	"egret.dev/egret/internal/sidecar"
 )
 
@@ -47,7 +48,7 @@ and the reason.`,
 	fl.BoolVar(&o.Transparent, "transparent", false, "redirect this network namespace's outbound TCP to the sidecar with nftables (Linux, root)")
 	fl.StringVar(&o.NetNS, "netns", "", "with --transparent: install the rules and listen in this network namespace (e.g. /var/run/netns/NAME); the sidecar's own connections leave from its own namespace")
 	fl.IntVar(&o.BypassMark, "bypass-mark", int(intercept.DefaultBypassMark), "socket mark of the sidecar's own connections, exempt from the redirect")
-	addSidecarLimitFlags(cmd, &o.Limits)
+	fl.IntVar(&o.Limits.Max, "max-connections", proxyrun.DefaultSidecarMaxConns, "connections the sidecar's listener holds at once; more wait in the kernel's backlog (0 = no limit)")
 	fl.StringVar(&o.Admin, "admin", "", "admin address (/stats/prometheus, /config_dump, /healthz/ready), e.g. 127.0.0.1:15000; empty to disable")
 	fl.DurationVar(&o.ConnectTimeout, "gateway-connect-timeout", sidecar.DefaultConnectTimeout, "how long connecting to a gateway (TCP and TLS) may take before the call goes to another gateway, or gets 503 UF when there is none; a gateway failing twice in a row is ejected for a growing back-off")
 	p = bindProxyFlags(cmd, &o.Identity, &o.AccessLog, &o.Pprof)
