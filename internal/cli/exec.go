@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"os/exec"
 	"strings"
-	"syscall"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -42,11 +40,7 @@ change the namespace's rules; run workloads that must not be able to do that as 
 			if !ok || ns == "" || name == "" {
 				return usagef("%q: name the workload as NAMESPACE/NAME", args[0])
 			}
-			c := exec.CommandContext(cmd.Context(), args[1], args[2:]...)
-			c.Stdin, c.Stdout, c.Stderr = s.in, s.out, s.err
-			c.Cancel = func() error { return c.Process.Signal(syscall.SIGTERM) }
-			c.WaitDelay = 5 * time.Second
-			err := lockdown.Exec(ns, name, c)
+			err := lockdown.Exec(cmd.Context(), lockdown.Command{Namespace: ns, Name: name, Args: args[1:], Stdin: s.in, Stdout: s.out, Stderr: s.err})
 			var ee *exec.ExitError
 			if errors.As(err, &ee) {
 				if code := ee.ExitCode(); code > 0 {

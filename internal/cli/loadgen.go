@@ -42,15 +42,11 @@ printing every result.`,
 			if out.format == "text" { // the name -o had before every command said table
 				out.format = "table"
 			}
-			var errs []error
-			if err := out.check(); err != nil {
-				errs = append(errs, errors.Unwrap(err))
-			}
-			if err := errors.Join(append(errs, f.Validate())...); err != nil {
-				return withCode(ExitUsage, err)
+			if err := out.check(); err != nil { // with the options' problems too, all at once
+				return withCode(ExitUsage, errors.Join(errors.Unwrap(err), f.Validate()))
 			}
 			f.Output, f.Out = out.format, s.out
-			return loadgen.Drive(cmd.Context(), f)
+			return loadgen.Drive(cmd.Context(), f) // Drive validates the rest
 		},
 	}
 	fl := cmd.Flags()
