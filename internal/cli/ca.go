@@ -1,9 +1,7 @@
 package cli
 
 import (
-	"errors"
 	"fmt"
-	"log/slog"
 	"net"
 	"time"
 
@@ -34,7 +32,7 @@ gateway or sidecar run without 'egret up' or 'egret controlplane' (which create 
 			existed := ca.Exists(dataDir)
 			c, err := ca.New(ca.Params{DataDir: dataDir})
 			if err != nil {
-				return withCode(ExitError, err)
+				return err
 			}
 			verb := "created"
 			if existed {
@@ -44,7 +42,7 @@ gateway or sidecar run without 'egret up' or 'egret controlplane' (which create 
 			return nil
 		},
 	}
-	addDataDirFlag(cmd.Flags(), &dataDir, "where to create the CA")
+	addDataDirFlag(cmd, &dataDir, "where to create the CA")
 	return cmd
 }
 
@@ -63,7 +61,7 @@ func newCABundleCmd(s streams) *cobra.Command {
 			return err
 		},
 	}
-	addDataDirFlag(cmd.Flags(), &dataDir, "the CA's data directory, as the running egret up or controlplane uses")
+	addDataDirFlag(cmd, &dataDir, "the CA's data directory, as the running egret up or controlplane uses")
 	return cmd
 }
 
@@ -77,10 +75,10 @@ func newCAIssueCmd(s streams) *cobra.Command {
 		RunE: func(*cobra.Command, []string) error {
 			sid, err := spiffeid.FromString(id)
 			if err != nil {
-				return withCode(ExitUsage, fmt.Errorf("--identity: %w", err))
+				return usagef("--identity: %w", err)
 			}
 			if out == "" {
-				return withCode(ExitUsage, errors.New("--out is required"))
+				return usagef("--out is required")
 			}
 			c, err := openExistingCA(dataDir)
 			if err != nil {
@@ -88,13 +86,13 @@ func newCAIssueCmd(s streams) *cobra.Command {
 			}
 			svid, err := c.IssueFiles(sid, ttl, out)
 			if err != nil {
-				return withCode(ExitError, err)
+				return err
 			}
 			fmt.Fprintf(s.out, "issued %s, expires %s, in %s\n", sid, svid.Certificate.NotAfter.UTC().Format(time.RFC3339), out)
 			return nil
 		},
 	}
-	addDataDirFlag(cmd.Flags(), &dataDir, "the CA's data directory, as the running egret up or controlplane uses")
+	addDataDirFlag(cmd, &dataDir, "the CA's data directory, as the running egret up or controlplane uses")
 	cmd.Flags().StringVar(&id, "identity", "", "SPIFFE ID to issue, spiffe://<trustDomain>/ns/<ns>/sa/<sa>")
 	cmd.Flags().StringVar(&out, "out", "", "directory to write svid.pem, key.pem (0600) and bundle.pem")
 	cmd.Flags().DurationVar(&ttl, "ttl", ca.DefaultSVIDTTL, "certificate lifetime (capped at the root's expiry)")
@@ -111,23 +109,20 @@ func newCAServeCmd(s streams) *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			trust, err := spiffeid.TrustDomainFromString(td)
 			if err != nil {
-				return withCode(ExitUsage, fmt.Errorf("--trust-domain: %w", err))
+				return usagef("--trust-domain: %w", err)
 			}
 			if _, _, err := net.SplitHostPort(listen); err != nil {
-				return withCode(ExitUsage, fmt.Errorf("--listen: %w", err))
+				return usagef("--listen: %w", err)
 			}
-			log := slog.New(slog.NewJSONHandler(s.err, nil))
+			log := s.log()
 			c, err := ca.New(ca.Params{DataDir: dataDir, Logger: log, SVIDTTL: svidTTL})
 			if err != nil {
-				return withCode(ExitError, err)
+				return err
 			}
-			if err := c.ServeEnrollment(cmd.Context(), ca.ServeParams{Listen: listen, TrustDomain: trust, Log: log}); err != nil {
-				return withCode(ExitError, err)
-			}
-			return nil
+			return c.ServeEnrollment(cmd.Context(), ca.ServeParams{Listen: listen, TrustDomain: trust, Log: log})
 		},
 	}
-	addDataDirFlag(cmd.Flags(), &dataDir, "CA data directory, created if missing")
+	addDataDirFlag(cmd, &dataDir, "CA data directory, created if missing")
 	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:15012", "address to serve TLS on")
 	cmd.Flags().StringVar(&td, "trust-domain", "cluster1", "trust domain of the server's own ID, spiffe://<td>/egret/controlplane")
 	cmd.Flags().DurationVar(&svidTTL, "svid-ttl", ca.DefaultSVIDTTL, "lifetime of issued SVIDs")
@@ -145,11 +140,11 @@ a running CA reads it at once, and proxies fetch it with the trust bundle (every
 		Args: cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
 			if (id == "") == (serial == "") {
-				return withCode(ExitUsage, errors.New("name exactly one of --identity and --serial"))
+				return usagef("name exactly one of --identity and --serial")
 			}
 			if id != "" {
 				if _, err := spiffeid.FromString(id); err != nil {
-					return withCode(ExitUsage, fmt.Errorf("--identity: %w", err))
+					return usagef("--identity: %w", err)
 				}
 			}
 			c, err := openExistingCA(dataDir)
@@ -161,7 +156,7 @@ a running CA reads it at once, and proxies fetch it with the trust bundle (every
 			}
 			list, err := c.Revocations()
 			if err != nil {
-				return withCode(ExitError, err)
+				return err
 			}
 			what := id
 			if what == "" {
@@ -171,9 +166,64 @@ a running CA reads it at once, and proxies fetch it with the trust bundle (every
 			return nil
 		},
 	}
-	addDataDirFlag(cmd.Flags(), &dataDir, "CA data directory")
+	addDataDirFlag(cmd, &dataDir, "CA data directory")
 	cmd.Flags().StringVar(&id, "identity", "", "SPIFFE ID to revoke, spiffe://<trustDomain>/ns/<ns>/sa/<sa>")
 	cmd.Flags().StringVar(&serial, "serial", "", "serial number (hex) of one certificate to revoke")
 	cmd.Flags().StringVar(&reason, "reason", "", "why, kept in the list")
+	return cmd
+}
+
+// openExistingCA opens the CA in dataDir and refuses to create one: a token or bundle from a CA that
+// nothing serves would be useless, and the error should say where the running one is.
+func openExistingCA(dataDir string) (*ca.CA, error) {
+	if !ca.Exists(dataDir) {
+		return nil, fmt.Errorf("no CA in %s: 'egret up', 'egret controlplane' and 'egret ca serve' create one in their --data-dir when they start; "+
+			"start one of them first, or pass --data-dir (or set $%s) to the data directory a running one uses ('egret up' prints it on its 'control plane' line)", dataDir, ca.DataDirEnv)
+	}
+	return ca.New(ca.Params{DataDir: dataDir})
+}
+
+func newTokenCmd(s streams) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "token",
+		Short: "Manage join tokens that bootstrap a workload's identity",
+	}
+	cmd.AddCommand(newTokenCreateCmd(s))
+	return cmd
+}
+
+func newTokenCreateCmd(s streams) *cobra.Command {
+	var dataDir, id string
+	var ttl time.Duration
+	cmd := &cobra.Command{
+		Use:   "create --identity spiffe://TD/ns/NS/sa/SA",
+		Short: "Print a single-use join token bound to one SPIFFE ID",
+		Long: `Prints a single-use join token bound to exactly one SPIFFE ID. A proxy given the token and the
+control plane's address obtains that identity's SVID and nothing else. The token also pins the CA's
+root (its SHA-256), so the proxy needs no other trust material. Only a hash is stored.`,
+		Args: cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			sid, err := spiffeid.FromString(id)
+			if err != nil {
+				return usagef("--identity: %w", err)
+			}
+			if ttl <= 0 {
+				return usagef("--ttl must be positive")
+			}
+			c, err := openExistingCA(dataDir)
+			if err != nil {
+				return err
+			}
+			tok, err := c.Tokens().Create(sid, ttl)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(s.out, tok.Encode())
+			return nil
+		},
+	}
+	addDataDirFlag(cmd, &dataDir, "the CA's data directory, as the running egret up or controlplane uses")
+	cmd.Flags().StringVar(&id, "identity", "", "SPIFFE ID the token grants, spiffe://<trustDomain>/ns/<ns>/sa/<sa>")
+	cmd.Flags().DurationVar(&ttl, "ttl", ca.DefaultTokenTTL, "how long the token may be redeemed")
 	return cmd
 }

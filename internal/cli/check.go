@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"fmt"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -10,15 +9,11 @@ import (
 	"egret.dev/egret/internal/report"
 )
 
-type checkFlags struct {
-	in           inputFlags
-	q            check.Query
-	fromWorkload string
-	output       string
-}
-
 func newCheckCmd(s streams) *cobra.Command {
-	var f checkFlags
+	var in inputFlags
+	var q check.Query
+	var fromWorkload string
+	var out *outputFlags
 	cmd := &cobra.Command{
 		Use:   "check -f PATH... (--from SPIFFE_ID | --from-workload NS/NAME) --to URL|HOST:PORT",
 		Short: "Ask whether a workload may reach an external host, and by which route",
@@ -34,61 +29,55 @@ it) or host:port. Exit status: 0 allowed, 3 denied, 1 invalid input.`,
   egret check -f examples/bookinfo-egress --from spiffe://cluster1/ns/bookinfo/sa/bookinfo-productpage --to www.google.com:80 -o json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runCheck(s, &f)
+			if out.format == "text" { // the name -o had before every command said table
+				out.format = "table"
+			}
+			if err := out.check(); err != nil {
+				return err
+			}
+			req, err := q.Request()
+			if err != nil {
+				return withCode(ExitUsage, err)
+			}
+			plan, err := in.plan(s)
+			if err != nil {
+				return err
+			}
+			if fromWorkload != "" {
+				ns, name, ok := strings.Cut(fromWorkload, "/")
+				if !ok || ns == "" || name == "" {
+					return usagef("--from-workload %q: want namespace/name", fromWorkload)
+				}
+				if err := check.Workload(plan, &req, ns, name); err != nil {
+					return err
+				}
+			}
+			d := check.Decide(plan, req)
+			if out.format != "table" {
+				err = report.Encode(s.out, out.format, d)
+			} else {
+				report.Decision(s.out, req, d, plan)
+			}
+			if err == nil && !d.Allow {
+				return withCode(ExitDenied, nil)
+			}
+			return err
 		},
 	}
-	f.in.register(cmd)
+	in.register(cmd)
 	fl := cmd.Flags()
-	fl.StringVar(&f.q.From, "from", "", "caller's SPIFFE ID (spiffe://<trust domain>/ns/<namespace>/sa/<service account>)")
-	fl.StringVar(&f.fromWorkload, "from-workload", "", "caller Workload as namespace/name (its identity and cluster are used)")
-	fl.StringVar(&f.q.Cluster, "cluster", "", "caller's cluster (default: the workload's, or the cluster whose trust domain --from has)")
-	fl.StringVar(&f.q.To, "to", "", "destination URL or host:port")
-	fl.StringVar(&f.q.Method, "method", "GET", "HTTP method")
-	fl.StringVar(&f.q.Path, "path", "", "HTTP path (default: the URL's path, or /)")
-	fl.StringArrayVarP(&f.q.Headers, "header", "H", nil, "request header 'Name: value' (repeatable)")
-	fl.BoolVar(&f.q.Opaque, "opaque", false, "the call is a TLS or TCP stream (no method, path or headers)")
-	fl.StringVarP(&f.output, "output", "o", "table", "output format: table, yaml or json")
+	fl.StringVar(&q.From, "from", "", "caller's SPIFFE ID (spiffe://<trust domain>/ns/<namespace>/sa/<service account>)")
+	fl.StringVar(&fromWorkload, "from-workload", "", "caller Workload as namespace/name (its identity and cluster are used)")
+	fl.StringVar(&q.Cluster, "cluster", "", "caller's cluster (default: the workload's, or the cluster whose trust domain --from has)")
+	fl.StringVar(&q.To, "to", "", "destination URL or host:port")
+	fl.StringVar(&q.Method, "method", "GET", "HTTP method")
+	fl.StringVar(&q.Path, "path", "", "HTTP path (default: the URL's path, or /)")
+	fl.StringArrayVarP(&q.Headers, "header", "H", nil, "request header 'Name: value' (repeatable)")
+	fl.BoolVar(&q.Opaque, "opaque", false, "the call is a TLS or TCP stream (no method, path or headers)")
+	out = addOutput(cmd, "output format: table, yaml or json", "table", "yaml", "json")
 	_ = cmd.MarkFlagRequired("filename")
 	_ = cmd.MarkFlagRequired("to")
 	cmd.MarkFlagsOneRequired("from", "from-workload")
 	cmd.MarkFlagsMutuallyExclusive("from", "from-workload")
 	return cmd
-}
-
-func runCheck(s streams, f *checkFlags) error {
-	if f.output == "text" { // the name -o had before every command said table
-		f.output = "table"
-	}
-	if err := checkOutput(f.output, "table", "yaml", "json"); err != nil {
-		return err
-	}
-	req, err := f.q.Request()
-	if err != nil {
-		return withCode(ExitUsage, err)
-	}
-	plan, err := loadPlan(s, &f.in)
-	if err != nil {
-		return err
-	}
-	if f.fromWorkload != "" {
-		ns, name, ok := strings.Cut(f.fromWorkload, "/")
-		if !ok || ns == "" || name == "" {
-			return withCode(ExitUsage, fmt.Errorf("--from-workload %q: want namespace/name", f.fromWorkload))
-		}
-		if err := check.Workload(plan, &req, ns, name); err != nil {
-			return withCode(ExitError, err)
-		}
-	}
-	d := check.Decide(plan, req)
-	if f.output != "table" {
-		if err := report.Encode(s.out, f.output, d); err != nil {
-			return withCode(ExitError, err)
-		}
-	} else {
-		report.Decision(s.out, req, d, plan)
-	}
-	if !d.Allow {
-		return withCode(ExitDenied, nil)
-	}
-	return nil
 }

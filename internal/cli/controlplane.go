@@ -1,10 +1,6 @@
 package cli
 
 import (
-	"fmt"
-	"log/slog"
-	"strings"
-
 	"github.com/spf13/cobra"
 
 	"egret.dev/egret/internal/controller"
@@ -42,38 +38,27 @@ plus --local-cluster. Replicas elect a leader on the Lease egret-controller in -
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			switch src {
 			case "kubernetes":
-				ko.Admin = p.Admin
-				ko.Log = slog.New(slog.NewJSONHandler(s.err, nil))
-				if err := controller.Run(cmd.Context(), ko); err != nil {
-					return withCode(ExitError, err)
-				}
-				return nil
+				ko.Admin, ko.Log = p.Admin, s.log()
+				return controller.Run(cmd.Context(), ko)
 			case "file":
 				if p.ConfigDir == "" {
-					return withCode(ExitUsage, fmt.Errorf("--source file needs -f DIR"))
+					return usagef("--source file needs -f DIR")
 				}
 			default:
-				return withCode(ExitUsage, fmt.Errorf("--source %q: want file or kubernetes", src))
+				return usagef("--source %q: want file or kubernetes", src)
 			}
-			p.GatewayAddresses = map[string]string{}
-			for _, a := range addrs {
-				id, addr, ok := strings.Cut(a, "=")
-				if !ok {
-					return withCode(ExitUsage, fmt.Errorf("--gateway-address %q: want ID=HOST[:PORT]", a))
-				}
-				p.GatewayAddresses[id] = addr
+			var err error
+			if p.GatewayAddresses, err = pairs("--gateway-address", "ID=HOST[:PORT]", addrs, nil); err != nil {
+				return err
 			}
-			p.Log = slog.New(slog.NewJSONHandler(s.err, nil))
-			if err := controlplane.Run(cmd.Context(), p); err != nil {
-				return withCode(ExitError, err)
-			}
-			return nil
+			p.Log = s.log()
+			return controlplane.Run(cmd.Context(), p)
 		},
 	}
 	fl := cmd.Flags()
 	fl.StringVarP(&p.ConfigDir, "filename", "f", "", "directory of resource files, watched (as 'egret up -f')")
 	deprecatedAlias(cmd, "config-dir", "filename", &p.ConfigDir)
-	addDataDirFlag(fl, &p.DataDir, "CA data directory (root key 0600, join tokens), created if missing")
+	addDataDirFlag(cmd, &p.DataDir, "CA data directory (root key 0600, join tokens), created if missing")
 	fl.StringVar(&p.Listen, "listen", "127.0.0.1:15012", "TLS address for enrollment and config streams")
 	fl.StringVar(&p.Admin, "admin", "127.0.0.1:15014", "plain HTTP admin address (file: /status, /plan; kubernetes: /healthz, /readyz, /metrics); keep it on loopback")
 	fl.StringVar(&p.TrustDomain, "trust-domain", "cluster1", "trust domain of the control plane's own certificate")

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"os/exec"
 	"strings"
-	"syscall"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -40,24 +38,17 @@ change the namespace's rules; run workloads that must not be able to do that as 
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ns, name, ok := strings.Cut(args[0], "/")
 			if !ok || ns == "" || name == "" {
-				return withCode(ExitUsage, fmt.Errorf("%q: name the workload as NAMESPACE/NAME", args[0]))
+				return usagef("%q: name the workload as NAMESPACE/NAME", args[0])
 			}
-			c := exec.CommandContext(cmd.Context(), args[1], args[2:]...)
-			c.Stdin, c.Stdout, c.Stderr = s.in, s.out, s.err
-			c.Cancel = func() error { return c.Process.Signal(syscall.SIGTERM) }
-			c.WaitDelay = 5 * time.Second
-			err := lockdown.Exec(ns, name, c)
+			err := lockdown.Exec(cmd.Context(), lockdown.Command{Namespace: ns, Name: name, Args: args[1:], Stdin: s.in, Stdout: s.out, Stderr: s.err})
 			var ee *exec.ExitError
 			if errors.As(err, &ee) {
 				if code := ee.ExitCode(); code > 0 {
 					return withCode(code, nil)
 				}
-				return withCode(ExitError, fmt.Errorf("%s: %v", args[1], err))
+				return fmt.Errorf("%s: %v", args[1], err)
 			}
-			if err != nil {
-				return withCode(ExitError, err)
-			}
-			return nil
+			return err
 		},
 	}
 }

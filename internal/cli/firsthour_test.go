@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"egret.dev/egret/internal/ca"
 	"egret.dev/egret/internal/meshtest"
 )
 
@@ -188,7 +189,7 @@ func TestTokenAndCARefuseToCreateACA(t *testing.T) {
 	}
 	t.Run("the default data dir is shared, and a token from it is the running up's", func(t *testing.T) {
 		data := t.TempDir()
-		t.Setenv(dataDirEnv, data)
+		t.Setenv(ca.DataDirEnv, data)
 		nets := meshtest.FreeUpNets(t)
 		u := startUpCmd(t, append([]string{"-f", example, "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0"}, nets.Args()...)...)
 		if line := u.bannerLine(t, "control plane"); !strings.Contains(line, "data "+data) {

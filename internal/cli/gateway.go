@@ -1,30 +1,20 @@
 package cli
 
 import (
-	"context"
-	"fmt"
-	"log/slog"
 	"net"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"egret.dev/egret/internal/gateway"
+	"egret.dev/egret/internal/proxyrun"
 )
 
-// gatewayFlags are the flags of `egret gateway` that are not gateway.Options fields as they are.
-type gatewayFlags struct {
-	o                        gateway.Options
-	ports, overrides         []string
-	id                       identityFlags
-	accessLog, accessLogFile string
-	dp                       dataPlaneFlags
-}
-
 func newGatewayCmd(s streams) *cobra.Command {
-	var f gatewayFlags
+	var o gateway.Options
+	var ports, overrides []string
+	var p *proxyFlags
 	cmd := &cobra.Command{
 		Use:   "gateway --config FILE (--cert SVID.pem --key KEY.pem --bundle BUNDLE.pem | --control-plane ADDR --token T)",
 		Short: "Run an egress gateway",
@@ -43,55 +33,44 @@ SIGTERM or Ctrl-C drains: no new connections, requests in flight finish (up to -
   egret render gateway-config -f examples/bookinfo-egress --gateway cluster1/gloo-mesh-gateways/istio-egressgateway --out gw.json
   egret gateway --config gw.json --cert gw-certs/svid.pem --key gw-certs/key.pem --bundle gw-certs/bundle.pem`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return runGateway(cmd.Context(), s, f) },
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var err error
+			if o.Log, err = p.complete(s); err != nil {
+				return err
+			}
+			o.PortOverrides = map[uint32]uint32{}
+			if _, err := pairs("--port", "TARGET=PORT", ports, func(t, b string) bool {
+				tn, err1 := strconv.ParseUint(t, 10, 16)
+				bn, err2 := strconv.ParseUint(b, 10, 16)
+				o.PortOverrides[uint32(tn)] = uint32(bn)
+				return err1 == nil && err2 == nil
+			}); err != nil {
+				return err
+			}
+			if o.Resolve, err = pairs("--resolve", "HOST:PORT=ADDR", overrides, func(hp, _ string) bool {
+				_, _, err := net.SplitHostPort(hp)
+				return err == nil
+			}); err != nil {
+				return err
+			}
+			return gateway.Run(cmd.Context(), o)
+		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.o.Config, "config", "", "gateway config file (from 'egret render gateway-config'); omit with --control-plane to stream it")
-	fl.StringVar(&f.o.Address, "address", "127.0.0.1", "IP address the listeners bind")
-	fl.StringArrayVar(&f.ports, "port", nil, "bind a listener's target port elsewhere, TARGET=PORT (repeatable; 0 = any free port)")
-	f.id.register(cmd)
-	fl.StringVar(&f.o.Admin, "admin", "127.0.0.1:15000", "admin address (metrics, config dump, readiness); empty to disable")
-	fl.StringVar(&f.o.Ready, "ready", "127.0.0.1:15021", "readiness address (/healthz/ready); empty to disable")
-	fl.StringVar(&f.accessLog, "access-log-format", "", "JSON or TEXT (default: the mesh's accessLogEncoding, else JSON)")
-	fl.StringVar(&f.accessLogFile, "access-log", "-", "access log file (- for standard output, off for none)")
-	fl.StringVar(&f.o.DNSServer, "dns-server", "", "DNS server (host:port) for external hosts; default: the system resolver")
-	fl.StringVar(&f.o.UpstreamCA, "upstream-ca", "", "verify external hosts whose ExternalService names no caCertificates against this CA bundle instead of the system roots")
-	fl.StringArrayVar(&f.overrides, "resolve", nil, "send HOST:PORT to ADDR instead of resolving it, HOST:PORT=ADDR (repeatable; like curl --connect-to)")
-	fl.DurationVar(&f.o.DrainTimeout, "drain-timeout", 20*time.Second, "how long shutdown waits for requests in flight")
-	fl.DurationVar(&f.o.UpstreamTimeout, "upstream-timeout", 30*time.Second, "time limit for an upstream response's headers (504 past it)")
-	fl.IntVar(&f.o.MaxInFlight, "max-in-flight", 10000, "requests and tunnels served at once; more get 503 with Retry-After")
-	addGatewayLimitFlags(fl, &f.o.Limits)
-	f.dp.register(fl)
-
+	fl.StringVar(&o.Config, "config", "", "gateway config file (from 'egret render gateway-config'); omit with --control-plane to stream it")
+	fl.StringVar(&o.Address, "address", "127.0.0.1", "IP address the listeners bind")
+	fl.StringArrayVar(&ports, "port", nil, "bind a listener's target port elsewhere, TARGET=PORT (repeatable; 0 = any free port)")
+	p = bindProxyFlags(cmd, &o.Identity, &o.AccessLog, &o.Pprof)
+	fl.StringVar(&o.Admin, "admin", "127.0.0.1:15000", "admin address (metrics, config dump, readiness); empty to disable")
+	fl.StringVar(&o.Ready, "ready", "127.0.0.1:15021", "readiness address (/healthz/ready); empty to disable")
+	fl.StringVar(&o.AccessLog.Format, "access-log-format", "", "JSON or TEXT (default: the mesh's accessLogEncoding, else JSON)")
+	fl.StringVar(&o.DNSServer, "dns-server", "", "DNS server (host:port) for external hosts; default: the system resolver")
+	fl.StringVar(&o.UpstreamCA, "upstream-ca", "", "verify external hosts whose ExternalService names no caCertificates against this CA bundle instead of the system roots")
+	fl.StringArrayVar(&overrides, "resolve", nil, "send HOST:PORT to ADDR instead of resolving it, HOST:PORT=ADDR (repeatable; like curl --connect-to)")
+	fl.DurationVar(&o.DrainTimeout, "drain-timeout", 20*time.Second, "how long shutdown waits for requests in flight")
+	fl.DurationVar(&o.UpstreamTimeout, "upstream-timeout", 30*time.Second, "time limit for an upstream response's headers (504 past it)")
+	fl.IntVar(&o.MaxInFlight, "max-in-flight", 10000, "requests and tunnels served at once; more get 503 with Retry-After")
+	fl.IntVar(&o.Limits.Max, "max-connections", proxyrun.DefaultGatewayMaxConns, "connections each listener holds at once; more wait in the kernel's backlog (0 = no limit)")
+	fl.IntVar(&o.Limits.PerSource, "max-connections-per-source", 0, "connections one source IP may hold on a listener; more are closed (0 = no limit)")
 	return cmd
-}
-
-func runGateway(ctx context.Context, s streams, f gatewayFlags) error {
-	id, err := f.id.options()
-	if err != nil {
-		return err
-	}
-	ports := map[uint32]uint32{}
-	for _, p := range f.ports {
-		t, b, ok := strings.Cut(p, "=")
-		tn, err1 := strconv.ParseUint(t, 10, 16)
-		bn, err2 := strconv.ParseUint(b, 10, 16)
-		if !ok || err1 != nil || err2 != nil {
-			return withCode(ExitUsage, fmt.Errorf("--port %q: want TARGET=PORT", p))
-		}
-		ports[uint32(tn)] = uint32(bn)
-	}
-	overrides := map[string]string{}
-	for _, o := range f.overrides {
-		k, v, ok := strings.Cut(o, "=")
-		if _, _, err := net.SplitHostPort(k); !ok || err != nil {
-			return withCode(ExitUsage, fmt.Errorf("--resolve %q: want HOST:PORT=ADDR", o))
-		}
-		overrides[k] = v
-	}
-	o := f.o
-	o.Identity, o.PortOverrides, o.Resolve = id, ports, overrides
-	o.Pprof, o.AccessLog = f.dp.pprof, f.dp.accessLog(s, f.accessLogFile, f.accessLog)
-	o.Log = slog.New(slog.NewJSONHandler(s.err, nil))
-	return proxyExit(gateway.Run(ctx, o))
 }

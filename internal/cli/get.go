@@ -1,8 +1,6 @@
 package cli
 
 import (
-	"errors"
-	"fmt"
 	"slices"
 	"strings"
 
@@ -10,23 +8,13 @@ import (
 
 	"egret.dev/egret/internal/adminclient"
 	"egret.dev/egret/internal/ir"
-	"egret.dev/egret/internal/offline"
 	"egret.dev/egret/internal/report"
 )
 
-// loadPlan loads and translates the resources, every problem to standard error (offline.Plan).
-func loadPlan(s streams, in *inputFlags) (*ir.Plan, error) {
-	snap, err := in.load(s)
-	plan, err := offline.Plan(s.err, snap, err)
-	if err != nil {
-		return nil, withCode(ExitError, err)
-	}
-	return plan, nil
-}
-
 func newGetCmd(s streams) *cobra.Command {
 	var in inputFlags
-	var output, admin string
+	var admin string
+	var out *outputFlags
 	cmd := &cobra.Command{
 		Use:   "get routes|gateways|services|policies|workloads (-f PATH... | --admin ADDR)",
 		Short: "Print a part of the translated plan",
@@ -42,33 +30,65 @@ policies or the workloads and their SPIFFE identities.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			kind := args[0]
 			if !slices.Contains(report.PlanKinds, kind) {
-				return withCode(ExitUsage, fmt.Errorf("unknown kind %q: want one of %s", kind, strings.Join(report.PlanKinds, ", ")))
+				return usagef("unknown kind %q: want one of %s", kind, strings.Join(report.PlanKinds, ", "))
 			}
-			if err := checkOutput(output, "table", "yaml", "json"); err != nil {
+			if err := out.check(); err != nil {
 				return err
 			}
 			var plan *ir.Plan
 			var err error
 			switch {
 			case admin != "" && len(in.paths) > 0:
-				return withCode(ExitUsage, errors.New("read files (-f) or a control plane (--admin), not both"))
+				return usagef("read files (-f) or a control plane (--admin), not both")
 			case admin != "":
-				if plan, err = adminclient.Plan(admin); err != nil {
-					return withCode(ExitError, err)
-				}
+				plan, err = adminclient.Plan(admin)
 			case len(in.paths) > 0:
-				if plan, err = loadPlan(s, &in); err != nil {
-					return err
-				}
+				plan, err = in.plan(s)
 			default:
-				return withCode(ExitUsage, errors.New("name resources with -f PATH, or a running control plane with --admin ADDR"))
+				return usagef("name resources with -f PATH, or a running control plane with --admin ADDR")
 			}
-			return report.Plan(s.out, plan, kind, output)
+			if err != nil {
+				return err
+			}
+			return report.Plan(s.out, plan, kind, out.format)
 		},
 	}
 	in.register(cmd)
-	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table, yaml or json")
+	out = addOutput(cmd, "output format: table, yaml or json", "table", "yaml", "json")
 	cmd.Flags().StringVar(&admin, "admin", "", "read the plan a running control plane serves at its admin address (as 'egret status --admin')")
 	deprecatedAlias(cmd, "control-plane-admin", "admin", &admin)
+	return cmd
+}
+
+func newStatusCmd(s streams) *cobra.Command {
+	var admin string
+	var out *outputFlags
+	cmd := &cobra.Command{
+		Use:   "status",
+		Short: "Show every proxy and resource of a running control plane (like istioctl proxy-status)",
+		Long: `status asks a running control plane (its --admin address) for every proxy it has streamed a config
+to, with its identity, cluster, kind, the version sent and acknowledged (SYNCED), rejected (NACKED, with
+the error) or awaited (STALE), when it was last seen and when its certificate expires; then every
+resource with its status, when the control plane last loaded its directory (with the error if that load
+was not applied, and the files it skipped or kept at their last good contents), and the problems of a
+change that was refused.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := out.check(); err != nil {
+				return err
+			}
+			st, err := adminclient.Status(admin)
+			if err != nil {
+				return err
+			}
+			if out.format != "table" {
+				return report.Encode(s.out, out.format, st)
+			}
+			report.Status(s.out, st)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&admin, "admin", "127.0.0.1:15014", "the control plane's admin address")
+	out = addOutput(cmd, "output format: table, yaml or json", "table", "yaml", "json")
 	return cmd
 }

@@ -4,6 +4,8 @@ import (
 	"testing"
 
 	"github.com/spf13/cobra"
+
+	"egret.dev/egret/internal/proxyrun"
 )
 
 func TestControlPlaneTakesSeveralAddresses(t *testing.T) {
@@ -21,15 +23,15 @@ func TestControlPlaneTakesSeveralAddresses(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			var f identityFlags
+			var id proxyrun.Identity
 			cmd := &cobra.Command{}
-			f.register(cmd)
+			bindProxyFlags(cmd, &id, &proxyrun.AccessLog{}, new(bool))
 			err := cmd.ParseFlags(tc.args)
 			if (err != nil) != tc.wantErr {
 				t.Fatalf("err = %v, want error %v", err, tc.wantErr)
 			}
-			if err == nil && f.controlPlane != tc.want {
-				t.Fatalf("got %q, want %q", f.controlPlane, tc.want)
+			if err == nil && id.ControlPlane != tc.want {
+				t.Fatalf("got %q, want %q", id.ControlPlane, tc.want)
 			}
 		})
 	}

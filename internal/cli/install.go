@@ -1,20 +1,16 @@
 package cli
 
 import (
-	"errors"
-	"fmt"
-
 	"github.com/spf13/cobra"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 
-	"egret.dev/egret/internal/crd"
 	"egret.dev/egret/internal/install"
 )
 
 func newInstallCmd(s streams) *cobra.Command {
 	var o install.Options
-	var pullPolicy, format, out string
+	var pullPolicy string
+	var out *outputFlags
 	var dryRun, workload bool
 	cmd := &cobra.Command{
 		Use:   "install --dry-run [-n NAMESPACE] [--local-cluster NAME] [-o yaml|json] [--out FILE]",
@@ -38,40 +34,24 @@ Only --dry-run is implemented: apply the output with kubectl.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if !dryRun {
-				return withCode(ExitUsage, errors.New("install only prints manifests for now: run 'egret install --dry-run | kubectl apply --server-side -f -' (or 'helm install egret deploy/helm/egret -n egret-system --create-namespace')"))
+				return usagef("install only prints manifests for now: run 'egret install --dry-run | kubectl apply --server-side -f -' (or 'helm install egret deploy/helm/egret -n egret-system --create-namespace')")
 			}
-			if err := checkOutput(format, "yaml", "json"); err != nil {
+			if err := out.check(); err != nil {
 				return err
 			}
 			if o.Replicas < 1 {
 				// Options reads 0 as "the default"; on the command line it would be a silent 2.
-				return withCode(ExitUsage, fmt.Errorf("--replicas %d: want at least 1", o.Replicas))
+				return usagef("--replicas %d: want at least 1", o.Replicas)
 			}
 			o.PullPolicy = corev1.PullPolicy(pullPolicy)
-			var objs []runtime.Object
-			if workload {
-				got, err := install.WorkloadClusterManifests(o)
-				if err != nil {
-					return withCode(ExitUsage, err)
-				}
-				objs = install.RuntimeObjects(got)
-			} else {
-				got, err := install.Manifests(o)
-				if err != nil {
-					return withCode(ExitUsage, err)
-				}
-				// The CRDs internal/crd generates are also the chart's crds/ files.
-				crds, err := crd.All()
-				if err != nil {
-					return withCode(ExitError, err)
-				}
-				objs = install.WithCRDs(got, crds)
+			if err := o.Validate(); err != nil {
+				return withCode(ExitUsage, err)
 			}
-			b, err := install.Encode(format, objs)
+			b, err := install.DryRun(o, workload, out.format)
 			if err != nil {
-				return withCode(ExitError, err)
+				return err
 			}
-			return writeFile(s, out, b)
+			return out.writeBytes(s, b)
 		},
 	}
 	fl := cmd.Flags()
@@ -85,7 +65,7 @@ Only --dry-run is implemented: apply the output with kubectl.`,
 	fl.Int32Var(&o.Replicas, "replicas", install.DefaultReplicas, "controller replicas, one leading at a time (value replicas)")
 	fl.StringVar(&o.LocalCluster, "local-cluster", "", "also render for and apply to this cluster under NAME, and grant the rights for it (value localCluster)")
 	fl.BoolVar(&workload, "workload-cluster", false, "print what a workload cluster applies (RBAC for the controller's kubeconfig user) instead")
-	fl.StringVarP(&format, "output", "o", "yaml", "output format: yaml or json (a List)")
-	fl.StringVar(&out, "out", "-", "file to write (- for standard output)")
+	out = addOutput(cmd, "output format: yaml or json (a List)", "yaml", "json")
+	out.addFile(cmd, "file to write (- for standard output)")
 	return cmd
 }

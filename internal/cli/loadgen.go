@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"context"
 	"errors"
 	"time"
 
@@ -12,6 +11,7 @@ import (
 
 func newLoadgenCmd(s streams) *cobra.Command {
 	var f loadgen.Options
+	var out *outputFlags
 	cmd := &cobra.Command{
 		Use:   "loadgen --url URL",
 		Short: "Send keep-alive load to a loopback target and report throughput and latency",
@@ -39,7 +39,14 @@ printing every result.`,
       --server-spiffe-id spiffe://cluster1/ns/gloo-mesh-gateways/sa/istio-egressgateway`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runLoadgen(cmd.Context(), s, f)
+			if out.format == "text" { // the name -o had before every command said table
+				out.format = "table"
+			}
+			if err := out.check(); err != nil { // with the options' problems too, all at once
+				return withCode(ExitUsage, errors.Join(errors.Unwrap(err), f.Validate()))
+			}
+			f.Output, f.Out = out.format, s.out
+			return loadgen.Drive(cmd.Context(), f) // Drive validates the rest
 		},
 	}
 	fl := cmd.Flags()
@@ -53,33 +60,10 @@ printing every result.`,
 	fl.StringVar(&f.Key, "key", "", "PEM private key of --cert")
 	fl.BoolVar(&f.H2, "h2", false, "speak HTTP/2 only (needs TLS); otherwise HTTP/1.1 only")
 	fl.IntVar(&f.WatchPID, "watch-pid", 0, "sample this process's CPU time and memory before and after each run")
-	fl.StringVarP(&f.Output, "output", "o", "table", "output format: table, markdown or tsv (plain numbers, for scripts)")
+	out = addOutput(cmd, "output format: table, markdown or tsv (plain numbers, for scripts)", "table", "markdown", "tsv")
 	fl.StringVar(&f.Label, "label", "", "path name in the markdown or tsv table (default: client → upstream, or client → proxy → upstream)")
 	fl.StringVar(&f.Host, "host", "", "send this Host (HTTP/2 :authority) instead of the URL's host; the URL's address is still what is dialled")
 	fl.StringVar(&f.ServerID, "server-spiffe-id", "", "verify the server by its chain (against --cacert) and this SPIFFE ID in its URI SAN, not by host name")
 	_ = cmd.MarkFlagRequired("url")
 	return cmd
-}
-
-func runLoadgen(ctx context.Context, s streams, o loadgen.Options) error {
-	var errs []error
-	if o.Output == "text" { // the name -o had before every command said table
-		o.Output = "table"
-	}
-	if err := checkOutput(o.Output, "table", "markdown", "tsv"); err != nil {
-		errs = append(errs, errors.Unwrap(err))
-	}
-	if err := errors.Join(append(errs, o.Validate())...); err != nil {
-		return withCode(ExitUsage, err)
-	}
-	o.Out = s.out
-	err := loadgen.Drive(ctx, o)
-	var u loadgen.UsageError
-	switch {
-	case err == nil:
-		return nil
-	case errors.As(err, &u):
-		return withCode(ExitUsage, err)
-	}
-	return withCode(ExitError, err)
 }

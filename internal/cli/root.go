@@ -6,9 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 
 	"github.com/spf13/cobra"
 
+	"egret.dev/egret/internal/loadgen"
+	"egret.dev/egret/internal/proxyrun"
 	"egret.dev/egret/internal/version"
 )
 
@@ -37,11 +40,41 @@ func (e *exitError) Unwrap() error { return e.err }
 // withCode returns an error that makes Run exit with code; a nil err exits silently.
 func withCode(code int, err error) error { return &exitError{code: code, err: err} }
 
+// usagef is a usage error (ExitUsage) with a message.
+func usagef(format string, a ...any) error { return withCode(ExitUsage, fmt.Errorf(format, a...)) }
+
+// exitCodes maps, at the boundary, what a command's RunE returns to an exit code: an error the command
+// gave no code is a usage error when the package that returned it marks it so (options that do not go
+// together), else ExitError. Errors from cobra itself (flags, arguments) stay ExitUsage (see Run).
+func exitCodes(cmd *cobra.Command) {
+	if run := cmd.RunE; run != nil {
+		cmd.RunE = func(c *cobra.Command, args []string) error {
+			err := run(c, args)
+			var ee *exitError
+			var pu proxyrun.UsageError
+			var lu loadgen.UsageError
+			switch {
+			case err == nil || errors.As(err, &ee):
+				return err
+			case errors.As(err, &pu), errors.As(err, &lu):
+				return withCode(ExitUsage, err)
+			}
+			return withCode(ExitError, err)
+		}
+	}
+	for _, sub := range cmd.Commands() {
+		exitCodes(sub)
+	}
+}
+
 // streams are the command's standard input and outputs, injected so tests can run commands in-process.
 type streams struct {
 	in       io.Reader
 	out, err io.Writer
 }
+
+// log is a process's JSON logger, to standard error.
+func (s streams) log() *slog.Logger { return slog.New(slog.NewJSONHandler(s.err, nil)) }
 
 // Run executes egret with args and returns the process exit code.
 func Run(ctx context.Context, args []string, in io.Reader, out, errw io.Writer) int {
@@ -99,5 +132,18 @@ GatewayLifecycleManager, ...) plus egret's Mesh and Workload, in YAML or JSON fi
 		newExecCmd(s),
 		newInstallCmd(s),
 	)
+	exitCodes(root)
 	return root
+}
+
+func newVersionCmd(s streams) *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print egret's version (module version, VCS revision and time, Go version)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			fmt.Fprintln(s.out, "egret", version.Current())
+			return nil
+		},
+	}
 }

@@ -1,25 +1,16 @@
 package cli
 
 import (
-	"context"
-	"log/slog"
-
 	"github.com/spf13/cobra"
 
 	"egret.dev/egret/internal/intercept"
+	"egret.dev/egret/internal/proxyrun"
 	"egret.dev/egret/internal/sidecar"
 )
 
-// sidecarFlags are the flags of `egret sidecar` that are not sidecar.Options fields as they are.
-type sidecarFlags struct {
-	o             sidecar.Options
-	accessLogFile string
-	dp            dataPlaneFlags
-	id            identityFlags
-}
-
 func newSidecarCmd(s streams) *cobra.Command {
-	var f sidecarFlags
+	var o sidecar.Options
+	var p *proxyFlags
 	cmd := &cobra.Command{
 		Use:   "sidecar --config FILE (--cert --key --bundle | --control-plane ADDR --token T)",
 		Short: "Run a workload's sidecar: the workload's only way out",
@@ -43,31 +34,23 @@ and the reason.`,
   egret sidecar --config pp.json --cert pp/svid.pem --key pp/key.pem --bundle pp/bundle.pem &
   curl -x http://127.0.0.1:15001 http://www.google.com/`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return runSidecar(cmd.Context(), s, f) },
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var err error
+			if o.Log, err = p.complete(s); err != nil {
+				return err
+			}
+			return sidecar.Run(cmd.Context(), o)
+		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.o.Config, "config", "", "sidecar config file (from 'egret render sidecar-config'); omit with --control-plane to stream it")
-	fl.StringVar(&f.o.Listen, "listen", "", "proxy address (default: the Workload's sidecar.listen, else 127.0.0.1:15001)")
-	fl.BoolVar(&f.o.Transparent, "transparent", false, "redirect this network namespace's outbound TCP to the sidecar with nftables (Linux, root)")
-	fl.StringVar(&f.o.NetNS, "netns", "", "with --transparent: install the rules and listen in this network namespace (e.g. /var/run/netns/NAME); the sidecar's own connections leave from its own namespace")
-	fl.IntVar(&f.o.BypassMark, "bypass-mark", int(intercept.DefaultBypassMark), "socket mark of the sidecar's own connections, exempt from the redirect")
-	fl.StringVar(&f.accessLogFile, "access-log", "-", "access log file (- for standard output, off for none)")
-	f.dp.register(fl)
-	addSidecarLimitFlags(fl, &f.o.Limits)
-	fl.StringVar(&f.o.Admin, "admin", "", "admin address (/stats/prometheus, /config_dump, /healthz/ready), e.g. 127.0.0.1:15000; empty to disable")
-	fl.DurationVar(&f.o.ConnectTimeout, "gateway-connect-timeout", sidecar.DefaultConnectTimeout, "how long connecting to a gateway (TCP and TLS) may take before the call goes to another gateway, or gets 503 UF when there is none; a gateway failing twice in a row is ejected for a growing back-off")
-	f.id.register(cmd)
-
+	fl.StringVar(&o.Config, "config", "", "sidecar config file (from 'egret render sidecar-config'); omit with --control-plane to stream it")
+	fl.StringVar(&o.Listen, "listen", "", "proxy address (default: the Workload's sidecar.listen, else 127.0.0.1:15001)")
+	fl.BoolVar(&o.Transparent, "transparent", false, "redirect this network namespace's outbound TCP to the sidecar with nftables (Linux, root)")
+	fl.StringVar(&o.NetNS, "netns", "", "with --transparent: install the rules and listen in this network namespace (e.g. /var/run/netns/NAME); the sidecar's own connections leave from its own namespace")
+	fl.IntVar(&o.BypassMark, "bypass-mark", int(intercept.DefaultBypassMark), "socket mark of the sidecar's own connections, exempt from the redirect")
+	fl.IntVar(&o.Limits.Max, "max-connections", proxyrun.DefaultSidecarMaxConns, "connections the sidecar's listener holds at once; more wait in the kernel's backlog (0 = no limit)")
+	fl.StringVar(&o.Admin, "admin", "", "admin address (/stats/prometheus, /config_dump, /healthz/ready), e.g. 127.0.0.1:15000; empty to disable")
+	fl.DurationVar(&o.ConnectTimeout, "gateway-connect-timeout", sidecar.DefaultConnectTimeout, "how long connecting to a gateway (TCP and TLS) may take before the call goes to another gateway, or gets 503 UF when there is none; a gateway failing twice in a row is ejected for a growing back-off")
+	p = bindProxyFlags(cmd, &o.Identity, &o.AccessLog, &o.Pprof)
 	return cmd
-}
-
-func runSidecar(ctx context.Context, s streams, f sidecarFlags) error {
-	id, err := f.id.options()
-	if err != nil {
-		return err
-	}
-	o := f.o
-	o.Identity, o.Pprof, o.AccessLog = id, f.dp.pprof, f.dp.accessLog(s, f.accessLogFile, "")
-	o.Log = slog.New(slog.NewJSONHandler(s.err, nil))
-	return proxyExit(sidecar.Run(ctx, o))
 }

@@ -22,11 +22,8 @@ Errors make the command exit 1; warnings are printed and do not.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			snap, err := in.load(s)
 			ok, err := offline.Validate(s.out, snap, err)
-			if err != nil {
-				return withCode(ExitError, err)
-			}
-			if !ok {
-				return withCode(ExitError, nil)
+			if err != nil || !ok {
+				return withCode(ExitError, err) // problems are printed; err is what stopped the check
 			}
 			return nil
 		},

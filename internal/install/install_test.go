@@ -60,7 +60,49 @@ func TestOptionsAreChecked(t *testing.T) {
 			if _, err := WorkloadClusterManifests(c.o); err == nil {
 				t.Fatal("the workload-cluster manifests took the same options")
 			}
+			if err := c.o.Validate(); err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("Validate: want an error naming %s, got %v", c.want, err)
+			}
 		})
+	}
+}
+
+// TestDryRunPrintsTheNamespaceThenTheCRDsThenTheController: what `egret install --dry-run` prints, in
+// the order `helm template --include-crds` renders it; a workload cluster gets RBAC only.
+func TestDryRunPrintsTheNamespaceThenTheCRDsThenTheController(t *testing.T) {
+	for _, c := range []struct {
+		name            string
+		workloadCluster bool
+		wantKinds       []string // the first kinds, in order
+		wantNoCRD       bool
+	}{
+		{"the management cluster", false, []string{"Namespace", "CustomResourceDefinition"}, false},
+		{"a workload cluster", true, []string{"Namespace", "ServiceAccount"}, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			b, err := DryRun(Options{CreateNamespace: true}, c.workloadCluster, "yaml")
+			if err != nil {
+				t.Fatal(err)
+			}
+			var kinds []string
+			for _, l := range strings.Split(string(b), "\n") {
+				if k, ok := strings.CutPrefix(l, "kind: "); ok {
+					kinds = append(kinds, k)
+				}
+			}
+			if len(kinds) < len(c.wantKinds) || !slices.Equal(kinds[:len(c.wantKinds)], c.wantKinds) {
+				t.Fatalf("kinds %v, want them to start with %v", kinds, c.wantKinds)
+			}
+			if got := slices.Contains(kinds, "CustomResourceDefinition"); got == c.wantNoCRD {
+				t.Errorf("CRDs printed: %v, want %v", got, !c.wantNoCRD)
+			}
+			if !c.workloadCluster && kinds[len(kinds)-1] != "PodDisruptionBudget" {
+				t.Errorf("the last object is a %s, want the PodDisruptionBudget", kinds[len(kinds)-1])
+			}
+		})
+	}
+	if _, err := DryRun(Options{Name: "Bad_Name"}, false, "json"); err == nil || !strings.Contains(err.Error(), `name "Bad_Name"`) {
+		t.Errorf("a bad name: got %v", err)
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"egret.dev/egret/internal/ca"
 	"egret.dev/egret/internal/controlplane"
 	"egret.dev/egret/internal/lockdown"
 	"egret.dev/egret/internal/proxyrun"
@@ -19,7 +20,7 @@ import (
 
 // UpOptions configure `egret up`: the whole system in one process.
 type UpOptions struct {
-	// Dir is the resource directory (watched); DataDir the CA's.
+	// Dir is the resource directory (watched); DataDir the CA's ("" is ca.DefaultDataDir()).
 	Dir, DataDir string
 	// Listen and Admin are the control plane's TLS and admin addresses.
 	Listen, Admin string
@@ -79,6 +80,9 @@ type upProxy struct {
 func StartUp(parent context.Context, f UpOptions) (*Up, error) {
 	if f.Poll == 0 {
 		f.Poll = 300 * time.Millisecond
+	}
+	if f.DataDir == "" {
+		f.DataDir = ca.DefaultDataDir()
 	}
 	for flag, n := range map[string]string{"--gateway-net": f.GatewayNet, "--sidecar-net": f.SidecarNet} {
 		if ip := net.ParseIP(n + ".1"); n != "" && (ip == nil || ip.To4() == nil || strings.Count(n, ".") != 2) {

@@ -1,8 +1,10 @@
 package istio
 
 import (
+	"io"
 	"os"
 	"path/filepath"
+	"strings"
 )
 
 // Encode writes outs as format: json (one List) or yaml (documents).
@@ -11,6 +13,23 @@ func Encode(format string, outs ...*Output) ([]byte, error) {
 		return JSON(outs...)
 	}
 	return YAML(outs...)
+}
+
+// Write writes outs as format to path: one file per cluster when path is a directory (an existing one,
+// or a path ending in /), else all in one file, or to stdout when path is "" or "-".
+func Write(path, format string, outs []*Output, stdout io.Writer) error {
+	if st, err := os.Stat(path); (err == nil && st.IsDir()) || strings.HasSuffix(path, "/") {
+		return WriteDir(path, format, outs)
+	}
+	b, err := Encode(format, outs...)
+	if err != nil {
+		return err
+	}
+	if path == "" || path == "-" {
+		_, err = stdout.Write(b)
+		return err
+	}
+	return os.WriteFile(path, b, 0o644)
 }
 
 // WriteDir writes each output to dir/<cluster>.<format>, creating dir.
