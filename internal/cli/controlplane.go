@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"time"
+
 	"github.com/spf13/cobra"
 
 	"egret.dev/egret/internal/controller"
@@ -44,6 +46,9 @@ plus --local-cluster. Replicas elect a leader on the Lease egret-controller in -
 				if p.ConfigDir == "" {
 					return usagef("--source file needs -f DIR")
 				}
+				if p.Poll <= 0 || p.Debounce <= 0 {
+					return usagef("--poll %s, --debounce %s: both must be positive", p.Poll, p.Debounce)
+				}
 			default:
 				return usagef("--source %q: want file or kubernetes", src)
 			}
@@ -63,6 +68,8 @@ plus --local-cluster. Replicas elect a leader on the Lease egret-controller in -
 	fl.StringVar(&p.Admin, "admin", "127.0.0.1:15014", "plain HTTP admin address (file: /status, /plan; kubernetes: /healthz, /readyz, /metrics); keep it on loopback")
 	fl.StringVar(&p.TrustDomain, "trust-domain", "cluster1", "trust domain of the control plane's own certificate")
 	fl.StringArrayVar(&addrs, "gateway-address", nil, "where sidecars reach a gateway, ID=HOST or ID=HOST:PORT (repeatable)")
+	fl.DurationVar(&p.Poll, "poll", 100*time.Millisecond, "file: how often -f DIR is checked for changes")
+	fl.DurationVar(&p.Debounce, "debounce", 300*time.Millisecond, "file: how long -f DIR must stay unchanged before a change is loaded (a file written in pieces is read once whole); every change waits this long")
 	fl.StringVar(&src, "source", "file", "where resources come from: file (-f DIR, the standalone control plane) or kubernetes (the controller)")
 	fl.StringVar(&ko.Kubeconfig, "kubeconfig", "", "kubernetes: the management cluster's kubeconfig (default: in-cluster, else $KUBECONFIG, else ~/.kube/config)")
 	fl.StringVar(&ko.Namespace, "namespace", controller.NamespaceFromEnv(), "kubernetes: the controller's namespace (its Lease and the workload-cluster Secrets); default $POD_NAMESPACE, else egret-system")

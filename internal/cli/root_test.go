@@ -20,6 +20,7 @@ func TestErrorsGetTheirExitCodeAtTheBoundary(t *testing.T) {
 		{"a proxy's options that do not go together", []string{"sidecar", "--netns", "/nonexistent"}, ExitUsage, "--netns needs --transparent"},
 		{"loadgen's options that do not go together", []string{"loadgen", "--url", "http://127.0.0.1:1/", "--cert", "c.pem"}, ExitUsage, "--cert and --key go together"},
 		{"a file that is not there", []string{"gateway", "--config", "/nonexistent/gw.json", "--cert", "/nonexistent/a", "--key", "/nonexistent/b", "--bundle", "/nonexistent/c"}, ExitError, "/nonexistent/"},
+		{"a control plane that would never load a change", []string{"controlplane", "-f", "/nonexistent", "--debounce", "0s"}, ExitUsage, "--debounce 0s: both must be positive"},
 		{"a CA that is not there", []string{"ca", "bundle", "--data-dir", "/nonexistent/egret"}, ExitError, "no CA in /nonexistent/egret"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
