@@ -120,3 +120,21 @@ func TestDecisionCacheIsBoundedAndPerPlan(t *testing.T) {
 		t.Error("want the old plan's cache to deny and the new plan's (no policy) to allow")
 	}
 }
+
+// A field added to Request is something Decide may read: the cache's key must take it, or the cache
+// would answer a request with another's decision. This test names every field the key accounts for.
+func TestDecisionKeyAccountsForEveryRequestField(t *testing.T) {
+	keyed := map[string]bool{ // in decisionKey, or never cached (Headers), or drawn again (Pick)
+		"Source": true, "SourceText": true, "Cluster": true, "Host": true, "Port": true, "Method": true,
+		"Path": true, "Gateway": true, "Opaque": true, "Headers": true, "Pick": true,
+	}
+	rt := reflect.TypeOf(Request{})
+	for i := range rt.NumField() {
+		if name := rt.Field(i).Name; !keyed[name] {
+			t.Errorf("Request.%s is not in DecisionCache's key: add it to decisionKey (or say why it cannot change a decision)", name)
+		}
+	}
+	if rt.NumField() != len(keyed) {
+		t.Errorf("Request has %d fields, the key accounts for %d", rt.NumField(), len(keyed))
+	}
+}
