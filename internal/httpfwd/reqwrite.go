@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"net/http"
 	"net/textproto"
+	"net/url"
 	"slices"
 	"strings"
 )
@@ -13,46 +14,18 @@ import (
 // written nothing, for a request it leaves to Request.Write: one with a body, an opaque URL, a host or
 // header that Request.Write would rewrite or refuse (non-ASCII, control characters, line breaks).
 func writeHead(bw *bufio.Writer, r *http.Request) bool {
-	if (r.Body != nil && r.Body != http.NoBody) || r.ContentLength != 0 || r.URL == nil || r.URL.Opaque != "" ||
-		len(r.TransferEncoding) > 0 || len(r.Trailer) > 0 {
+	host, ok := plainHead(r)
+	if !ok {
 		return false
 	}
-	host := r.Host
-	if host == "" {
-		host = r.URL.Host
-	}
-	if host == "" || !plainHost(host) || r.Method == http.MethodConnect || (r.Method != "" && !validFieldName(r.Method)) ||
-		!plainValue(r.URL.RawQuery) {
+	ua, sendUA, ok := userAgent(r.Header)
+	if !ok {
 		return false
-	}
-	ua, sendUA := "Go-http-client/1.1", true
-	if v, ok := r.Header["User-Agent"]; ok {
-		ua, sendUA = "", false
-		if len(v) > 0 {
-			ua = v[0]
-			sendUA = ua != ""
-		}
-		if !plainValue(ua) {
-			return false
-		}
-		ua = textproto.TrimString(ua)
 	}
 	var keysBuf [32]string
-	keys := keysBuf[:0]
-	for k, vv := range r.Header {
-		switch k {
-		case "Host", "User-Agent", "Content-Length", "Transfer-Encoding", "Trailer":
-			continue
-		}
-		if !validFieldName(k) {
-			return false
-		}
-		for _, v := range vv {
-			if !plainValue(v) {
-				return false
-			}
-		}
-		keys = append(keys, k)
+	keys, ok := plainHeaderKeys(r.Header, keysBuf[:0])
+	if !ok {
+		return false
 	}
 	slices.Sort(keys)
 
@@ -60,20 +33,7 @@ func writeHead(bw *bufio.Writer, r *http.Request) bool {
 	if method == "" {
 		method = http.MethodGet
 	}
-	bw.WriteString(method)
-	bw.WriteByte(' ')
-	if p := r.URL.EscapedPath(); p != "" {
-		bw.WriteString(p)
-	} else {
-		bw.WriteByte('/')
-	}
-	if r.URL.ForceQuery || r.URL.RawQuery != "" {
-		bw.WriteByte('?')
-		bw.WriteString(r.URL.RawQuery)
-	}
-	bw.WriteString(" HTTP/1.1\r\nHost: ")
-	bw.WriteString(host)
-	bw.WriteString("\r\n")
+	writeRequestLine(bw, method, r.URL, host)
 	if sendUA {
 		bw.WriteString("User-Agent: ")
 		bw.WriteString(ua)
@@ -97,6 +57,79 @@ func writeHead(bw *bufio.Writer, r *http.Request) bool {
 	}
 	bw.WriteString("\r\n")
 	return true
+}
+
+// plainHead returns the host to write, and whether r is a request writeHead writes as Request.Write
+// would: no body, no trailers, a plain host, method and query.
+func plainHead(r *http.Request) (string, bool) {
+	if (r.Body != nil && r.Body != http.NoBody) || r.ContentLength != 0 || r.URL == nil || r.URL.Opaque != "" ||
+		len(r.TransferEncoding) > 0 || len(r.Trailer) > 0 {
+		return "", false
+	}
+	host := r.Host
+	if host == "" {
+		host = r.URL.Host
+	}
+	if host == "" || !plainHost(host) || r.Method == http.MethodConnect || (r.Method != "" && !validFieldName(r.Method)) ||
+		!plainValue(r.URL.RawQuery) {
+		return "", false
+	}
+	return host, true
+}
+
+// userAgent is the User-Agent Request.Write sends (its own when the header is absent, none when it is
+// empty), and false when the value is not plain.
+func userAgent(h http.Header) (ua string, send, ok bool) {
+	v, set := h["User-Agent"]
+	if !set {
+		return "Go-http-client/1.1", true, true
+	}
+	if len(v) == 0 || v[0] == "" {
+		return "", false, true
+	}
+	if !plainValue(v[0]) {
+		return "", false, false
+	}
+	return textproto.TrimString(v[0]), true, true
+}
+
+// plainHeaderKeys appends to keys the header names writeHead writes itself, and false when a name or
+// value is not plain.
+func plainHeaderKeys(h http.Header, keys []string) ([]string, bool) {
+	for k, vv := range h {
+		switch k {
+		case "Host", "User-Agent", "Content-Length", "Transfer-Encoding", "Trailer":
+			continue
+		}
+		if !validFieldName(k) {
+			return nil, false
+		}
+		for _, v := range vv {
+			if !plainValue(v) {
+				return nil, false
+			}
+		}
+		keys = append(keys, k)
+	}
+	return keys, true
+}
+
+// writeRequestLine writes the request line and the Host header.
+func writeRequestLine(bw *bufio.Writer, method string, u *url.URL, host string) {
+	bw.WriteString(method)
+	bw.WriteByte(' ')
+	if p := u.EscapedPath(); p != "" {
+		bw.WriteString(p)
+	} else {
+		bw.WriteByte('/')
+	}
+	if u.ForceQuery || u.RawQuery != "" {
+		bw.WriteByte('?')
+		bw.WriteString(u.RawQuery)
+	}
+	bw.WriteString(" HTTP/1.1\r\nHost: ")
+	bw.WriteString(host)
+	bw.WriteString("\r\n")
 }
 
 // hasToken is net/http's check of the first Connection value for a token.

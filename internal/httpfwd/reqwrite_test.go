@@ -3,6 +3,7 @@ package httpfwd
 import (
 	"bufio"
 	"bytes"
+	"io"
 	"net/http"
 	"net/url"
 	"testing"
@@ -78,5 +79,24 @@ func TestWriteHeadWritesWhatRequestWriteWrites(t *testing.T) {
 				t.Errorf("writeHead left the request to Request.Write but wrote %q", got.String())
 			}
 		})
+	}
+}
+
+// writeHead exists to write a plain request without allocating (Request.Write formats it).
+func TestWriteHeadDoesNotAllocate(t *testing.T) {
+	req, err := http.NewRequest(http.MethodGet, "https://www.example.test/a/b?c=d", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Accept", "*/*")
+	req.Header.Set("X-Request-Id", "0f1e2d3c")
+	bw := bufio.NewWriterSize(io.Discard, 4096)
+	if n := testing.AllocsPerRun(100, func() {
+		if !writeHead(bw, req) {
+			t.Fatal("writeHead left a plain GET to Request.Write")
+		}
+		bw.Flush()
+	}); n != 0 {
+		t.Errorf("writeHead allocated %v times per request; want 0", n)
 	}
 }

@@ -211,16 +211,7 @@ func RunBenchPeer(t *testing.T) {
 		return c
 	}
 	if role == PeerGatewayAndClientProxy {
-		p := BenchGatewayParams(&tls.Config{
-			Certificates: []tls.Certificate{load("gateway")}, ClientCAs: pool, ClientAuth: tls.RequireAndVerifyClientCert,
-		}, ext.Addr(), ext.CAFile)
-		gw, err := gateway.New(p, SeedConfig(t))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := gw.Start(); err != nil {
-			t.Fatal(err)
-		}
+		gw := startBenchGateway(t, load("gateway"), pool, ext)
 		defer gw.Shutdown(context.Background())
 		fmt.Printf("gateway %s\n", gw.Addr(8443))
 	}
@@ -230,29 +221,10 @@ func RunBenchPeer(t *testing.T) {
 		f := strings.Fields(in.Text())
 		switch {
 		case len(f) == 2 && f[0] == "target":
-			switch role {
-			case PeerClientMTLS:
-				cert := load("client")
-				c = (&Mesh{T: t, Pool: pool}).ClientWith(&cert, f[1], true)
-			case PeerClientConnect, PeerClientConnectNew:
-				c = connectClient(ext, f[1], role == PeerClientConnectNew)
-			default:
-				u, _ := url.Parse("http://" + f[1])
-				c = &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
-					Proxy: http.ProxyURL(u), MaxIdleConnsPerHost: BenchPeerConcurrency,
-				}}
-			}
+			c = benchPeerClient(t, role, f[1], pool, load, ext)
 		case len(f) == 2 && f[0] == "run" && c != nil:
 			n, _ := strconv.Atoi(f[1])
-			url := "https://www.google.com/"
-			switch role {
-			case PeerClientConnect, PeerClientConnectNew:
-				url = "https://" + BenchTunnelHost + "/"
-			case PeerClientMTLS:
-			default:
-				url = "http://www.google.com/"
-			}
-			if err := runLoad(c, url, n); err != nil {
+			if err := runLoad(c, benchPeerURL(role), n); err != nil {
 				fmt.Printf("error %s\n", strings.ReplaceAll(err.Error(), "\n", " "))
 				continue
 			}
@@ -260,6 +232,49 @@ func RunBenchPeer(t *testing.T) {
 		default:
 			fmt.Printf("error unknown command %q\n", in.Text())
 		}
+	}
+}
+
+// startBenchGateway starts the seed's gateway in the peer process, for benchmarks that measure a sidecar alone.
+func startBenchGateway(t *testing.T, cert tls.Certificate, pool *x509.CertPool, ext *External) *gateway.Gateway {
+	p := BenchGatewayParams(&tls.Config{
+		Certificates: []tls.Certificate{cert}, ClientCAs: pool, ClientAuth: tls.RequireAndVerifyClientCert,
+	}, ext.Addr(), ext.CAFile)
+	gw, err := gateway.New(p, SeedConfig(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := gw.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return gw
+}
+
+// benchPeerClient is the peer's client of the measured proxy at target, as role says.
+func benchPeerClient(t *testing.T, role, target string, pool *x509.CertPool, load func(string) tls.Certificate, ext *External) *http.Client {
+	switch role {
+	case PeerClientMTLS:
+		cert := load("client")
+		return (&Mesh{T: t, Pool: pool}).ClientWith(&cert, target, true)
+	case PeerClientConnect, PeerClientConnectNew:
+		return connectClient(ext, target, role == PeerClientConnectNew)
+	default:
+		u, _ := url.Parse("http://" + target)
+		return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+			Proxy: http.ProxyURL(u), MaxIdleConnsPerHost: BenchPeerConcurrency,
+		}}
+	}
+}
+
+// benchPeerURL is what role's client asks for.
+func benchPeerURL(role string) string {
+	switch role {
+	case PeerClientConnect, PeerClientConnectNew:
+		return "https://" + BenchTunnelHost + "/"
+	case PeerClientMTLS:
+		return "https://www.google.com/"
+	default:
+		return "http://www.google.com/"
 	}
 }
 
