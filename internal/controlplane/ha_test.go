@@ -142,21 +142,7 @@ func TestAControlPlaneStartedAfterAnInsertionServesTheSameVersions(t *testing.T)
 			"\n  namespace: bookinfo\nspec:\n  hosts:\n  - " + name + ".example.com\n  ports:\n  - name: https\n    number: 443\n    protocol: HTTPS\n"
 	}
 	dir := meshtest.CopyExample(t, map[string]string{"10-more.yaml": svc("m") + svc("n")})
-	start := func() *ControlPlane {
-		cp, err := New(Params{ConfigDir: dir, DataDir: t.TempDir(), Listen: "127.0.0.1:0", Admin: "127.0.0.1:0", Poll: 20 * time.Millisecond, Debounce: 60 * time.Millisecond})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := cp.Start(); err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		go func() { done <- cp.Run(ctx) }()
-		t.Cleanup(func() { cancel(); <-done })
-		return cp
-	}
-	first := start()
+	first := startCP(t, dir)
 	before := versions(t, first)
 	for name, data := range map[string]string{"00-first.yaml": svc("z"), "10-more.yaml": svc("a") + svc("m") + svc("n")} {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o644); err != nil {
@@ -164,7 +150,7 @@ func TestAControlPlaneStartedAfterAnInsertionServesTheSameVersions(t *testing.T)
 		}
 	}
 	meshtest.WaitFor(t, func() bool { return len(first.Plan().Services) == 5 })
-	second := start()
+	second := startCP(t, dir)
 	// The first pushes its plan to its delta server just after taking it: wait for that, then compare.
 	a, b := versions(t, first), versions(t, second)
 	for deadline := time.Now().Add(10 * time.Second); !equal(a, b); a, b = versions(t, first), versions(t, second) {
