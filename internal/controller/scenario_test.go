@@ -9,7 +9,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/fields"
 
 	"egret.dev/egret/internal/kubetest"
 )
@@ -91,19 +90,7 @@ func TestControllerWalksTheSeedScenario(t *testing.T) {
 			t.Fatal(err)
 		}
 		eventually(t, 30*time.Second, "Accepted=False", e.wantCondition(kubetest.ExternalServices, "bad", "Accepted", "False", "Invalid", "already the name of spec.ports[0]"))
-		eventually(t, 30*time.Second, "an event", func() error {
-			evs, err := e.mgmt.Clientset.CoreV1().Events("bookinfo").List(ctx, metav1.ListOptions{
-				FieldSelector: fields.OneTermEqualSelector("involvedObject.name", "bad").String()})
-			if err != nil {
-				return err
-			}
-			for _, ev := range evs.Items {
-				if ev.Type == corev1.EventTypeWarning && ev.Reason == "Invalid" {
-					return nil
-				}
-			}
-			return fmt.Errorf("no Warning/Invalid event for ExternalService bad: %v", evs.Items)
-		})
+		eventually(t, 30*time.Second, "an event", e.mgmt.HasWarningEvent("bad", "Invalid"))
 		for _, w := range e.writes.since(n) {
 			if w != " status ExternalService bookinfo/bad" {
 				t.Errorf("unexpected write: %s", w)

@@ -35,7 +35,20 @@ func startCP(t *testing.T, dir string) *ControlPlane {
 
 func startCPDebounced(t *testing.T, dir string, debounce time.Duration) *ControlPlane {
 	t.Helper()
-	cp, err := New(Params{ConfigDir: dir, DataDir: t.TempDir(), Listen: "127.0.0.1:0", Admin: "127.0.0.1:0", Poll: 20 * time.Millisecond, Debounce: debounce})
+	cp, stop := runCP(t, Params{ConfigDir: dir, DataDir: t.TempDir(), Listen: "127.0.0.1:0", Admin: "127.0.0.1:0", Poll: 20 * time.Millisecond, Debounce: debounce})
+	t.Cleanup(func() {
+		if err := stop(); err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	})
+	return cp
+}
+
+// runCP starts a control plane with p and runs it; stop ends Run (once, whoever calls it first: the
+// test or its cleanup) and returns Run's error.
+func runCP(t *testing.T, p Params) (cp *ControlPlane, stop func() error) {
+	t.Helper()
+	cp, err := New(p)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,13 +58,14 @@ func startCPDebounced(t *testing.T, dir string, debounce time.Duration) *Control
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- cp.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	})
-	return cp
+	var once sync.Once
+	var runErr error
+	stop = func() error {
+		once.Do(func() { cancel(); runErr = <-done })
+		return runErr
+	}
+	t.Cleanup(func() { stop() })
+	return cp, stop
 }
 
 // proxy is an in-process stand-in for a gateway or sidecar: an xds client holding an SVID from the

@@ -22,26 +22,8 @@ func startPair(t *testing.T, dir string) (cps [2]*ControlPlane, stop [2]func()) 
 	t.Helper()
 	data := t.TempDir()
 	for i := range cps {
-		cp, err := New(Params{ConfigDir: dir, DataDir: data, Listen: "127.0.0.1:0", Admin: "127.0.0.1:0", Poll: 20 * time.Millisecond, Debounce: 60 * time.Millisecond})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := cp.Start(); err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		go func() { done <- cp.Run(ctx) }()
-		stopped := false
-		stop[i] = func() {
-			if !stopped {
-				stopped = true
-				cancel()
-				<-done
-			}
-		}
-		t.Cleanup(stop[i])
-		cps[i] = cp
+		cp, stopRun := runCP(t, Params{ConfigDir: dir, DataDir: data, Listen: "127.0.0.1:0", Admin: "127.0.0.1:0", Poll: 20 * time.Millisecond, Debounce: 60 * time.Millisecond})
+		cps[i], stop[i] = cp, func() { stopRun() }
 	}
 	return cps, stop
 }

@@ -49,16 +49,7 @@ func TestTheControlPlaneReadsAnySource(t *testing.T) {
 		t.Fatal(err)
 	}
 	src := &pushedSource{dir: withPolicy, changed: make(chan struct{})}
-	cp, err := New(Params{Source: src, DataDir: t.TempDir(), Listen: "127.0.0.1:0", Admin: ""})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cp.Start(); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- cp.Run(ctx) }()
+	cp, stop := runCP(t, Params{Source: src, DataDir: t.TempDir(), Listen: "127.0.0.1:0", Admin: ""})
 	if n := len(cp.Plan().Policies); n != 1 {
 		t.Fatalf("the initial load has %d policies, want 1", n)
 	}
@@ -70,8 +61,7 @@ func TestTheControlPlaneReadsAnySource(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	cancel()
-	if err := <-done; err != nil {
+	if err := stop(); err != nil {
 		t.Fatalf("Run after ctx ended: %v", err)
 	}
 	if err := cp.Close(); err != nil {

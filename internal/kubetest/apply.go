@@ -25,6 +25,24 @@ import (
 // FieldManager is the server-side-apply field manager the harness applies as.
 const FieldManager = "egret-test"
 
+// WithNamespaces returns objs preceded by a Namespace object for each namespace they name (once each,
+// in order of first use), so that applying the list in order creates each namespace before what is in it.
+func WithNamespaces(objs []*unstructured.Unstructured) []*unstructured.Unstructured {
+	var out []*unstructured.Unstructured
+	seen := map[string]bool{}
+	for _, u := range objs {
+		if ns := u.GetNamespace(); ns != "" && !seen[ns] {
+			seen[ns] = true
+			n := &unstructured.Unstructured{}
+			n.SetAPIVersion("v1")
+			n.SetKind("Namespace")
+			n.SetName(ns)
+			out = append(out, n)
+		}
+	}
+	return append(out, objs...)
+}
+
 // DecodeYAML splits a multi-document YAML (or JSON) stream into objects, skipping empty documents.
 func DecodeYAML(data []byte) ([]*unstructured.Unstructured, error) {
 	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096)

@@ -10,9 +10,11 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 )
 
@@ -190,4 +192,22 @@ func (s *APIServer) SetSeedAllowedClient(t testing.TB, sa string) {
 	t.Helper()
 	s.MergePatch(t, AccessPolicies, seedAccessPolicy,
 		fmt.Sprintf(`{"spec":{"config":{"authz":{"allowedClients":[{"serviceAccountSelector":{"name":%q}}]}}}}`, sa))
+}
+
+// HasWarningEvent checks that a Warning event with reason is recorded about the object name in
+// SeedNamespace (as kubectl describe lists them: core v1 Events, which events.k8s.io/v1 events are too).
+func (s *APIServer) HasWarningEvent(name, reason string) func() error {
+	return func() error {
+		evs, err := s.Clientset.CoreV1().Events(SeedNamespace).List(context.Background(), metav1.ListOptions{
+			FieldSelector: fields.OneTermEqualSelector("involvedObject.name", name).String()})
+		if err != nil {
+			return err
+		}
+		for _, ev := range evs.Items {
+			if ev.Type == corev1.EventTypeWarning && ev.Reason == reason {
+				return nil
+			}
+		}
+		return fmt.Errorf("no Warning/%s event for %s/%s: %v", reason, SeedNamespace, name, evs.Items)
+	}
 }

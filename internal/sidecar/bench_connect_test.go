@@ -56,7 +56,7 @@ func BenchmarkConnectTwoHopAlone(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { _ = gw.Shutdown(context.Background()) })
-	addrs := map[string]string{gw1 + ":8443": gw.Addr(8443), gw1 + ":15443": gw.Addr(15443)}
+	addrs := tunnelGatewayAddrs(gw)
 	sc := startSidecarWith(b, m, meshtest.SidecarConfig(b, "bookinfo", "productpage", addrs, meshtest.TunnelResources), discardLogs)
 	peer.Send("target %s", sc.addr)
 	peer.Run()

@@ -47,7 +47,7 @@ func TestTenThousandHostHeadersAddNoSeries(t *testing.T) {
 		p.PortOverrides[15443] = 0
 	})
 	sc := startSidecar(t, m, meshtest.SidecarConfig(t, "bookinfo", "productpage",
-		map[string]string{gw1 + ":8443": gw.Addr, gw1 + ":15443": gw.GW.Addr(15443)}, meshtest.TunnelResources))
+		tunnelGatewayAddrs(gw.GW), meshtest.TunnelResources))
 	viaSidecar := viaProxy(sc.addr)
 	direct := m.Client(meshtest.Productpage, gw.Addr)
 	gwAdmin := httptest.NewServer(gw.GW.AdminHandler())

@@ -38,7 +38,7 @@ func TestACallTheGatewayDeniesIsLoggedAsTheGatewaysDenial(t *testing.T) {
 		p.PortOverrides[15443] = 0
 		p.Upstream = gateway.NewUpstream(gateway.UpstreamParams{Overrides: map[string]string{"api.example.com:443": ext.Addr()}})
 	})
-	addrs := map[string]string{gw1 + ":8443": g.Addr, gw1 + ":15443": g.GW.Addr(15443)}
+	addrs := tunnelGatewayAddrs(g.GW)
 	tests := []struct {
 		name   string
 		url    string

@@ -37,6 +37,13 @@ type runningSidecar struct {
 	slog *meshtest.LockedBuffer // the sidecar's own log, JSON, as 'egret sidecar' writes it
 }
 
+// tunnelGatewayAddrs tells a sidecar where the seed gateway with meshtest.TunnelResources listens:
+// its HTTP listener (target port 8443) and its tunnels listener (15443), each on the loopback port
+// the gateway was given (the tests override both target ports to 0).
+func tunnelGatewayAddrs(gw *gateway.Gateway) map[string]string {
+	return map[string]string{gw1 + ":8443": gw.Addr(8443), gw1 + ":15443": gw.Addr(15443)}
+}
+
 // startSidecar runs the workload's sidecar with an SVID of workload from m.
 func startSidecar(t testing.TB, m *meshtest.Mesh, cfg *proxyconfig.Sidecar) *runningSidecar {
 	t.Helper()
@@ -261,7 +268,7 @@ func TestHTTPSThroughTheSidecarIsATunnelToTheGateway(t *testing.T) {
 		p.Upstream = gateway.NewUpstream(gateway.UpstreamParams{Overrides: map[string]string{"api.example.com:443": ext.Addr()}})
 	})
 	sc := startSidecar(t, m, meshtest.SidecarConfig(t, "bookinfo", "productpage",
-		map[string]string{gw1 + ":8443": g.Addr, gw1 + ":15443": g.GW.Addr(15443)}, meshtest.TunnelResources))
+		tunnelGatewayAddrs(g.GW), meshtest.TunnelResources))
 	c := viaProxy(sc.addr)
 	c.Transport.(*http.Transport).TLSClientConfig = &tls.Config{RootCAs: ext.Roots()}
 	status, body, err := get(t, c, "https://api.example.com/")

@@ -73,7 +73,7 @@ func TestATunnelThroughTheGatewayCarriesHalfClosesAndCountsBytes(t *testing.T) {
 		p.PortOverrides[15443] = 0
 		p.Upstream = gateway.NewUpstream(gateway.UpstreamParams{Overrides: map[string]string{"api.example.com:443": host}})
 	})
-	addrs := map[string]string{gw1 + ":8443": g.Addr, gw1 + ":15443": g.GW.Addr(15443)}
+	addrs := tunnelGatewayAddrs(g.GW)
 	sc := startSidecar(t, m, meshtest.SidecarConfig(t, "bookinfo", "productpage", addrs, meshtest.TunnelResources))
 
 	raw, err := net.Dial("tcp", sc.addr)

@@ -27,19 +27,7 @@ func goldenObjects(t *testing.T) map[string][]*unstructured.Unstructured {
 		if err != nil {
 			t.Fatalf("%s: %v", f, err)
 		}
-		var nss []*unstructured.Unstructured
-		seen := map[string]bool{}
-		for _, u := range objs {
-			if ns := u.GetNamespace(); ns != "" && !seen[ns] {
-				seen[ns] = true
-				n := &unstructured.Unstructured{}
-				n.SetAPIVersion("v1")
-				n.SetKind("Namespace")
-				n.SetName(ns)
-				nss = append(nss, n)
-			}
-		}
-		out[strings.TrimSuffix(filepath.Base(f), ".istio.yaml")] = append(nss, objs...)
+		out[strings.TrimSuffix(filepath.Base(f), ".istio.yaml")] = kubetest.WithNamespaces(objs)
 	}
 	return out
 }
@@ -47,25 +35,7 @@ func goldenObjects(t *testing.T) map[string][]*unstructured.Unstructured {
 func TestEveryGoldenObjectPassesIstiosValidatingWebhook(t *testing.T) {
 	wh := newIstioWebhook(t)
 	for name, objs := range goldenObjects(t) {
-		n := 0
-		for _, u := range objs {
-			if !isIstio(u) {
-				continue
-			}
-			n++
-			t.Run(name+" "+describe(u), func(t *testing.T) {
-				r, err := wh.review(u)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if !r.Allowed {
-					t.Fatalf("Istio's validation rejects %s: %s", describe(u), rejection(r))
-				}
-				for _, w := range r.Warnings {
-					t.Errorf("Istio's validation warns about %s: %s", describe(u), w)
-				}
-			})
-		}
+		n := wh.reviewEach(t, name, objs)
 		if n == 0 {
 			t.Errorf("%s: no Istio objects", name)
 		}

@@ -356,19 +356,7 @@ func renderedObjects(t *testing.T, path string) []*unstructured.Unstructured {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var nss []*unstructured.Unstructured
-	seen := map[string]bool{}
-	for _, u := range objs {
-		if ns := u.GetNamespace(); ns != "" && !seen[ns] {
-			seen[ns] = true
-			n := &unstructured.Unstructured{}
-			n.SetAPIVersion("v1")
-			n.SetKind("Namespace")
-			n.SetName(ns)
-			nss = append(nss, n)
-		}
-	}
-	return append(nss, objs...)
+	return kubetest.WithNamespaces(objs)
 }
 
 // routeTablesByIstiod checks what istiod makes of the rendered RouteTables: the gateway table's split

@@ -46,22 +46,7 @@ func seedObjects(t testing.TB) []*unstructured.Unstructured {
 	}
 	// The namespaces exist in a workload cluster before egret renders into them (the mesh's
 	// namespaces, istio-system, the gateway's): the test creates them first, as a cluster has them.
-	var objs []*unstructured.Unstructured
-	seen := map[string]bool{}
-	for _, u := range rendered {
-		if ns := u.GetNamespace(); ns != "" && !seen[ns] {
-			seen[ns] = true
-			n := &unstructured.Unstructured{}
-			n.SetAPIVersion("v1")
-			n.SetKind("Namespace")
-			n.SetName(ns)
-			objs = append(objs, n)
-		}
-	}
-	objs = append(objs, rendered...)
-	if err != nil {
-		t.Fatalf("seed objects: %v", err)
-	}
+	objs := kubetest.WithNamespaces(rendered)
 	if len(objs) == 0 {
 		t.Fatal("seed objects: none")
 	}

@@ -91,24 +91,7 @@ func TestEverySeedObjectPassesIstiosValidatingWebhook(t *testing.T) {
 	// The rendered objects, and the Istio docs' hand-written equivalent they are compared with in docs/istio.md.
 	sets := map[string][]*unstructured.Unstructured{"rendered": seedObjects(t), "hand-written": handWrittenSeedObjects(t)}
 	for _, set := range []string{"rendered", "hand-written"} {
-		for _, u := range sets[set] {
-			if !isIstio(u) {
-				continue
-			}
-			n++
-			t.Run(set+" "+describe(u), func(t *testing.T) {
-				r, err := wh.review(u)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if !r.Allowed {
-					t.Fatalf("Istio's validation rejects %s: %s", describe(u), rejection(r))
-				}
-				for _, w := range r.Warnings {
-					t.Errorf("Istio's validation warns about %s: %s", describe(u), w)
-				}
-			})
-		}
+		n += wh.reviewEach(t, set, sets[set])
 	}
 	if n == 0 {
 		t.Fatal("no Istio objects among the seed objects")
@@ -169,4 +152,29 @@ spec:
 			}
 		})
 	}
+}
+
+// reviewEach sends each Istio object of objs through the webhook in a subtest named prefix and the
+// object, which fails when Istio rejects it or warns about it; it returns how many it sent.
+func (wh *istioWebhook) reviewEach(t *testing.T, prefix string, objs []*unstructured.Unstructured) int {
+	n := 0
+	for _, u := range objs {
+		if !isIstio(u) {
+			continue
+		}
+		n++
+		t.Run(prefix+" "+describe(u), func(t *testing.T) {
+			r, err := wh.review(u)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !r.Allowed {
+				t.Fatalf("Istio's validation rejects %s: %s", describe(u), rejection(r))
+			}
+			for _, w := range r.Warnings {
+				t.Errorf("Istio's validation warns about %s: %s", describe(u), w)
+			}
+		})
+	}
+	return n
 }

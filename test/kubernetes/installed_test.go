@@ -9,10 +9,8 @@ import (
 	"testing"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/fields"
 
 	"egret.dev/egret/internal/kubetest"
 )
@@ -95,19 +93,7 @@ func TestInstalledControllerWalksTheSeedScenario(t *testing.T) {
 		}
 		eventually(t, 30*time.Second, "Accepted=False", mgmt.wantCondition(kubetest.ExternalServices, "bad", "Accepted", "False", "Invalid", "already the name of spec.ports[0]"))
 		// The event is written as the chart's ServiceAccount: the install's events rule allows it.
-		eventually(t, 30*time.Second, "a Warning event", func() error {
-			evs, err := mgmtAPI.Clientset.CoreV1().Events("bookinfo").List(ctx, metav1.ListOptions{
-				FieldSelector: fields.OneTermEqualSelector("involvedObject.name", "bad").String()})
-			if err != nil {
-				return err
-			}
-			for _, ev := range evs.Items {
-				if ev.Type == corev1.EventTypeWarning && ev.Reason == "Invalid" {
-					return nil
-				}
-			}
-			return fmt.Errorf("no Warning/Invalid event for ExternalService bad: %v", evs.Items)
-		})
+		eventually(t, 30*time.Second, "a Warning event", mgmtAPI.HasWarningEvent("bad", "Invalid"))
 		if err := work.hasPrincipal("bookinfo-reviews")(); err != nil {
 			t.Fatal(err)
 		}

@@ -26,11 +26,6 @@ func (k Kind) GVK() schema.GroupVersionKind {
 	return schema.GroupVersionKind{Group: k.Group, Version: k.Version, Kind: k.Kind}
 }
 
-// GVR is the kind's group, version and resource.
-func (k Kind) GVR() schema.GroupVersionResource {
-	return schema.GroupVersionResource{Group: k.Group, Version: k.Version, Resource: k.Plural}
-}
-
 // Kinds are the kinds the controller watches: every kind api.Decode reads (the contract of
 // docs/kubernetes.md: plural = lowercase kind + "s", with three exceptions).
 var Kinds = []Kind{
