@@ -1,7 +1,6 @@
 package api
 
 import (
-	"sort"
 	"strings"
 )
 
@@ -66,16 +65,6 @@ var unsupportedKinds = map[string]string{
 var restrictingKinds = map[string]bool{
 	"JWTPolicy": true, "ExtAuthPolicy": true, "WAFPolicy": true, "CSRFPolicy": true, "CORSPolicy": true,
 	"RateLimitPolicy": true, "DLPPolicy": true, "GraphQLAllowedQueryPolicy": true,
-}
-
-// UnsupportedKinds lists the Gloo kinds egret decodes but does not implement, sorted.
-func UnsupportedKinds() []string {
-	out := make([]string, 0, len(unsupportedKinds))
-	for k := range unsupportedKinds {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 // unsupportedKind reports whether kind under apiVersion is a known Gloo kind egret does not implement.

@@ -16,7 +16,6 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/restmapper"
@@ -70,24 +69,6 @@ func DecodeYAML(data []byte) ([]*unstructured.Unstructured, error) {
 		}
 		out = append(out, u)
 	}
-}
-
-// ToUnstructured converts typed objects (client-go / istio client-go types with TypeMeta set) to
-// unstructured ones, so ApplyObjects can take a renderer's []runtime.Object directly.
-func ToUnstructured(objs []runtime.Object) ([]*unstructured.Unstructured, error) {
-	var out []*unstructured.Unstructured
-	for _, o := range objs {
-		m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(o)
-		if err != nil {
-			return nil, fmt.Errorf("%T: %w", o, err)
-		}
-		u := &unstructured.Unstructured{Object: m}
-		if u.GetKind() == "" || u.GetAPIVersion() == "" {
-			return nil, fmt.Errorf("%T %s/%s has no apiVersion/kind (TypeMeta) set", o, u.GetNamespace(), u.GetName())
-		}
-		out = append(out, u)
-	}
-	return out, nil
 }
 
 // Apply server-side-applies every object (force, as FieldManager) in order and returns the first
