@@ -61,6 +61,12 @@ const (
 	DefaultResetsPerSecond              = 50
 )
 
+// WithDefaults is l with every zero field set to its default (for other engines serving l).
+func (l Limits) WithDefaults() Limits {
+	l.defaults()
+	return l
+}
+
 func (l *Limits) defaults() {
 	if l.MaxConcurrentStreams == 0 {
 		l.MaxConcurrentStreams = DefaultMaxConcurrentStreams
