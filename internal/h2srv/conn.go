@@ -60,6 +60,7 @@ type conn struct {
 	recvWin       int64 // how much more the client may send on the connection
 	connUnacked   int64 // consumed but not yet returned with WINDOW_UPDATE
 	peerInitWin   int64
+	ourInitWin    int64 // the stream window the client counts: 65535 until it acks our SETTINGS
 	goingAway     bool
 	goAwayID      uint32
 	closed        bool
@@ -79,7 +80,8 @@ type conn struct {
 func newConn(s *Server, ctx context.Context, hs *http.Server, tc *tls.Conn, h http.Handler) *conn {
 	c := &conn{s: s, hs: hs, tc: tc, h: h, cs: tc.ConnectionState(), remote: tc.RemoteAddr().String(),
 		streams: map[uint32]*stream{}, sendWin: initialWindow, recvWin: initialWindow, peerInitWin: initialWindow,
-		tokens: float64(s.l.ResetBurst), refilled: time.Now(), idleSince: time.Now()}
+		ourInitWin: max(initialWindow, int64(s.l.MaxUploadBufferPerStream)),
+		tokens:     float64(s.l.ResetBurst), refilled: time.Now(), idleSince: time.Now()}
 	c.ctx, c.cancel = context.WithCancel(ctx)
 	c.peerMaxFrame.Store(minFrameSize)
 	c.fr = http2.NewFramer(nil, tc)
@@ -224,6 +226,17 @@ func (c *conn) process(f http2.Frame) error {
 
 func (c *conn) onSettings(f *http2.SettingsFrame) error {
 	if f.IsAck() {
+		// The client now counts our INITIAL_WINDOW_SIZE: the streams it opened before change by the
+		// same amount as in its view (RFC 9113 §6.9.2).
+		c.mu.Lock()
+		if want := int64(c.s.l.MaxUploadBufferPerStream); c.ourInitWin != want {
+			delta := want - c.ourInitWin
+			c.ourInitWin = want
+			for _, st := range c.streams {
+				st.recvWin += delta
+			}
+		}
+		c.mu.Unlock()
 		return nil
 	}
 	var tableSize uint32

@@ -171,7 +171,7 @@ func (c *conn) onHeaders(f *http2.HeadersFrame) error {
 		c.mu.Unlock()
 		return errConnClosed
 	}
-	st.recvWin = int64(c.s.l.MaxUploadBufferPerStream)
+	st.recvWin = c.ourInitWin
 	st.sendWin = c.peerInitWin
 	st.remoteDone = f.StreamEnded()
 	first := len(c.streams) == 0
