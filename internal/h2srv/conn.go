@@ -42,14 +42,16 @@ type conn struct {
 	badField   bool
 	framesRead atomic.Uint64
 
-	wmu  sync.Mutex
-	wb   *[]byte // pending output, from bufPool; nil when nothing is pending
-	enc  *hpack.Encoder
-	hbuf bytes.Buffer
-	werr error
-	date dateCache
-	clN  int64
-	clS  string
+	wmu     sync.Mutex
+	wcond   sync.Cond // on wmu: the writer finished a write
+	writing bool      // a goroutine is writing outside wmu
+	wb      *[]byte   // pending output, from bufPool; nil when nothing is pending
+	enc     *hpack.Encoder
+	hbuf    bytes.Buffer
+	werr    error
+	date    dateCache
+	clN     int64
+	clS     string
 
 	peerMaxFrame atomic.Uint32
 
@@ -83,6 +85,7 @@ func newConn(s *Server, ctx context.Context, hs *http.Server, tc *tls.Conn, h ht
 		ourInitWin: max(initialWindow, int64(s.l.MaxUploadBufferPerStream)),
 		tokens:     float64(s.l.ResetBurst), refilled: time.Now(), idleSince: time.Now()}
 	c.ctx, c.cancel = context.WithCancel(ctx)
+	c.wcond.L = &c.wmu
 	c.peerMaxFrame.Store(minFrameSize)
 	c.fr = http2.NewFramer(nil, tc)
 	c.fr.SetMaxReadFrameSize(s.l.MaxReadFrameSize)
@@ -148,7 +151,8 @@ func (c *conn) fail(e connError) {
 	c.mu.Unlock()
 	c.wmu.Lock()
 	c.appendGoAway(last, e.code, e.reason)
-	_ = c.flushLocked()
+	_ = c.tc.SetWriteDeadline(time.Now().Add(time.Second))
+	c.drainLocked()
 	c.wmu.Unlock()
 	c.lingerAndClose()
 }
@@ -156,6 +160,7 @@ func (c *conn) fail(e connError) {
 // lingerAndClose half-closes the connection and discards the client's bytes for up to a second.
 func (c *conn) lingerAndClose() {
 	c.wmu.Lock()
+	c.drainLocked()
 	if c.werr == nil {
 		c.werr = errConnClosed
 		_ = c.tc.SetWriteDeadline(time.Now().Add(time.Second))
@@ -406,8 +411,8 @@ func (c *conn) goAwayGracefully() {
 // end, or gives up after a second, and the connection closes.
 func (c *conn) closeGracefully() {
 	c.wmu.Lock()
+	c.drainLocked()
 	if c.werr == nil {
-		_ = c.flushLocked()
 		c.werr = errConnClosed
 		_ = c.tc.SetWriteDeadline(time.Now().Add(time.Second))
 		_ = c.tc.CloseWrite()

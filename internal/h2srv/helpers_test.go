@@ -29,7 +29,12 @@ type server struct {
 	logs *meshtest.LockedBuffer
 }
 
-func startServer(t *testing.T, h http.Handler, tune func(*h2limit.Limits, *http.Server)) *server {
+func startServer(t testing.TB, h http.Handler, tune func(*h2limit.Limits, *http.Server)) *server {
+	return startEngine(t, false, h, tune)
+}
+
+// startEngine is startServer with x/net's HTTP/2 server instead when xnet is set (for comparisons).
+func startEngine(t testing.TB, xnet bool, h http.Handler, tune func(*h2limit.Limits, *http.Server)) *server {
 	t.Helper()
 	m := meshtest.NewMesh(t)
 	s := &server{m: m, logs: &meshtest.LockedBuffer{}}
@@ -40,7 +45,11 @@ func startServer(t *testing.T, h http.Handler, tune func(*h2limit.Limits, *http.
 		tune(&l, s.srv)
 	}
 	var err error
-	s.h2, err = h2srv.Configure(s.srv, l, slog.New(slog.NewTextHandler(s.logs, nil)))
+	if xnet {
+		err = h2limit.Configure(s.srv, l, nil)
+	} else {
+		s.h2, err = h2srv.Configure(s.srv, l, slog.New(slog.NewTextHandler(s.logs, nil)))
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +68,7 @@ func startServer(t *testing.T, h http.Handler, tune func(*h2limit.Limits, *http.
 }
 
 // client is x/net's own HTTP/2 client, holding the productpage SVID.
-func (s *server) client(t *testing.T) *http.Client {
+func (s *server) client(t testing.TB) *http.Client {
 	cert := s.m.SVID(meshtest.Productpage, time.Hour)
 	tr := &http2.Transport{
 		TLSClientConfig: &tls.Config{

@@ -37,27 +37,61 @@ func (c *conn) releaseBuf() {
 	c.wb = nil
 }
 
-// flushLocked writes the pending output in one write, with the WriteByteTimeout as its deadline, and
-// gives the buffer back. Called with wmu held.
+// maxPending bounds the output that waits while another goroutine writes; past it, writers wait
+// (a client that stops reading stops the server's handlers and its reader, not its memory).
+const maxPending = 128 << 10
+
+// flushLocked sees that the pending output is written. The first goroutine to flush becomes the
+// writer: it writes outside wmu (others keep appending meanwhile) and goes on until nothing is
+// pending, so output that piles up while a write is in flight goes out coalesced in the next one;
+// the others return at once unless too much is pending. Each write has the WriteByteTimeout as its
+// deadline. Called with wmu held; wmu may be released and taken again inside.
 func (c *conn) flushLocked() error {
 	if c.werr != nil {
 		c.releaseBuf()
 		return c.werr
 	}
-	if c.wb == nil || len(*c.wb) == 0 {
-		c.releaseBuf()
-		return nil
+	if c.writing {
+		for c.writing && c.werr == nil && c.wb != nil && len(*c.wb) > maxPending {
+			c.wcond.Wait()
+		}
+		return c.werr
 	}
-	if c.s.l.WriteByteTimeout > 0 {
-		_ = c.tc.SetWriteDeadline(time.Now().Add(c.s.l.WriteByteTimeout))
+	c.writing = true
+	for c.werr == nil && c.wb != nil && len(*c.wb) > 0 {
+		b := c.wb
+		c.wb = nil
+		c.wmu.Unlock()
+		if c.s.l.WriteByteTimeout > 0 {
+			_ = c.tc.SetWriteDeadline(time.Now().Add(c.s.l.WriteByteTimeout))
+		}
+		_, err := c.tc.Write(*b)
+		if cap(*b) <= maxPooledBuf {
+			*b = (*b)[:0]
+			bufPool.Put(b)
+		}
+		c.wmu.Lock()
+		if err != nil && c.werr == nil {
+			c.werr = err
+			_ = c.tc.Close() // a peer that stopped reading, or a dead one: the reader ends the connection
+		}
+		c.wcond.Broadcast()
 	}
-	_, err := c.tc.Write(*c.wb)
+	c.writing = false
 	c.releaseBuf()
-	if err != nil {
-		c.werr = err
-		_ = c.tc.Close() // a peer that stopped reading, or a dead one: the reader ends the connection
+	c.wcond.Broadcast()
+	return c.werr
+}
+
+// drainLocked waits until everything pending is written. Called with wmu held.
+func (c *conn) drainLocked() {
+	for c.werr == nil && (c.writing || c.wb != nil && len(*c.wb) > 0) {
+		if c.writing {
+			c.wcond.Wait()
+			continue
+		}
+		_ = c.flushLocked()
 	}
-	return err
 }
 
 // appendFrame adds one frame to the pending output. Called with wmu held.
