@@ -413,6 +413,11 @@ func (c *conn) onData(f *http2.DataFrame) error {
 		if idle {
 			return connError{http2.ErrCodeProtocol, "DATA on an idle stream"}
 		}
+		if st != nil { // DATA after the client's END_STREAM (RFC 9113 §5.1, half-closed remote)
+			c.sendCredit(0, credit, 0)
+			c.resetStream(st, http2.ErrCodeStreamClosed, false)
+			return nil
+		}
 		c.wmu.Lock()
 		if credit > 0 {
 			c.appendWindowUpdate(0, uint32(credit))
@@ -502,6 +507,7 @@ func (c *conn) resetStream(st *stream, code http2.ErrCode, byClient bool) {
 	c.mu.Lock()
 	if st.reset {
 		c.mu.Unlock()
+		c.removeStream(st)
 		return
 	}
 	st.reset = true
