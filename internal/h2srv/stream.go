@@ -550,8 +550,9 @@ func (c *conn) removeStream(st *stream) {
 		c.idleSince = now()
 	}
 	closeNow := idle && c.goingAway && !c.closed
+	closed := c.closed
 	c.mu.Unlock()
-	if idle && c.hs.ConnState != nil {
+	if idle && !closed && c.hs.ConnState != nil {
 		c.hs.ConnState(c.tc, http.StateIdle)
 	}
 	if closeNow {
