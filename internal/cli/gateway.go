@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"fmt"
 	"net"
 	"strconv"
 	"time"
@@ -38,6 +39,9 @@ SIGTERM or Ctrl-C drains: no new connections, requests in flight finish (up to -
 			if o.Log, err = p.complete(s); err != nil {
 				return err
 			}
+			if o.HTTP2Server != gateway.HTTP2ServerEgret && o.HTTP2Server != gateway.HTTP2ServerXNet {
+				return fmt.Errorf("--http2-server %q: want %s or %s", o.HTTP2Server, gateway.HTTP2ServerEgret, gateway.HTTP2ServerXNet)
+			}
 			o.PortOverrides = map[uint32]uint32{}
 			if _, err := pairs("--port", "TARGET=PORT", ports, func(t, b string) bool {
 				tn, err1 := strconv.ParseUint(t, 10, 16)
@@ -71,6 +75,7 @@ SIGTERM or Ctrl-C drains: no new connections, requests in flight finish (up to -
 	fl.DurationVar(&o.UpstreamTimeout, "upstream-timeout", 30*time.Second, "time limit for an upstream response's headers (504 past it)")
 	fl.IntVar(&o.MaxInFlight, "max-in-flight", 10000, "requests and tunnels served at once; more get 503 with Retry-After")
 	fl.IntVar(&o.Limits.Max, "max-connections", proxyrun.DefaultGatewayMaxConns, "connections each listener holds at once; more wait in the kernel's backlog (0 = no limit)")
+	fl.StringVar(&o.HTTP2Server, "http2-server", gateway.HTTP2ServerEgret, "HTTP/2 engine of the mesh listeners: egret (its own: one write per answer, one goroutine per idle connection) or x/net (golang.org/x/net/http2's server, for comparison or as a fallback)")
 	fl.IntVar(&o.Limits.PerSource, "max-connections-per-source", 0, "connections one source IP may hold on a listener; more are closed (0 = no limit)")
 	return cmd
 }

@@ -95,9 +95,14 @@ func BenchmarkTunnel(b *testing.B) {
 // per connection. EGRET_HEAP_PROFILE=FILE writes a heap profile at the moment of measurement.
 func BenchmarkIdleConnectionMemory(b *testing.B) {
 	const n = 1000
+	if os.Getenv("EGRET_HEAP_PROFILE") != "" {
+		runtime.MemProfileRate = 256 // a profile fine enough to say what one connection holds
+	}
 	m := meshtest.NewMesh(b)
 	ext := meshtest.NewExternal(b, "www.google.com", hello)
-	gw := meshtest.StartGateway(b, m, meshtest.SeedConfig(b), ext, nil)
+	gw := meshtest.StartGateway(b, m, meshtest.SeedConfig(b), ext, func(p *gateway.Params) {
+		p.HTTP2Server = os.Getenv("EGRET_BENCH_HTTP2_SERVER") // for A/B runs of the HTTP/2 engines
+	})
 	dir := b.TempDir()
 	cert := m.SVID(meshtest.Productpage, time.Hour)
 	certFile, keyFile := filepath.Join(dir, "c.pem"), filepath.Join(dir, "k.pem")

@@ -19,6 +19,7 @@ import (
 
 	"egret.dev/egret/internal/accesslog"
 	"egret.dev/egret/internal/h2limit"
+	"egret.dev/egret/internal/h2srv"
 	"egret.dev/egret/internal/ir"
 	"egret.dev/egret/internal/ownlisteners"
 	"egret.dev/egret/internal/proxyconfig"
@@ -50,6 +51,9 @@ type Params struct {
 	// windows, header table, pings) and its stream reset budget (rapid reset); zero fields take
 	// h2limit's defaults, and MaxConcurrentStreams above fills HTTP2.MaxConcurrentStreams.
 	HTTP2 h2limit.Limits
+	// HTTP2Server is the HTTP/2 engine of the mesh listeners: HTTP2ServerEgret (h2srv, the default)
+	// or HTTP2ServerXNet (golang.org/x/net/http2's server), kept for comparison and as a fallback.
+	HTTP2Server string
 	// PeerRevoked, when set, is asked on every request and tunnel with the client's verified
 	// certificate: a connection opened before its peer was revoked gets 403 from the next bundle
 	// update on (new handshakes are refused by the TLS config itself).
@@ -306,11 +310,27 @@ func (g *Gateway) newServer(port uint32) (*http.Server, error) {
 	if h2.MaxConcurrentStreams == 0 {
 		h2.MaxConcurrentStreams = g.p.MaxConcurrentStreams
 	}
-	if err := h2limit.Configure(srv, h2, g.p.Log.With("listener", port)); err != nil {
+	log := g.p.Log.With("listener", port)
+	var err error
+	switch g.p.HTTP2Server {
+	case HTTP2ServerXNet:
+		err = h2limit.Configure(srv, h2, log)
+	case HTTP2ServerEgret, "":
+		_, err = h2srv.Configure(srv, h2, log)
+	default:
+		err = fmt.Errorf("unknown HTTP/2 server %q (want %q or %q)", g.p.HTTP2Server, HTTP2ServerEgret, HTTP2ServerXNet)
+	}
+	if err != nil {
 		return nil, fmt.Errorf("gateway: listener %d: %w", port, err)
 	}
 	return srv, nil
 }
+
+// The HTTP/2 engines of Params.HTTP2Server.
+const (
+	HTTP2ServerEgret = "egret"
+	HTTP2ServerXNet  = "x/net"
+)
 
 // refuseRevoked answers 403 to a request whose verified peer certificate was revoked after the
 // connection's handshake, and logs it once per connection.

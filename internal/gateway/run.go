@@ -41,7 +41,9 @@ type Options struct {
 	DrainTimeout, UpstreamTimeout time.Duration
 	MaxInFlight                   int
 	Limits                        proxyrun.ConnLimits
-	Log                           *slog.Logger
+	// HTTP2Server is the mesh listeners' HTTP/2 engine: see Params.HTTP2Server.
+	HTTP2Server string
+	Log         *slog.Logger
 	// Bound, when set, is called once the listeners are open.
 	Bound func()
 }
@@ -80,6 +82,7 @@ func Run(ctx context.Context, o Options) error {
 		UpstreamTimeout: o.UpstreamTimeout,
 		MaxInFlight:     o.MaxInFlight,
 		Listen:          o.Limits.Listen(log),
+		HTTP2Server:     o.HTTP2Server,
 	}, cfg)
 	if err != nil {
 		return err

@@ -18,7 +18,8 @@ import (
 // Limits are an HTTP/2 server's per-connection bounds. Zero values take the defaults below.
 type Limits struct {
 	// MaxConcurrentStreams is advertised in SETTINGS; a client that opens more gets the extra streams
-	// refused (RST_STREAM PROTOCOL_ERROR, RFC 9113 §5.1.2), and Go starts at most this many handlers.
+	// refused (RST_STREAM PROTOCOL_ERROR from x/net's server, REFUSED_STREAM from internal/h2srv; RFC
+	// 9113 §5.1.2), and at most this many handlers run.
 	MaxConcurrentStreams uint32
 	// MaxReadFrameSize is the largest frame the server accepts (SETTINGS_MAX_FRAME_SIZE).
 	MaxReadFrameSize uint32
@@ -60,6 +61,12 @@ const (
 	DefaultResetBurst                   = 500
 	DefaultResetsPerSecond              = 50
 )
+
+// WithDefaults is l with every zero field set to its default (for other engines serving l).
+func (l Limits) WithDefaults() Limits {
+	l.defaults()
+	return l
+}
 
 func (l *Limits) defaults() {
 	if l.MaxConcurrentStreams == 0 {

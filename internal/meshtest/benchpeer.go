@@ -171,6 +171,7 @@ func BenchGatewayParams(tlsConf *tls.Config, upstream, caFile string) gateway.Pa
 		TLS:           tlsConf,
 		Access:        accesslog.New(io.Discard, accesslog.FormatJSON),
 		Log:           slog.New(slog.NewTextHandler(io.Discard, nil)),
+		HTTP2Server:   os.Getenv("EGRET_BENCH_HTTP2_SERVER"), // "" (egret), "egret" or "x/net", for A/B runs
 		Upstream: gateway.NewUpstream(gateway.UpstreamParams{
 			Resolver:       StaticResolver{"www.google.com": netip.MustParseAddr("127.0.0.1")},
 			Overrides:      map[string]string{"www.google.com:443": upstream},

@@ -98,6 +98,7 @@ var stdlibOnly = map[string][]string{
 	"internal/version":     nil,
 	"internal/resolve":     {"github.com/miekg/dns"},
 	"internal/h2limit":     {"golang.org/x/net/http2", "golang.org/x/net/http2/hpack"},
+	"internal/h2srv":       {"golang.org/x/net/http2", "golang.org/x/net/http2/hpack", "golang.org/x/net/http/httpguts", module + "internal/h2limit"},
 }
 
 func TestSharedProxyPiecesImportOnlyTheStandardLibrary(t *testing.T) {
