@@ -167,7 +167,8 @@ func (x *Exchange) finish() {
 // Forwarder copies the answers to outbound requests back to their clients.
 type Forwarder struct {
 	// ModifyResponse, when set, edits the response before it is copied; an error is returned by
-	// Forward with nothing written.
+	// Forward with nothing written. It must not keep the response: over a *Client, the response and
+	// its header map are used again by the connection's next exchange once Forward returns.
 	ModifyResponse func(*http.Response) error
 }
 
@@ -198,14 +199,15 @@ func (f *Forwarder) Forward(w http.ResponseWriter, in, out *http.Request, rt htt
 	if err != nil {
 		return err
 	}
+	// Over a *Client, res is the connection's own and closing its body hands it on to the next
+	// exchange: nothing here touches res after this deferred close.
+	defer res.Body.Close()
 	if res.StatusCode == http.StatusSwitchingProtocols {
-		res.Body.Close()
 		return ErrSwitched
 	}
 	RemoveHopByHop(res.Header)
 	if f.ModifyResponse != nil {
 		if err := f.ModifyResponse(res); err != nil {
-			res.Body.Close()
 			return err
 		}
 	}
@@ -235,8 +237,7 @@ func (f *Forwarder) Forward(w http.ResponseWriter, in, out *http.Request, rt htt
 		}
 		panic(http.ErrAbortHandler)
 	}
-	res.Body.Close() // now, to read the trailers
-
+	// The trailers arrived with the body's end.
 	if len(res.Trailer) > 0 {
 		// Trailers force a chunked answer: without this flush a short body would get a Content-Length.
 		flush(w)
@@ -296,11 +297,11 @@ func isEventStream(ct string) bool {
 	return strings.EqualFold(strings.TrimSpace(mt), "text/event-stream")
 }
 
-// headerValuesContainToken reports whether a comma-separated header names token (case-insensitively).
+// headerValuesContainToken reports whether a comma-separated header names token (ignoring ASCII case).
 func headerValuesContainToken(values []string, token string) bool {
 	for _, v := range values {
 		for t := range strings.SplitSeq(v, ",") {
-			if strings.EqualFold(textproto.TrimString(t), token) {
+			if asciiEqualFold(textproto.TrimString(t), token) {
 				return true
 			}
 		}
