@@ -150,23 +150,25 @@ func parseHead(head []byte, req *http.Request, resp *http.Response, f *framing, 
 	resp.StatusCode = int(c[0]-'0')*100 + int(c[1]-'0')*10 + int(c[2]-'0')
 	resp.Proto, resp.ProtoMajor, resp.ProtoMinor = "HTTP/1.1", 1, 1
 	resp.Request = req
-	if resp.Header == nil {
-		resp.Header = make(http.Header, 8)
-	}
-	if !parseFields(head, s, eol+1, resp.Header) {
+	if !parseFields(head, s, eol+1, resp) {
 		return false
 	}
 	return setFraming(req, resp, f, br)
 }
 
-// parseFields adds the header fields of head, from offset pos to its empty line, to h: values cut out
-// of s (head as a string), one array behind every field's first value (as textproto), and names in
-// net/http's canonical form.
-func parseFields(head []byte, s string, pos int, h http.Header) bool {
+// parseFields adds the header fields of head, from offset pos to its empty line, to resp.Header (made
+// here when nil): values cut out of s (head as a string), one array behind every field's first value
+// (as textproto), and names in net/http's canonical form.
+func parseFields(head []byte, s string, pos int, resp *http.Response) bool {
 	var strs []string
-	if n := bytes.Count(head[pos:], []byte{'\n'}) - 1; n > 0 {
+	n := bytes.Count(head[pos:], []byte{'\n'}) - 1
+	if n > 0 {
 		strs = make([]string, n)
 	}
+	if resp.Header == nil {
+		resp.Header = make(http.Header, n)
+	}
+	h := resp.Header
 	var canon [128]byte
 	for {
 		eol := pos + bytes.IndexByte(head[pos:], '\n')
