@@ -247,6 +247,7 @@ func (c *Client) dial(ctx context.Context, addr string) (*conn, error) {
 		nc = tc
 	}
 	pc := &conn{c: c, key: addr, nc: nc}
+	pc.abort = func() { nc.SetDeadline(aLongTimeAgo) }
 	pc.lr.r = nc
 	pc.br = bufio.NewReaderSize(&pc.lr, 4096)
 	pc.rr.br = pc.br
@@ -323,6 +324,7 @@ type conn struct {
 	bw     *bufio.Writer
 	idleAt time.Time
 	reused bool
+	abort  func() // makes the connection's pending reads and writes fail now
 
 	// The exchange in progress.
 	stop     func() bool // stops the context's cancellation hook
@@ -350,8 +352,7 @@ func (pc *conn) roundTrip(req *http.Request, trace *httptrace.ClientTrace, dl ti
 	if !dl.IsZero() {
 		pc.nc.SetDeadline(dl)
 	}
-	nc := pc.nc
-	pc.stop = context.AfterFunc(ctx, func() { nc.SetDeadline(aLongTimeAgo) })
+	pc.stop = context.AfterFunc(ctx, pc.abort)
 	pc.writeErr = nil
 
 	hasBody := req.Body != nil && req.Body != http.NoBody
@@ -547,6 +548,11 @@ func (b *body) Read(p []byte) (int, error) {
 func (b *body) Close() error {
 	if !b.over {
 		b.over = true
+		if b.pooled {
+			// An idle connection keeps neither the request nor the strings of its last answer.
+			b.pc.rr.release()
+			b.f = framing{}
+		}
 		b.pc.done(b.err == io.EOF)
 	}
 	return nil

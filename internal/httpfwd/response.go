@@ -28,6 +28,12 @@ type respReader struct {
 	hdr  http.Header
 }
 
+// release drops the references the pooled response holds, keeping the header map's room.
+func (rr *respReader) release() {
+	rr.resp = http.Response{}
+	clear(rr.hdr)
+}
+
 // errFieldNameSpace is an answer that net/http would take but this client refuses: whitespace inside
 // a header or trailer field name ("Content-Length : 5" is not a Content-Length to net/http, and may
 // be one to the next hop; RFC 9112 §5.1).
@@ -36,7 +42,7 @@ var errFieldNameSpace = errors.New("upstream answer has whitespace in a header f
 // errVersion is an answer in a protocol version other than HTTP/1.0 and HTTP/1.1, which net/http takes.
 var errVersion = errors.New("upstream answer is not HTTP/1.0 or HTTP/1.1")
 
-// readHead reads one answer's status line and header, setting up the body's framing in f. reuse
+// readHead reads one answer's status line and header, setting up the body's framing in f. fast
 // reports whether the answer was read by the fast path (the connection may be reused after it).
 // pooled answers are the reader's own response and header map, valid until the next readHead.
 func (rr *respReader) readHead(req *http.Request, pooled bool, f *framing) (resp *http.Response, fast bool, err error) {
