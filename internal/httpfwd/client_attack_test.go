@@ -2,11 +2,15 @@ package httpfwd_test
 
 import (
 	"bufio"
+	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httptrace"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"egret.dev/egret/internal/httpfwd"
@@ -126,5 +130,55 @@ func exchangeVia(mode string) func(t *testing.T, c *httpfwd.Client, url string) 
 		req, _ := http.NewRequest(http.MethodGet, url, nil)
 		err := (&httpfwd.Forwarder{}).Forward(rec, req, req, c, x)
 		return rec.Body.String(), reused, err
+	}
+}
+
+// Forward hands each answer's response, header map and body back to its connection when it ends:
+// many exchanges at once over a few kept-alive connections must each get their own answer, headers
+// and trailers, never a piece of another's (run with -race too).
+func TestForwardNeverMixesAnswersOnPooledConnections(t *testing.T) {
+	srv, c, conns := tlsUpstream(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Path", r.URL.Path)
+		if strings.HasSuffix(r.URL.Path, "/chunked") {
+			w.Header().Set("Trailer", "X-Sum")
+			io.WriteString(w, r.URL.Path)
+			w.(http.Flusher).Flush()
+			w.Header().Set("X-Sum", r.URL.Path)
+			return
+		}
+		w.Header().Set("Content-Length", strconv.Itoa(len(r.URL.Path)))
+		io.WriteString(w, r.URL.Path)
+	}, nil)
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			for i := range 100 {
+				path := fmt.Sprintf("/%d/%d", g, i)
+				if i%3 == 0 {
+					path += "/chunked"
+				}
+				x := &httpfwd.Exchange{}
+				rec := httptest.NewRecorder()
+				x.Init(rec)
+				req, _ := http.NewRequest(http.MethodGet, srv.URL+path, nil)
+				if err := (&httpfwd.Forwarder{}).Forward(rec, req, req, c, x); err != nil {
+					t.Error(err)
+					return
+				}
+				res := rec.Result()
+				if got := rec.Body.String(); got != path || res.Header.Get("X-Path") != path {
+					t.Errorf("%s: body %q, X-Path %q", path, got, res.Header.Get("X-Path"))
+					return
+				}
+				if strings.HasSuffix(path, "/chunked") && res.Trailer.Get("X-Sum") != path {
+					t.Errorf("%s: trailers %v", path, res.Trailer)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if n := conns.Load(); n > 8 {
+		t.Errorf("%d connections for 8 callers: the answers' connections were not reused", n)
 	}
 }
