@@ -28,10 +28,15 @@ type respReader struct {
 	hdr  http.Header
 }
 
-// release drops the references the pooled response holds, keeping the header map's room.
+// release drops the references the pooled response holds. The header map keeps its room for the next
+// answer, unless a host made it large: a thousand tiny fields must not stay with an idle connection.
 func (rr *respReader) release() {
 	rr.resp = http.Response{}
-	clear(rr.hdr)
+	if len(rr.hdr) > 32 {
+		rr.hdr = nil
+	} else {
+		clear(rr.hdr)
+	}
 }
 
 // errFieldNameSpace is an answer that net/http would take but this client refuses: whitespace inside
