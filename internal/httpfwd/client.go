@@ -115,7 +115,7 @@ func (c *Client) roundTrip(req *http.Request, x *Exchange) (*http.Response, erro
 		if err != nil {
 			return nil, err
 		}
-		resp, err := pc.roundTrip(req, trace, dl, x != nil)
+		resp, err := pc.roundTrip(req, trace, dl, x)
 		if err == nil {
 			return resp, nil
 		}
@@ -337,10 +337,10 @@ type conn struct {
 // aLongTimeAgo is a deadline that makes every pending read and write on a connection fail now.
 var aLongTimeAgo = time.Unix(1, 0)
 
-// roundTrip sends req and reads its answer. A pooled answer (Forward's) is the connection's own
-// response, header map and body, used again by its next exchange: the caller gives them up by
-// closing the body, which hands the connection back.
-func (pc *conn) roundTrip(req *http.Request, trace *httptrace.ClientTrace, dl time.Time, pooled bool) (*http.Response, error) {
+// roundTrip sends req and reads its answer. With an exchange (Forward's), the answer is pooled: the
+// connection's own response, header map and body, used again by its next exchange; the caller gives
+// them up by closing the body, which hands the connection back.
+func (pc *conn) roundTrip(req *http.Request, trace *httptrace.ClientTrace, dl time.Time, x *Exchange) (*http.Response, error) {
 	ctx := req.Context()
 	if trace != nil && trace.GotConn != nil {
 		info := httptrace.GotConnInfo{Conn: pc.nc, Reused: pc.reused, WasIdle: pc.reused}
@@ -368,14 +368,14 @@ func (pc *conn) roundTrip(req *http.Request, trace *httptrace.ClientTrace, dl ti
 	}
 
 	var b *body
-	if pooled {
+	if x != nil {
 		b = &pc.b
 		*b = body{pc: pc, pooled: true}
 	} else {
 		b = &body{pc: pc}
 	}
 	readBefore := pc.lr.total
-	resp, fast, err := pc.readResponse(req, trace, b)
+	resp, fast, err := pc.readResponse(req, trace, x, b)
 	if err != nil {
 		werr := pc.waitWriter()
 		pc.close()
@@ -442,9 +442,9 @@ var errTooMany1xx = errors.New("upstream sent too many informational (1xx) answe
 
 var errAborted = errors.New("connection closed by the reader")
 
-// readResponse reads the final answer, passing informational (1xx) ones to the trace; fast reports
-// whether the fast path read all of them.
-func (pc *conn) readResponse(req *http.Request, trace *httptrace.ClientTrace, b *body) (resp *http.Response, fast bool, err error) {
+// readResponse reads the final answer, passing informational (1xx) ones to the trace's hook or, without
+// one, to the exchange's client; fast reports whether the fast path read all of them.
+func (pc *conn) readResponse(req *http.Request, trace *httptrace.ClientTrace, x *Exchange, b *body) (resp *http.Response, fast bool, err error) {
 	fast = true
 	for n := 0; ; n++ {
 		pc.lr.n = maxHeaderBytes
@@ -467,8 +467,15 @@ func (pc *conn) readResponse(req *http.Request, trace *httptrace.ClientTrace, b 
 		if n >= max1xx {
 			return nil, false, errTooMany1xx
 		}
-		if trace != nil && trace.Got1xxResponse != nil {
-			if err := trace.Got1xxResponse(code, textproto.MIMEHeader(resp.Header)); err != nil {
+		var hook func(int, textproto.MIMEHeader) error
+		if trace != nil {
+			hook = trace.Got1xxResponse
+		}
+		if hook == nil && x != nil && x.w != nil {
+			hook = x.got1xx
+		}
+		if hook != nil {
+			if err := hook(code, textproto.MIMEHeader(resp.Header)); err != nil {
 				return nil, false, err
 			}
 		}

@@ -137,10 +137,11 @@ type Exchange struct {
 	done bool // the round trip returned: 1xx answers no longer touch w
 }
 
-// Init points the exchange's 1xx hook at w. Call it before the context is built from Trace.
+// Init points the exchange's 1xx answers at w. Forward installs the hook (Trace.Got1xxResponse, unless
+// the caller set one) only for round trippers other than *Client, which calls it directly: a method
+// value made per request is an allocation.
 func (x *Exchange) Init(w http.ResponseWriter) {
 	x.w = w
-	x.Trace.Got1xxResponse = x.got1xx
 }
 
 func (x *Exchange) got1xx(code int, header textproto.MIMEHeader) error {
@@ -192,6 +193,10 @@ func (f *Forwarder) Forward(w http.ResponseWriter, in, out *http.Request, rt htt
 	if c, ok := rt.(*Client); ok {
 		res, err = c.roundTrip(out, x)
 	} else {
+		if x.w != nil && x.Trace.Got1xxResponse == nil {
+			// The request's context holds &x.Trace: the transport reads the hook when a 1xx comes.
+			x.Trace.Got1xxResponse = x.got1xx
+		}
 		res, err = rt.RoundTrip(out)
 	}
 	x.Elapsed = time.Since(start)
