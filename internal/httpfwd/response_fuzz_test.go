@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"testing/iotest"
 )
 
 // verdict is what a reader made of one answer on a connection: its 1xx answers, the final answer's
@@ -34,8 +35,8 @@ type verdict struct {
 // referenceVerdict reads data as client.go did before the fast path: http.ReadResponse for each head
 // (at most max1xx informational ones), net/http's body reader to its end, and the connection reused
 // when neither side asked to close, the protocol was not switched and nothing is left in the buffer.
-func referenceVerdict(data []byte, method string) verdict {
-	br := bufio.NewReaderSize(bytes.NewReader(data), 4096)
+func referenceVerdict(src io.Reader, method string) verdict {
+	br := bufio.NewReaderSize(src, 4096)
 	req := &http.Request{Method: method}
 	var v verdict
 	for n := 0; ; n++ {
@@ -59,8 +60,8 @@ func referenceVerdict(data []byte, method string) verdict {
 
 // fastVerdict reads data with respReader and framing, as the client does; fast reports whether every
 // head went through the fast path.
-func fastVerdict(data []byte, method string, pooled bool) (v verdict, fast bool) {
-	br := bufio.NewReaderSize(bytes.NewReader(data), 4096)
+func fastVerdict(src io.Reader, method string, pooled bool) (v verdict, fast bool) {
+	br := bufio.NewReaderSize(src, 4096)
 	rr := respReader{br: br}
 	req := &http.Request{Method: method}
 	var f framing
@@ -103,9 +104,9 @@ func stricterThanNetHTTP(err error) bool {
 // but for those the fast path leaves to net/http, whose connection is not reused at all.
 func checkSameVerdict(t *testing.T, data []byte, method string) {
 	t.Helper()
-	want := referenceVerdict(data, method)
+	want := referenceVerdict(bytes.NewReader(data), method)
 	for _, pooled := range []bool{false, true} {
-		got, fast := fastVerdict(data, method, pooled)
+		got, fast := fastVerdict(bytes.NewReader(data), method, pooled)
 		if got.Err != nil || want.Err != nil {
 			if got.Err == nil || want.Err == nil && !stricterThanNetHTTP(got.Err) {
 				t.Fatalf("%s %q (pooled %v):\nclient:  %+v\nnet/http: %+v", method, data, pooled, got, want)
@@ -125,6 +126,23 @@ func checkSameVerdict(t *testing.T, data []byte, method string) {
 		if !reflect.DeepEqual(got, want) {
 			t.Fatalf("%s %q (pooled %v, fast %v):\nclient:   %+v\nnet/http: %+v", method, data, pooled, fast, got, want)
 		}
+	}
+	// The same bytes arriving one at a time, as a slow host sends them: the head is found across many
+	// reads. What is left in the buffer depends on the reads, so reuse is not compared here.
+	want = referenceVerdict(iotest.OneByteReader(bytes.NewReader(data)), method)
+	got, _ := fastVerdict(iotest.OneByteReader(bytes.NewReader(data)), method, true)
+	if got.Err != nil || want.Err != nil {
+		if got.Err == nil || want.Err == nil && !stricterThanNetHTTP(got.Err) {
+			t.Fatalf("%s %q byte by byte:\nclient:   %+v\nnet/http: %+v", method, data, got, want)
+		}
+		return
+	}
+	if got.BodyErr && !want.BodyErr && stricterThanNetHTTP(got.bodyErr) {
+		return
+	}
+	got.bodyErr, want.bodyErr, got.Reuse, want.Reuse = nil, nil, false, false
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("%s %q byte by byte:\nclient:   %+v\nnet/http: %+v", method, data, got, want)
 	}
 }
 
