@@ -290,6 +290,14 @@ func setFraming(req *http.Request, resp *http.Response, f *framing, br *bufio.Re
 		}
 	}
 
+	setBody(req, resp, f, br, chunked, length)
+	return true
+}
+
+// setBody chooses how the body is read, as net/http's readTransfer: none after HEAD or for a status
+// that has none (whatever the framing fields said), chunks, a length, or the rest of the connection
+// (which then closes).
+func setBody(req *http.Request, resp *http.Response, f *framing, br *bufio.Reader, chunked bool, length int64) {
 	head := req != nil && req.Method == http.MethodHead
 	allowed := bodyAllowed(resp.StatusCode)
 	*f = framing{kind: noBody, br: br, resp: resp}
@@ -317,7 +325,6 @@ func setFraming(req *http.Request, resp *http.Response, f *framing, br *bufio.Re
 	} else {
 		resp.Body = f
 	}
-	return true
 }
 
 // announcedTrailers is the Trailer map net/http makes of a chunked answer's Trailer fields (nil when
