@@ -115,7 +115,7 @@ func (c *Client) roundTrip(req *http.Request, x *Exchange) (*http.Response, erro
 		if err != nil {
 			return nil, err
 		}
-		resp, err := pc.roundTrip(req, trace, dl)
+		resp, err := pc.roundTrip(req, trace, dl, x)
 		if err == nil {
 			return resp, nil
 		}
@@ -247,8 +247,10 @@ func (c *Client) dial(ctx context.Context, addr string) (*conn, error) {
 		nc = tc
 	}
 	pc := &conn{c: c, key: addr, nc: nc}
+	pc.abort = func() { nc.SetDeadline(aLongTimeAgo) }
 	pc.lr.r = nc
 	pc.br = bufio.NewReaderSize(&pc.lr, 4096)
+	pc.rr.br = pc.br
 	pc.bw = bufio.NewWriterSize(nc, 4096)
 	return pc, nil
 }
@@ -318,21 +320,27 @@ type conn struct {
 	nc     net.Conn
 	lr     limitedReader
 	br     *bufio.Reader
+	rr     respReader
 	bw     *bufio.Writer
 	idleAt time.Time
 	reused bool
+	abort  func() // makes the connection's pending reads and writes fail now
 
 	// The exchange in progress.
 	stop     func() bool // stops the context's cancellation hook
 	writeErr chan error  // the body writer's result, for a request with a body; nil otherwise
 	reqBody  io.Closer   // that request's body, closed to stop a writer blocked reading it
 	reusable bool
+	b        body // the answer's body, for exchanges that release it by closing it
 }
 
 // aLongTimeAgo is a deadline that makes every pending read and write on a connection fail now.
 var aLongTimeAgo = time.Unix(1, 0)
 
-func (pc *conn) roundTrip(req *http.Request, trace *httptrace.ClientTrace, dl time.Time) (*http.Response, error) {
+// roundTrip sends req and reads its answer. With an exchange (Forward's), the answer is pooled: the
+// connection's own response, header map and body, used again by its next exchange; the caller gives
+// them up by closing the body, which hands the connection back.
+func (pc *conn) roundTrip(req *http.Request, trace *httptrace.ClientTrace, dl time.Time, x *Exchange) (*http.Response, error) {
 	ctx := req.Context()
 	if trace != nil && trace.GotConn != nil {
 		info := httptrace.GotConnInfo{Conn: pc.nc, Reused: pc.reused, WasIdle: pc.reused}
@@ -344,8 +352,7 @@ func (pc *conn) roundTrip(req *http.Request, trace *httptrace.ClientTrace, dl ti
 	if !dl.IsZero() {
 		pc.nc.SetDeadline(dl)
 	}
-	nc := pc.nc
-	pc.stop = context.AfterFunc(ctx, func() { nc.SetDeadline(aLongTimeAgo) })
+	pc.stop = context.AfterFunc(ctx, pc.abort)
 	pc.writeErr = nil
 
 	hasBody := req.Body != nil && req.Body != http.NoBody
@@ -360,8 +367,15 @@ func (pc *conn) roundTrip(req *http.Request, trace *httptrace.ClientTrace, dl ti
 		return nil, &retryable{err: err}
 	}
 
+	var b *body
+	if x != nil {
+		b = &pc.b
+		*b = body{pc: pc, pooled: true}
+	} else {
+		b = &body{pc: pc}
+	}
 	readBefore := pc.lr.total
-	resp, err := pc.readResponse(req, trace)
+	resp, fast, err := pc.readResponse(req, trace, x, b)
 	if err != nil {
 		werr := pc.waitWriter()
 		pc.close()
@@ -373,10 +387,8 @@ func (pc *conn) roundTrip(req *http.Request, trace *httptrace.ClientTrace, dl ti
 		}
 		return nil, err
 	}
-	pc.reusable = !resp.Close && !req.Close && resp.StatusCode != http.StatusSwitchingProtocols
-	// A body of its own per exchange: the caller may still close it after the connection has gone
-	// back to the pool and on to another request.
-	resp.Body = &body{pc: pc, rc: resp.Body}
+	pc.reusable = fast && !resp.Close && !req.Close && resp.StatusCode != http.StatusSwitchingProtocols
+	resp.Body = b
 	return resp, nil
 }
 
@@ -426,33 +438,45 @@ func (b *bodySource) Read(p []byte) (int, error) {
 
 func (b *bodySource) Close() error { return b.rc.Close() }
 
+var errTooMany1xx = errors.New("upstream sent too many informational (1xx) answers")
+
 var errAborted = errors.New("connection closed by the reader")
 
-// readResponse reads the final answer, passing informational (1xx) ones to the trace.
-func (pc *conn) readResponse(req *http.Request, trace *httptrace.ClientTrace) (*http.Response, error) {
+// readResponse reads the final answer, passing informational (1xx) ones to the trace's hook or, without
+// one, to the exchange's client; fast reports whether the fast path read all of them.
+func (pc *conn) readResponse(req *http.Request, trace *httptrace.ClientTrace, x *Exchange, b *body) (resp *http.Response, fast bool, err error) {
+	fast = true
 	for n := 0; ; n++ {
 		pc.lr.n = maxHeaderBytes
-		resp, err := http.ReadResponse(pc.br, req)
+		resp, ok, err := pc.rr.readHead(req, b.pooled, &b.f)
 		pc.lr.n = -1
+		fast = fast && ok
 		if err != nil {
 			if errors.Is(err, errHeaderLimit) {
-				return nil, ErrHeadersTooLong
+				return nil, false, ErrHeadersTooLong
 			}
 			if err == io.EOF {
 				err = io.ErrUnexpectedEOF
 			}
-			return nil, fmt.Errorf("reading the upstream's answer: %w", err)
+			return nil, false, fmt.Errorf("reading the upstream's answer: %w", err)
 		}
 		code := resp.StatusCode
 		if code < 100 || code > 199 || code == http.StatusSwitchingProtocols {
-			return resp, nil
+			return resp, fast, nil
 		}
 		if n >= max1xx {
-			return nil, errors.New("upstream sent too many informational (1xx) answers")
+			return nil, false, errTooMany1xx
 		}
-		if trace != nil && trace.Got1xxResponse != nil {
-			if err := trace.Got1xxResponse(code, textproto.MIMEHeader(resp.Header)); err != nil {
-				return nil, err
+		var hook func(int, textproto.MIMEHeader) error
+		if trace != nil {
+			hook = trace.Got1xxResponse
+		}
+		if hook == nil && x != nil && x.w != nil {
+			hook = x.got1xx
+		}
+		if hook != nil {
+			if err := hook(code, textproto.MIMEHeader(resp.Header)); err != nil {
+				return nil, false, err
 			}
 		}
 	}
@@ -503,25 +527,27 @@ func (pc *conn) close() {
 	pc.nc.Close()
 }
 
-// body is an answer's body: read to its end, it hands its connection back; closed early, it closes it
-// (net/http's own body would read the rest first, however long).
+// body is an answer's body: read to its end, it hands its connection back (a pooled body when it is
+// closed); closed early, it closes it (net/http's own body would read the rest first, however long).
 type body struct {
-	pc   *conn
-	rc   io.ReadCloser
-	over bool
+	pc     *conn
+	f      framing
+	pooled bool  // the connection goes back when the body is closed, not at its end
+	err    error // why reading ended (io.EOF: the body was read to its end)
+	over   bool  // the connection was handed back or closed
 }
 
 func (b *body) Read(p []byte) (int, error) {
-	if b.over {
-		return 0, io.EOF
+	if b.err != nil {
+		return 0, b.err
 	}
-	n, err := b.rc.Read(p)
-	if err == io.EOF {
-		b.over = true
-		b.pc.done(true)
-	} else if err != nil {
-		b.over = true
-		b.pc.done(false)
+	n, err := b.f.Read(p)
+	if err != nil {
+		b.err = err
+		if err != io.EOF || !b.pooled {
+			b.over = true
+			b.pc.done(err == io.EOF)
+		}
 	}
 	return n, err
 }
@@ -529,7 +555,12 @@ func (b *body) Read(p []byte) (int, error) {
 func (b *body) Close() error {
 	if !b.over {
 		b.over = true
-		b.pc.done(false)
+		if b.pooled {
+			// An idle connection keeps neither the request nor the strings of its last answer.
+			b.pc.rr.release()
+			b.f = framing{}
+		}
+		b.pc.done(b.err == io.EOF)
 	}
 	return nil
 }

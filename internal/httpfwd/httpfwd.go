@@ -137,10 +137,11 @@ type Exchange struct {
 	done bool // the round trip returned: 1xx answers no longer touch w
 }
 
-// Init points the exchange's 1xx hook at w. Call it before the context is built from Trace.
+// Init points the exchange's 1xx answers at w. Forward installs the hook (Trace.Got1xxResponse, unless
+// the caller set one) only for round trippers other than *Client, which calls it directly: a method
+// value made per request is an allocation.
 func (x *Exchange) Init(w http.ResponseWriter) {
 	x.w = w
-	x.Trace.Got1xxResponse = x.got1xx
 }
 
 func (x *Exchange) got1xx(code int, header textproto.MIMEHeader) error {
@@ -167,7 +168,8 @@ func (x *Exchange) finish() {
 // Forwarder copies the answers to outbound requests back to their clients.
 type Forwarder struct {
 	// ModifyResponse, when set, edits the response before it is copied; an error is returned by
-	// Forward with nothing written.
+	// Forward with nothing written. It must not keep the response: over a *Client, the response and
+	// its header map are used again by the connection's next exchange once Forward returns.
 	ModifyResponse func(*http.Response) error
 }
 
@@ -191,6 +193,10 @@ func (f *Forwarder) Forward(w http.ResponseWriter, in, out *http.Request, rt htt
 	if c, ok := rt.(*Client); ok {
 		res, err = c.roundTrip(out, x)
 	} else {
+		if x.w != nil && x.Trace.Got1xxResponse == nil {
+			// The request's context holds &x.Trace: the transport reads the hook when a 1xx comes.
+			x.Trace.Got1xxResponse = x.got1xx
+		}
 		res, err = rt.RoundTrip(out)
 	}
 	x.Elapsed = time.Since(start)
@@ -198,14 +204,15 @@ func (f *Forwarder) Forward(w http.ResponseWriter, in, out *http.Request, rt htt
 	if err != nil {
 		return err
 	}
+	// Over a *Client, res is the connection's own and closing its body hands it on to the next
+	// exchange: nothing here touches res after this deferred close.
+	defer res.Body.Close()
 	if res.StatusCode == http.StatusSwitchingProtocols {
-		res.Body.Close()
 		return ErrSwitched
 	}
 	RemoveHopByHop(res.Header)
 	if f.ModifyResponse != nil {
 		if err := f.ModifyResponse(res); err != nil {
-			res.Body.Close()
 			return err
 		}
 	}
@@ -235,8 +242,7 @@ func (f *Forwarder) Forward(w http.ResponseWriter, in, out *http.Request, rt htt
 		}
 		panic(http.ErrAbortHandler)
 	}
-	res.Body.Close() // now, to read the trailers
-
+	// The trailers arrived with the body's end.
 	if len(res.Trailer) > 0 {
 		// Trailers force a chunked answer: without this flush a short body would get a Content-Length.
 		flush(w)
@@ -296,11 +302,11 @@ func isEventStream(ct string) bool {
 	return strings.EqualFold(strings.TrimSpace(mt), "text/event-stream")
 }
 
-// headerValuesContainToken reports whether a comma-separated header names token (case-insensitively).
+// headerValuesContainToken reports whether a comma-separated header names token (ignoring ASCII case).
 func headerValuesContainToken(values []string, token string) bool {
 	for _, v := range values {
 		for t := range strings.SplitSeq(v, ",") {
-			if strings.EqualFold(textproto.TrimString(t), token) {
+			if asciiEqualFold(textproto.TrimString(t), token) {
 				return true
 			}
 		}
