@@ -123,6 +123,9 @@ func TestMalformedRequestsAreRefused(t *testing.T) {
 		{"te other than trailers", []string{":method", "GET", ":scheme", "https", ":path", "/", "te", "gzip"}},
 		{"a duplicated :path", []string{":method", "GET", ":scheme", "https", ":path", "/", ":path", "/x"}},
 		{"a content-length with no body", []string{":method", "POST", ":scheme", "https", ":path", "/", "content-length", "5"}},
+		{"a signed content-length", []string{":method", "POST", ":scheme", "https", ":path", "/", "content-length", "+0"}},
+		{"a content-length with a space", []string{":method", "POST", ":scheme", "https", ":path", "/", "content-length", " 0"}},
+		{"two different content-lengths", []string{":method", "POST", ":scheme", "https", ":path", "/", "content-length", "0", "content-length", "00"}},
 	}
 	r := s.dialRaw(t)
 	for i, c := range cases {

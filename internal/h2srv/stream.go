@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"net/textproto"
 	"net/url"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -200,58 +199,109 @@ func (c *conn) answerDirectly(id uint32, code int, open bool) {
 
 // buildRequest fills st.req from c.fields; false means a malformed request (RFC 9113 §8.1.1).
 func (c *conn) buildRequest(st *stream, endStream bool) bool {
-	var method, scheme, path, authority string
-	regular := 0
-	var cookies []string
+	ps, regular, ok := c.pseudoHeaders()
+	if !ok {
+		return false
+	}
+	h, ok := c.regularHeaders(regular)
+	if !ok {
+		return false
+	}
+	authority := ps.authority
+	if authority == "" {
+		authority = h.Get("Host")
+	}
+	var req http.Request // copied once by WithContext below
+	r := &req
+	r.Method = ps.method
+	r.Proto, r.ProtoMajor, r.ProtoMinor = "HTTP/2.0", 2, 0
+	r.Header = h
+	r.Host = authority
+	r.RemoteAddr = c.remote
+	r.TLS = &c.cs
+	r.URL = &st.url
+	if ps.method == http.MethodConnect {
+		st.url.Host = authority
+		r.RequestURI = authority
+	} else {
+		r.RequestURI = ps.path
+		if !parsePath(&st.url, ps.path) {
+			return false
+		}
+	}
+	if !st.requestBody(r, endStream) {
+		return false
+	}
+	r.Trailer = announcedTrailers(h["Trailer"])
+	st.isHead = ps.method == http.MethodHead
+	st.expect100 = !endStream && strings.EqualFold(h.Get("Expect"), "100-continue")
+	ctx, cancel := context.WithCancel(c.ctx)
+	st.cancel = cancel
+	st.req = r.WithContext(ctx)
+	st.rw.st = st
+	return true
+}
+
+// pseudo is a request's pseudo-header fields.
+type pseudo struct{ method, scheme, path, authority string }
+
+// pseudoHeaders reads the pseudo-header fields, which must come first, each at most once, and be
+// the ones a request has; regular is the number of other fields.
+func (c *conn) pseudoHeaders() (ps pseudo, regular int, ok bool) {
 	for _, f := range c.fields {
 		if !f.IsPseudo() {
 			regular++
 			continue
 		}
 		if regular > 0 {
-			return false // a pseudo-header after a regular one
+			return ps, 0, false // a pseudo-header after a regular one
 		}
 		var dst *string
 		switch f.Name {
 		case ":method":
-			dst = &method
+			dst = &ps.method
 		case ":scheme":
-			dst = &scheme
+			dst = &ps.scheme
 		case ":path":
-			dst = &path
+			dst = &ps.path
 		case ":authority":
-			dst = &authority
+			dst = &ps.authority
 		default:
-			return false // unknown pseudo-header (:protocol: extended CONNECT is not offered)
+			return ps, 0, false // unknown pseudo-header (:protocol: extended CONNECT is not offered)
 		}
 		if *dst != "" {
-			return false
+			return ps, 0, false
 		}
 		*dst = f.Value
 	}
-	if method == "" {
-		return false
+	switch {
+	case ps.method == "":
+		return ps, 0, false
+	case ps.method == http.MethodConnect:
+		return ps, regular, ps.path == "" && ps.scheme == "" && ps.authority != ""
+	case ps.scheme == "" || ps.path == "":
+		return ps, 0, false
 	}
-	if method == http.MethodConnect {
-		if path != "" || scheme != "" || authority == "" {
-			return false
-		}
-	} else if scheme == "" || path == "" || (path[0] != '/' && !(path == "*" && method == http.MethodOptions)) {
-		return false
-	}
+	return ps, regular, ps.path[0] == '/' || (ps.path == "*" && ps.method == http.MethodOptions)
+}
+
+// regularHeaders builds the request's header map from the regular fields, refusing the
+// connection-specific ones HTTP/2 forbids (RFC 9113 §8.2.2) and joining cookies (§8.2.3).
+func (c *conn) regularHeaders(regular int) (http.Header, bool) {
 	h := make(http.Header, regular)
 	vals := make([]string, regular)
 	vi := 0
+	var cookies []string
 	for _, f := range c.fields {
 		if f.IsPseudo() {
 			continue
 		}
 		switch f.Name {
 		case "connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade":
-			return false
+			return nil, false
 		case "te":
 			if f.Value != "trailers" {
-				return false
+				return nil, false
 			}
 		case "cookie":
 			cookies = append(cookies, f.Value)
@@ -269,35 +319,20 @@ func (c *conn) buildRequest(st *stream, endStream bool) bool {
 	if len(cookies) > 0 {
 		h["Cookie"] = []string{strings.Join(cookies, "; ")}
 	}
-	if authority == "" {
-		authority = h.Get("Host")
-	}
-	var req http.Request // copied once by WithContext below
-	r := &req
-	r.Method = method
-	r.Proto, r.ProtoMajor, r.ProtoMinor = "HTTP/2.0", 2, 0
-	r.Header = h
-	r.Host = authority
-	r.RemoteAddr = c.remote
-	r.TLS = &c.cs
-	r.URL = &st.url
-	if method == http.MethodConnect {
-		st.url.Host = authority
-		r.RequestURI = authority
-	} else {
-		r.RequestURI = path
-		if !parsePath(&st.url, path) {
-			return false
-		}
-	}
-	if cl := h["Content-Length"]; len(cl) > 0 {
+	return h, true
+}
+
+// requestBody sets r's body and length from the declared Content-Length (every copy the same,
+// digits only) and whether the HEADERS frame ended the stream.
+func (st *stream) requestBody(r *http.Request, endStream bool) bool {
+	if cl := r.Header["Content-Length"]; len(cl) > 0 {
 		for _, v := range cl[1:] {
 			if v != cl[0] {
 				return false
 			}
 		}
-		n, err := strconv.ParseInt(cl[0], 10, 64)
-		if err != nil || n < 0 {
+		n, ok := digits(cl[0])
+		if !ok {
 			return false
 		}
 		st.declCL = n
@@ -308,32 +343,46 @@ func (c *conn) buildRequest(st *stream, endStream bool) bool {
 		}
 		r.ContentLength = 0
 		r.Body = http.NoBody
-	} else {
-		r.ContentLength = st.declCL
-		st.rb.st = st
-		r.Body = &st.rb
+		return true
 	}
-	if vv := h["Trailer"]; len(vv) > 0 {
-		for _, v := range vv {
-			for _, k := range strings.Split(v, ",") {
-				k = textproto.CanonicalMIMEHeaderKey(textproto.TrimString(k))
-				if k == "" {
-					continue
-				}
-				if r.Trailer == nil {
-					r.Trailer = http.Header{}
-				}
-				r.Trailer[k] = nil
+	r.ContentLength = st.declCL
+	st.rb.st = st
+	r.Body = &st.rb
+	return true
+}
+
+// digits parses a Content-Length: decimal digits only (no sign, no space), at most 18 of them.
+func digits(s string) (int64, bool) {
+	if s == "" || len(s) > 18 {
+		return 0, false
+	}
+	var n int64
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(s[i]-'0')
+	}
+	return n, true
+}
+
+// announcedTrailers is the request's Trailer map from its Trailer header fields: the names it will
+// send after the body, with no values yet.
+func announcedTrailers(vv []string) http.Header {
+	var t http.Header
+	for _, v := range vv {
+		for _, k := range strings.Split(v, ",") {
+			k = textproto.CanonicalMIMEHeaderKey(textproto.TrimString(k))
+			if k == "" {
+				continue
 			}
+			if t == nil {
+				t = http.Header{}
+			}
+			t[k] = nil
 		}
 	}
-	st.isHead = method == http.MethodHead
-	st.expect100 = !endStream && strings.EqualFold(h.Get("Expect"), "100-continue")
-	ctx, cancel := context.WithCancel(c.ctx)
-	st.cancel = cancel
-	st.req = r.WithContext(ctx)
-	st.rw.st = st
-	return true
+	return t
 }
 
 // parsePath sets u from a request's :path, without allocating for a plain path.
