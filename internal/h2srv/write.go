@@ -58,9 +58,16 @@ func (c *conn) flushLocked() error {
 		return c.werr
 	}
 	c.writing = true
-	for c.werr == nil && c.wb != nil && len(*c.wb) > 0 {
+	for rounds := 0; c.werr == nil && c.wb != nil && len(*c.wb) > 0; rounds++ {
+		if rounds == maxWriteRounds {
+			// Under steady load output keeps coming: hand the writer's role to a goroutine of its
+			// own rather than hold this caller (a handler, or the frame reader) writing for others.
+			go c.keepWriting()
+			return nil
+		}
 		b := c.wb
 		c.wb = nil
+		c.wcond.Broadcast() // writers waiting on a full buffer may append again while this one writes
 		c.wmu.Unlock()
 		if c.s.l.WriteByteTimeout > 0 {
 			_ = c.tc.SetWriteDeadline(time.Now().Add(c.s.l.WriteByteTimeout))
@@ -81,6 +88,23 @@ func (c *conn) flushLocked() error {
 	c.releaseBuf()
 	c.wcond.Broadcast()
 	return c.werr
+}
+
+// maxWriteRounds is how many writes one flushing caller makes for output others appended while it
+// wrote, before the role passes to a goroutine of its own.
+const maxWriteRounds = 4
+
+// handoffs counts keepWriting's takeovers (TestTheWriterRoleIsHandedOnAfterAFewRounds reads it).
+var handoffs atomic.Int64
+
+// keepWriting takes over the writer's role from a caller that wrote maxWriteRounds times.
+func (c *conn) keepWriting() {
+	handoffs.Add(1)
+	c.wmu.Lock()
+	c.writing = false
+	_ = c.flushLocked()
+	c.wcond.Broadcast() // drainLocked waits for writing to end, also when the connection failed
+	c.wmu.Unlock()
 }
 
 // drainLocked waits until everything pending is written. Called with wmu held.
