@@ -1,0 +1,614 @@
+package h2cli
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
+)
+
+const (
+	codeCancel   = http2.ErrCodeCancel
+	codeProtocol = http2.ErrCodeProtocol
+	codeFlow     = http2.ErrCodeFlowControl
+	// maxStreamsCap bounds the streams opened on one connection when the server sets no limit.
+	maxStreamsCap = 1000
+)
+
+// conn is one HTTP/2 connection: callers write their requests on it under wmu, its reader goroutine
+// reads every frame, and mu guards the streams and both directions' flow-control windows.
+type conn struct {
+	t        *Transport
+	tc       *tls.Conn
+	tlsState *tls.ConnectionState
+
+	wmu   sync.Mutex // frame writes, the write buffer and the header encoder
+	bw    *bufio.Writer
+	fr    *http2.Framer
+	hbuf  bytes.Buffer
+	henc  *hpack.Encoder
+	lower lowerCache
+
+	mu             sync.Mutex
+	streams        map[uint32]*stream
+	nextID         uint32
+	maxStreams     uint32
+	maxFrame       uint32
+	peerInitWindow int32
+	sendWindow     int64     // what the server lets the client send on the connection
+	sendCond       sync.Cond // writers waiting for window
+	recvWindow     int32     // what the server may still send on the connection
+	recvUnacked    int32     // read by callers, not yet returned to the server
+	goAway         bool
+	closed         bool
+	err            error
+	idleSince      time.Time
+	pingSent       time.Time
+	pingData       uint64
+	settingsc      chan struct{} // closed on the server's first SETTINGS
+	gotSettings    bool
+	readDone       chan struct{}
+
+	canon    map[string]string // reader goroutine only: wire names → canonical keys
+	readSeen atomic.Bool       // a frame arrived since the last tick
+	timer    *time.Timer
+}
+
+func newConn(t *Transport, tc *tls.Conn) *conn {
+	st := tc.ConnectionState()
+	c := &conn{
+		t: t, tc: tc, tlsState: &st,
+		bw:             bufio.NewWriterSize(tc, 20<<10),
+		streams:        make(map[uint32]*stream),
+		nextID:         1,
+		maxStreams:     maxStreamsCap,
+		maxFrame:       16 << 10,
+		peerInitWindow: 65535,
+		sendWindow:     65535,
+		recvWindow:     t.connWindow(),
+		idleSince:      time.Now(),
+		settingsc:      make(chan struct{}),
+		readDone:       make(chan struct{}),
+		canon:          make(map[string]string, 16),
+	}
+	c.sendCond.L = &c.mu
+	c.fr = http2.NewFramer(c.bw, bufio.NewReaderSize(tc, 8<<10))
+	c.fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
+	c.fr.MaxHeaderListSize = t.maxHeaderListSize()
+	c.fr.SetReuseFrames()
+	c.henc = hpack.NewEncoder(&c.hbuf)
+	return c
+}
+
+// handshake sends the preface and the client's settings and waits for the server's SETTINGS, so the
+// first request already knows the server's limits.
+func (c *conn) handshake(ctx context.Context) error {
+	c.wmu.Lock()
+	c.bw.WriteString(http2.ClientPreface)
+	c.fr.WriteSettings(
+		http2.Setting{ID: http2.SettingEnablePush, Val: 0},
+		http2.Setting{ID: http2.SettingInitialWindowSize, Val: uint32(c.t.streamWindow())},
+		http2.Setting{ID: http2.SettingMaxHeaderListSize, Val: c.t.maxHeaderListSize()},
+	)
+	c.fr.WriteWindowUpdate(0, uint32(c.t.connWindow()-65535))
+	err := c.bw.Flush()
+	c.wmu.Unlock()
+	if err != nil {
+		return &ConnError{Reason: "writing the preface", Err: err}
+	}
+	go c.readLoop()
+	timer := time.NewTimer(c.t.settingsTimeout())
+	defer timer.Stop()
+	select {
+	case <-c.settingsc:
+	case <-c.readDone:
+		c.mu.Lock()
+		err := c.err
+		c.mu.Unlock()
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-timer.C:
+		return &ConnError{Reason: "no SETTINGS from the server within " + c.t.settingsTimeout().String()}
+	}
+	if p := c.tickPeriod(); p > 0 {
+		c.timer = time.AfterFunc(p, c.tick)
+	}
+	return nil
+}
+
+func (c *conn) canTake() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.canTakeLocked()
+}
+
+func (c *conn) canTakeLocked() bool {
+	return !c.closed && !c.goAway && uint32(len(c.streams)) < c.maxStreams && c.nextID < math.MaxInt32
+}
+
+// roundTrip opens a stream for q, writes it, and waits for the response header.
+func (c *conn) roundTrip(q *request) (*http.Response, error) {
+	s := &stream{c: c, q: q, headersc: make(chan struct{}), declared: -1}
+	s.cond.L = &c.mu
+	s.body.s = s
+	ctx := q.r.Context()
+
+	s.writing.Store(true)
+	c.wmu.Lock()
+	c.mu.Lock()
+	if !c.canTakeLocked() {
+		c.mu.Unlock()
+		c.wmu.Unlock()
+		s.writing.Store(false)
+		return nil, errConnUnusable
+	}
+	s.id = c.nextID
+	c.nextID += 2
+	c.streams[s.id] = s
+	s.sendWindow = int64(c.peerInitWindow)
+	s.recvWindow = c.t.streamWindow()
+	inline := q.small
+	if n := int64(len(inline)); n > 0 && (n > s.sendWindow || n > c.sendWindow) {
+		inline = nil // not within the windows now: the writer goroutine waits for them
+	} else if n > 0 {
+		s.sendWindow -= n
+		c.sendWindow -= n
+	}
+	maxFrame := int(c.maxFrame)
+	c.mu.Unlock()
+	if ctx.Done() != nil {
+		s.stopCtx = context.AfterFunc(ctx, func() { s.cancel(ctx.Err()) })
+	}
+	endStream := !q.hasBody()
+	err := c.writeHeaderBlock(s.id, endStream, maxFrame, func() { encodeHeaders(c.henc, &c.lower, q) })
+	for data := inline; err == nil && len(data) > 0; {
+		k := min(len(data), maxFrame)
+		err = c.fr.WriteData(s.id, k == len(data), data[:k])
+		data = data[k:]
+	}
+	if err == nil {
+		err = c.bw.Flush()
+	}
+	s.writing.Store(false)
+	c.wmu.Unlock()
+	if err != nil {
+		c.closeWith(&ConnError{Reason: "writing a request", Err: err})
+	} else if endStream || len(inline) > 0 {
+		c.mu.Lock()
+		s.sendDone = true
+		s.finishLocked()
+		c.mu.Unlock()
+	} else {
+		var rest []byte
+		if len(q.small) > 0 {
+			rest = q.small
+		}
+		go s.writeBody(rest)
+	}
+
+	<-s.headersc
+	c.mu.Lock()
+	resp, serr := s.resp, s.err
+	c.mu.Unlock()
+	if serr != nil {
+		s.stopWatching()
+		return nil, serr
+	}
+	if resp.Body == http.NoBody {
+		s.stopWatching()
+	}
+	return resp, nil
+}
+
+// writeHeaderBlock encodes a header block and writes it as HEADERS and CONTINUATION frames; the
+// caller holds wmu and flushes.
+func (c *conn) writeHeaderBlock(id uint32, endStream bool, maxFrame int, encode func()) error {
+	c.hbuf.Reset()
+	encode()
+	block := c.hbuf.Bytes()
+	first := block[:min(len(block), maxFrame)]
+	block = block[len(first):]
+	err := c.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: first, EndStream: endStream, EndHeaders: len(block) == 0})
+	for err == nil && len(block) > 0 {
+		k := min(len(block), maxFrame)
+		err = c.fr.WriteContinuation(id, k == len(block), block[:k])
+		block = block[k:]
+	}
+	return err
+}
+
+// creditLocked records n bytes consumed from the connection's receive window, returning an increment
+// to send once a quarter of the window is owed (so small responses do not each cost a WINDOW_UPDATE).
+func (c *conn) creditLocked(n int) int32 {
+	if n <= 0 {
+		return 0
+	}
+	c.recvUnacked += int32(n)
+	if c.recvUnacked < c.t.connWindow()/4 || c.closed {
+		return 0
+	}
+	inc := c.recvUnacked
+	c.recvUnacked = 0
+	c.recvWindow += inc
+	return inc
+}
+
+func (c *conn) writeWindowUpdates(id uint32, connInc, streamInc int32) {
+	c.wmu.Lock()
+	var err error
+	if connInc > 0 {
+		err = c.fr.WriteWindowUpdate(0, uint32(connInc))
+	}
+	if err == nil && streamInc > 0 {
+		c.mu.Lock()
+		open := c.streams[id] != nil
+		c.mu.Unlock()
+		if open {
+			err = c.fr.WriteWindowUpdate(id, uint32(streamInc))
+		}
+	}
+	if err == nil {
+		err = c.bw.Flush()
+	}
+	c.wmu.Unlock()
+	if err != nil {
+		c.closeWith(&ConnError{Reason: "writing WINDOW_UPDATE", Err: err})
+	}
+}
+
+func (c *conn) writeRST(id uint32, code http2.ErrCode) {
+	c.wmu.Lock()
+	err := c.fr.WriteRSTStream(id, code)
+	if err == nil {
+		err = c.bw.Flush()
+	}
+	c.wmu.Unlock()
+	if err != nil {
+		c.closeWith(&ConnError{Reason: "writing RST_STREAM", Err: err})
+	}
+}
+
+// closeWith fails the connection: every stream on it ends with err, and the socket is closed.
+func (c *conn) closeWith(err error) {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return
+	}
+	c.closed = true
+	c.err = err
+	for _, s := range c.streams {
+		s.abortLocked(err)
+	}
+	c.sendCond.Broadcast()
+	c.mu.Unlock()
+	if c.timer != nil {
+		c.timer.Stop()
+	}
+	// The raw socket, not the TLS close: a close_notify could block on a server that stopped reading.
+	c.tc.NetConn().Close()
+	c.t.remove(c)
+}
+
+// closeIfIdle closes the connection when no stream is open on it.
+func (c *conn) closeIfIdle() {
+	c.mu.Lock()
+	idle := len(c.streams) == 0
+	c.mu.Unlock()
+	if idle {
+		c.closeWith(&ConnError{Reason: "closed while idle"})
+	}
+}
+
+func (c *conn) tickPeriod() time.Duration {
+	if c.t.PingAfter > 0 {
+		return c.t.PingAfter
+	}
+	return c.t.IdleTimeout
+}
+
+// tick is the connection's housekeeping: a ping after a period of silence, failing the connection when
+// no frame at all follows it within PingTimeout, and closing it once idle for IdleTimeout.
+func (c *conn) tick() {
+	now := time.Now()
+	next := c.tickPeriod()
+	seen := c.readSeen.Swap(false)
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return
+	}
+	if !c.pingSent.IsZero() {
+		if !seen && now.Sub(c.pingSent) >= c.t.PingTimeout {
+			c.mu.Unlock()
+			c.closeWith(&ConnError{Reason: fmt.Sprintf("the server did not answer a ping within %s", c.t.PingTimeout)})
+			return
+		}
+		c.pingSent = time.Time{}
+		seen = true
+	}
+	idle := len(c.streams) == 0 && c.t.IdleTimeout > 0 && now.Sub(c.idleSince) >= c.t.IdleTimeout
+	ping := !idle && c.t.PingAfter > 0 && !seen
+	if ping {
+		c.pingSent = now
+		c.pingData++
+	}
+	data := c.pingData
+	c.mu.Unlock()
+	if idle {
+		c.closeWith(&ConnError{Reason: "idle for " + c.t.IdleTimeout.String()})
+		return
+	}
+	if ping {
+		next = max(c.t.PingTimeout, time.Millisecond)
+		// Never wait for the write lock here: a write stuck on a server that stopped reading holds it,
+		// and this tick is what ends such a connection (no frame comes back either way).
+		if c.wmu.TryLock() {
+			var b [8]byte
+			for i := range b {
+				b[i] = byte(data >> (8 * i))
+			}
+			c.tc.SetWriteDeadline(now.Add(next))
+			err := c.fr.WritePing(false, b)
+			if err == nil {
+				err = c.bw.Flush()
+			}
+			c.tc.SetWriteDeadline(time.Time{})
+			c.wmu.Unlock()
+			if err != nil {
+				c.closeWith(&ConnError{Reason: "writing PING", Err: err})
+				return
+			}
+		}
+	}
+	c.timer.Reset(next)
+}
+
+// writeGrace is how long a cancelled stream's write may stay blocked before the connection is broken.
+const writeGrace = 500 * time.Millisecond
+
+// stream is one request and its response.
+type stream struct {
+	c        *conn
+	q        *request
+	id       uint32
+	cond     sync.Cond // on c.mu: the body's reader waits for DATA
+	headersc chan struct{}
+	body     respBody
+	stopCtx  func() bool
+	writing  atomic.Bool // a write of this stream is in progress
+
+	// guarded by c.mu
+	resp        *http.Response
+	err         error // the stream failed before its response header
+	headersDone bool
+	sendWindow  int64
+	recvWindow  int32
+	unacked     int32
+	buf         dataBuffer
+	bodyErr     error // what Read returns once buf is drained
+	trailer     http.Header
+	declared    int64 // the response's Content-Length, or -1
+	got         int64
+	respDone    bool // END_STREAM or reset received
+	sendDone    bool // END_STREAM or reset sent
+	dead        bool // reset or failed
+	removed     bool
+	bodyClosed  bool
+}
+
+// abortLocked ends the stream with err, waking whoever waits on it; it reports whether the server still
+// holds the stream open (the caller then sends RST_STREAM).
+func (s *stream) abortLocked(err error) (rst bool) {
+	if s.dead {
+		return false
+	}
+	rst = !s.respDone || !s.sendDone
+	s.dead, s.respDone, s.sendDone = true, true, true
+	if !s.headersDone {
+		s.headersDone, s.err = true, err
+		close(s.headersc)
+	}
+	if s.bodyErr == nil {
+		s.bodyErr = err
+	}
+	if n := s.buf.discard(); n > 0 {
+		s.c.recvUnacked += int32(n) // returned with the next update; the stream is gone
+	}
+	s.removeLocked()
+	s.cond.Broadcast()
+	s.c.sendCond.Broadcast()
+	return rst && !s.c.closed
+}
+
+// finishLocked removes the stream once both directions have ended.
+func (s *stream) finishLocked() {
+	if s.respDone && s.sendDone {
+		s.removeLocked()
+	}
+}
+
+func (s *stream) removeLocked() {
+	if s.removed {
+		return
+	}
+	s.removed = true
+	c := s.c
+	delete(c.streams, s.id)
+	if len(c.streams) == 0 {
+		c.idleSince = time.Now()
+		if c.goAway && !c.closed {
+			go c.closeWith(&ConnError{Reason: "server sent GOAWAY"})
+		}
+	}
+}
+
+// cancel is the request's context ending: the stream is reset, and a write of it stuck on a server that
+// stopped reading breaks the connection (its state is unknown).
+func (s *stream) cancel(err error) {
+	c := s.c
+	c.mu.Lock()
+	rst := s.abortLocked(err)
+	c.mu.Unlock()
+	if s.writing.Load() {
+		// The stream's write is stuck behind a server that stopped reading (or waits for the lock a
+		// stuck write holds): unless it completes shortly, break the connection so the caller returns.
+		time.AfterFunc(writeGrace, func() {
+			if s.writing.Load() {
+				c.tc.SetWriteDeadline(time.Now())
+			}
+		})
+	}
+	if rst {
+		c.writeRST(s.id, codeCancel)
+	}
+}
+
+func (s *stream) stopWatching() {
+	if s.stopCtx != nil {
+		s.stopCtx()
+	}
+}
+
+var bodyBufPool = sync.Pool{New: func() any { b := make([]byte, chunkSize); return &b }}
+
+// writeBody sends the request body as it is read, within the flow-control windows, and ends the stream
+// (with trailers when the request has them). rest is a held body the windows did not admit at once.
+func (s *stream) writeBody(rest []byte) {
+	c := s.c
+	r := s.q.r
+	var buf *[]byte
+	if rest == nil {
+		buf = bodyBufPool.Get().(*[]byte)
+		defer bodyBufPool.Put(buf)
+	}
+	closeBody := func() {
+		if s.q.bodyRead.Load() {
+			r.Body.Close()
+		}
+	}
+	for {
+		var data []byte
+		var rerr error
+		if rest != nil {
+			data, rerr = rest, io.EOF
+		} else {
+			c.mu.Lock()
+			dead := s.dead
+			if !dead {
+				s.q.bodyRead.Store(true)
+			}
+			c.mu.Unlock()
+			if dead {
+				closeBody()
+				return
+			}
+			n, err := r.Body.Read(*buf)
+			data, rerr = (*buf)[:n], err
+		}
+		for len(data) > 0 {
+			n, err := s.awaitWindow(len(data))
+			if err != nil {
+				closeBody()
+				return
+			}
+			if !s.write(func() error { return c.fr.WriteData(s.id, false, data[:n]) }) {
+				closeBody()
+				return
+			}
+			data = data[n:]
+		}
+		if rerr == io.EOF {
+			ok := s.write(func() error {
+				if len(r.Trailer) > 0 {
+					return c.writeHeaderBlock(s.id, true, int(c.maxFrameNow()), func() { encodeTrailers(c.henc, &c.lower, r.Trailer) })
+				}
+				return c.fr.WriteData(s.id, true, nil)
+			})
+			if ok {
+				c.mu.Lock()
+				s.sendDone = true
+				s.finishLocked()
+				c.mu.Unlock()
+			}
+			closeBody()
+			return
+		}
+		if rerr != nil {
+			c.mu.Lock()
+			rst := s.abortLocked(fmt.Errorf("reading the request body: %w", rerr))
+			c.mu.Unlock()
+			if rst {
+				c.writeRST(s.id, codeCancel)
+			}
+			closeBody()
+			return
+		}
+	}
+}
+
+func (c *conn) maxFrameNow() uint32 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.maxFrame
+}
+
+// write runs one frame write of the stream and flushes it, unless the stream has ended; false when it
+// has, or the write failed (which fails the connection).
+func (s *stream) write(frame func() error) bool {
+	c := s.c
+	s.writing.Store(true)
+	c.wmu.Lock()
+	c.mu.Lock()
+	dead := s.dead
+	c.mu.Unlock()
+	if dead {
+		c.wmu.Unlock()
+		s.writing.Store(false)
+		return false
+	}
+	err := frame()
+	if err == nil {
+		err = c.bw.Flush()
+	}
+	s.writing.Store(false)
+	c.wmu.Unlock()
+	if err != nil {
+		c.closeWith(&ConnError{Reason: "writing a request body", Err: err})
+		return false
+	}
+	return true
+}
+
+// awaitWindow waits until the stream may send, taking up to n bytes of both windows.
+func (s *stream) awaitWindow(n int) (int, error) {
+	c := s.c
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for {
+		if s.dead {
+			return 0, s.bodyErr
+		}
+		w := min(int64(n), s.sendWindow, c.sendWindow, int64(c.maxFrame))
+		if w > 0 {
+			s.sendWindow -= w
+			c.sendWindow -= w
+			return int(w), nil
+		}
+		c.sendCond.Wait()
+	}
+}
+
+var errNoResponse = errors.New("h2cli: stream ended without a response")
