@@ -60,6 +60,8 @@ type conn struct {
 	gotSettings    bool
 	readDone       chan struct{}
 
+	br       *bufio.Reader
+	wakes    []wakeup          // reader goroutine only: callers to wake before the next wait
 	canon    map[string]string // reader goroutine only: wire names → canonical keys
 	readSeen atomic.Bool       // a frame arrived since the last tick
 	timer    *time.Timer
@@ -83,7 +85,8 @@ func newConn(t *Transport, tc *tls.Conn) *conn {
 		canon:          make(map[string]string, 16),
 	}
 	c.sendCond.L = &c.mu
-	c.fr = http2.NewFramer(c.bw, bufio.NewReaderSize(tc, 8<<10))
+	c.br = bufio.NewReaderSize(tc, 8<<10)
+	c.fr = http2.NewFramer(c.bw, c.br)
 	c.fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
 	c.fr.MaxHeaderListSize = t.maxHeaderListSize()
 	c.fr.SetReuseFrames()

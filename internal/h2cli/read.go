@@ -15,7 +15,11 @@ import (
 // readLoop reads every frame of the connection, until it fails.
 func (c *conn) readLoop() {
 	defer close(c.readDone)
+	defer c.flushWakes()
 	for {
+		if len(c.wakes) > 0 && !c.frameBuffered() {
+			c.flushWakes()
+		}
 		f, err := c.fr.ReadFrame()
 		if err != nil {
 			var se http2.StreamError
@@ -187,7 +191,7 @@ func (c *conn) onHeaders(f *http2.MetaHeadersFrame) error {
 		resp.Body = &s.body
 	}
 	s.headersDone = true
-	close(s.headersc)
+	c.wake(s, true)
 	if f.StreamEnded() {
 		s.endResponseLocked()
 	}
@@ -204,7 +208,7 @@ func (s *stream) endResponseLocked() {
 			s.bodyErr = io.EOF
 		}
 	}
-	s.cond.Broadcast()
+	s.c.wake(s, false)
 	s.finishLocked()
 }
 
@@ -367,7 +371,7 @@ func (c *conn) onData(f *http2.DataFrame) error {
 	s.got += int64(len(data))
 	if len(data) > 0 && !s.bodyClosed {
 		s.buf.write(data)
-		s.cond.Broadcast()
+		c.wake(s, false)
 	}
 	pad := int(n) - len(data)
 	if s.bodyClosed {
@@ -492,4 +496,44 @@ func (c *conn) onGoAway(f *http2.GoAwayFrame) {
 	if idle {
 		c.closeWith(&ConnError{Reason: fmt.Sprintf("server sent GOAWAY (%v)", f.ErrCode)})
 	}
+}
+
+// wakeup is a caller to wake once the frames already read are handled: a response's HEADERS and DATA
+// that arrived together reach the caller in one hand-off, not two.
+type wakeup struct {
+	s       *stream
+	headers bool
+}
+
+// wake wakes a stream's caller (for its response header) or body reader, after the frames already
+// buffered; reader goroutine only.
+func (c *conn) wake(s *stream, headers bool) {
+	for _, w := range c.wakes {
+		if w.s == s && w.headers == headers {
+			return
+		}
+	}
+	c.wakes = append(c.wakes, wakeup{s, headers})
+}
+
+func (c *conn) flushWakes() {
+	for i, w := range c.wakes {
+		if w.headers {
+			close(w.s.headersc)
+		} else {
+			w.s.cond.Broadcast()
+		}
+		c.wakes[i] = wakeup{}
+	}
+	c.wakes = c.wakes[:0]
+}
+
+// frameBuffered says whether a whole frame is already read from the socket, so handling it costs no wait.
+func (c *conn) frameBuffered() bool {
+	n := c.br.Buffered()
+	if n < 9 {
+		return false
+	}
+	h, _ := c.br.Peek(9)
+	return n >= 9+(int(h[0])<<16|int(h[1])<<8|int(h[2]))
 }
