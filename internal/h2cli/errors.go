@@ -61,5 +61,5 @@ type protocolError struct {
 }
 
 func (e *protocolError) Error() string {
-	return fmt.Sprintf("server broke the protocol (%v): %s", e.code, e.reason)
+	return fmt.Sprintf("the gateway broke HTTP/2 (%v): %s", e.code, e.reason)
 }

@@ -29,7 +29,13 @@ func (c *conn) readLoop() {
 			}
 			var ce http2.ConnectionError
 			if errors.As(err, &ce) {
-				c.fail(&protocolError{code: http2.ErrCode(ce), reason: "reading a frame: " + err.Error()})
+				reason := "malformed frame"
+				if d := c.fr.ErrorDetail(); d != nil {
+					reason = d.Error()
+				} else if http2.ErrCode(ce) == codeProtocol {
+					reason = "malformed frame, or a header block past the limit"
+				}
+				c.fail(&protocolError{code: http2.ErrCode(ce), reason: reason})
 				return
 			}
 			c.closeWith(&ConnError{Reason: "reading from the server", Err: err})
@@ -85,7 +91,7 @@ func (c *conn) fail(err error) {
 		c.bw.Flush()
 		c.wmu.Unlock()
 	}
-	c.closeWith(&ConnError{Reason: "protocol error", Err: err})
+	c.closeWith(&ConnError{Reason: "closed", Err: err})
 }
 
 func (c *conn) onSettings(f *http2.SettingsFrame) error {

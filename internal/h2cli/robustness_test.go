@@ -239,7 +239,7 @@ func TestGoAwayDuringLoadLosesNoRequest(t *testing.T) {
 			select {
 			case <-stop:
 				return
-			case <-time.After(20 * time.Millisecond):
+			case <-time.After(10 * time.Millisecond):
 			}
 			mu.Lock()
 			old := cur
@@ -256,8 +256,8 @@ func TestGoAwayDuringLoadLosesNoRequest(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for i := 0; i < 100; i++ {
-				want := strings.Repeat("x", i)
+			for i := 0; i < 400; i++ {
+				want := strings.Repeat("x", i%100)
 				req, _ := http.NewRequest("POST", "https://load.example.com/", strings.NewReader(want))
 				resp, err := tr.RoundTrip(req)
 				if err != nil {
