@@ -1,6 +1,7 @@
 package h2cli
 
 import (
+	"context"
 	"errors"
 	"io"
 	"sync"
@@ -19,6 +20,7 @@ var chunkPool = sync.Pool{New: func() any { return new(chunk) }}
 // bounded by the stream's receive window.
 type dataBuffer struct {
 	chunks []*chunk
+	first  [1]*chunk // the usual one chunk, without allocating a slice for it
 	n      int
 }
 
@@ -31,6 +33,9 @@ func (d *dataBuffer) write(p []byte) {
 		} else {
 			c = chunkPool.Get().(*chunk)
 			c.r, c.w = 0, 0
+			if d.chunks == nil {
+				d.chunks = d.first[:0]
+			}
 			d.chunks = append(d.chunks, c)
 		}
 		m := copy(c.b[c.w:], p)
@@ -97,6 +102,13 @@ func (b *respBody) Read(p []byte) (int, error) {
 			c.mu.Unlock()
 			return 0, nil
 		}
+		if err := s.q.r.Context().Err(); err != nil {
+			c.mu.Unlock()
+			s.cancel(context.Cause(s.q.r.Context()))
+			c.mu.Lock()
+			continue
+		}
+		s.watchLocked()
 		s.cond.Wait()
 	}
 	n := s.buf.read(p)

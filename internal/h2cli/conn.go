@@ -171,9 +171,6 @@ func (c *conn) roundTrip(q *request) (*http.Response, error) {
 	}
 	maxFrame := int(c.maxFrame)
 	c.mu.Unlock()
-	if ctx.Done() != nil {
-		s.stopCtx = context.AfterFunc(ctx, func() { s.cancel(ctx.Err()) })
-	}
 	endStream := !q.hasBody()
 	err := c.writeHeaderBlock(s.id, endStream, maxFrame, func() { encodeHeaders(c.henc, &c.lower, q) })
 	for data := inline; err == nil && len(data) > 0; {
@@ -201,16 +198,19 @@ func (c *conn) roundTrip(q *request) (*http.Response, error) {
 		go s.writeBody(rest)
 	}
 
-	<-s.headersc
+	// The context is watched only while someone waits on the stream: here, then in a body Read that
+	// must wait, and by a streaming body's writer; a call answered at once registers nothing.
+	select {
+	case <-s.headersc:
+	case <-ctx.Done():
+		s.cancel(ctx.Err())
+		<-s.headersc
+	}
 	c.mu.Lock()
 	resp, serr := s.resp, s.err
 	c.mu.Unlock()
 	if serr != nil {
-		s.stopWatching()
 		return nil, serr
-	}
-	if resp.Body == http.NoBody {
-		s.stopWatching()
 	}
 	return resp, nil
 }
@@ -390,10 +390,10 @@ type stream struct {
 	cond     sync.Cond // on c.mu: the body's reader waits for DATA
 	headersc chan struct{}
 	body     respBody
-	stopCtx  func() bool
 	writing  atomic.Bool // a write of this stream is in progress
 
 	// guarded by c.mu
+	stopCtx     func() bool
 	resp        *http.Response
 	err         error // the stream failed before its response header
 	headersDone bool
@@ -479,9 +479,24 @@ func (s *stream) cancel(err error) {
 	}
 }
 
+// watchLocked resets the stream when its request's context ends, from now until stopWatching.
+func (s *stream) watchLocked() {
+	if s.stopCtx != nil || s.dead {
+		return
+	}
+	ctx := s.q.r.Context()
+	if ctx.Done() == nil {
+		return
+	}
+	s.stopCtx = context.AfterFunc(ctx, func() { s.cancel(context.Cause(ctx)) })
+}
+
 func (s *stream) stopWatching() {
-	if s.stopCtx != nil {
-		s.stopCtx()
+	s.c.mu.Lock()
+	stop := s.stopCtx
+	s.c.mu.Unlock()
+	if stop != nil {
+		stop()
 	}
 }
 
@@ -497,6 +512,10 @@ func (s *stream) writeBody(rest []byte) {
 		buf = bodyBufPool.Get().(*[]byte)
 		defer bodyBufPool.Put(buf)
 	}
+	c.mu.Lock()
+	s.watchLocked()
+	c.mu.Unlock()
+	defer s.stopWatching()
 	closeBody := func() {
 		if s.q.bodyRead.Load() {
 			r.Body.Close()

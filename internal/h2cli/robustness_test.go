@@ -348,17 +348,18 @@ func TestAPingUnansweredClosesABlackHoledConnection(t *testing.T) {
 func TestAnIdleConnectionIsClosed(t *testing.T) {
 	p := newTLSPair(t)
 	closed := make(chan struct{})
-	addr := startServer(t, p, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}), nil)
+	addr := rawServer(t, p, nil, func(rc *rawConn) {
+		f := rc.request()
+		if f == nil {
+			return
+		}
+		rc.headers(f.StreamID, true, ":status", "204")
+		for rc.next() != nil { // until the client closes the connection
+		}
+		close(closed)
+	})
 	tr := newTransport(t, p, addr)
 	tr.IdleTimeout, tr.PingAfter = 200*time.Millisecond, 0
-	inner := tr.Dial
-	tr.Dial = func(ctx context.Context) (*tls.Conn, error) {
-		c, err := inner(ctx)
-		if err == nil {
-			go func() { io.Copy(io.Discard, c); close(closed) }()
-		}
-		return c, err
-	}
 	if _, err := getWithin(t, tr, 5*time.Second); err != nil {
 		t.Fatal(err)
 	}

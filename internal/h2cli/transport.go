@@ -45,16 +45,20 @@ type dialCall struct {
 	err  error
 }
 
+// maxRetries bounds how often a request the server did not process is sent again.
+const maxRetries = 3
+
 // RoundTrip sends r on a pooled connection and returns the response once its header arrives. A request
-// the server did not process (GOAWAY, REFUSED_STREAM) is sent once more on another connection when its
-// body can be sent again.
+// the server did not process (GOAWAY, REFUSED_STREAM) is sent again, up to maxRetries times (after the
+// first, with a short back-off), when its body can be sent again; a connection that sent GOAWAY takes no
+// new stream, so the retry goes to another.
 func (t *Transport) RoundTrip(r *http.Request) (*http.Response, error) {
 	req, err := newRequest(r)
 	if err != nil {
 		closeBody(r)
 		return nil, err
 	}
-	retried := false
+	retries := 0
 	for {
 		c, err := t.conn(r.Context())
 		if err != nil {
@@ -68,8 +72,8 @@ func (t *Transport) RoundTrip(r *http.Request) (*http.Response, error) {
 			return resp, nil
 		case errors.Is(err, errConnUnusable):
 			continue // the connection filled up or went away before the stream was opened
-		case !retried && NotSent(err) && req.rewindable() && r.Context().Err() == nil:
-			retried = true
+		case retries < maxRetries && NotSent(err) && req.rewindable() && backoff(r.Context(), retries):
+			retries++
 			continue
 		}
 		req.release()
@@ -142,6 +146,21 @@ func (t *Transport) dial(ctx context.Context) (*conn, error) {
 		return nil, &notSentError{err}
 	}
 	return c, nil
+}
+
+// backoff waits before retry n+1 (none before the first), false when the caller gave up meanwhile.
+func backoff(ctx context.Context, n int) bool {
+	if n == 0 {
+		return ctx.Err() == nil
+	}
+	t := time.NewTimer(time.Duration(n) * 10 * time.Millisecond)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
 }
 
 func quote(s string) string { return "\"" + s + "\"" }
