@@ -116,6 +116,11 @@ func (c *conn) handshake(ctx context.Context) error {
 	select {
 	case <-c.settingsc:
 	case <-c.readDone:
+		select {
+		case <-c.settingsc:
+			return nil // the server answered, then went away: the pool sees it is closed
+		default:
+		}
 		c.mu.Lock()
 		err := c.err
 		c.mu.Unlock()
@@ -126,7 +131,11 @@ func (c *conn) handshake(ctx context.Context) error {
 		return &ConnError{Reason: "no SETTINGS from the server within " + c.t.settingsTimeout().String()}
 	}
 	if p := c.tickPeriod(); p > 0 {
-		c.timer = time.AfterFunc(p, c.tick)
+		c.mu.Lock()
+		if !c.closed {
+			c.timer = time.AfterFunc(p, c.tick)
+		}
+		c.mu.Unlock()
 	}
 	return nil
 }
@@ -296,9 +305,10 @@ func (c *conn) closeWith(err error) {
 		s.abortLocked(err)
 	}
 	c.sendCond.Broadcast()
+	timer := c.timer
 	c.mu.Unlock()
-	if c.timer != nil {
-		c.timer.Stop()
+	if timer != nil {
+		timer.Stop()
 	}
 	// The raw socket, not the TLS close: a close_notify could block on a server that stopped reading.
 	c.tc.NetConn().Close()

@@ -239,7 +239,7 @@ func TestGoAwayDuringLoadLosesNoRequest(t *testing.T) {
 			select {
 			case <-stop:
 				return
-			case <-time.After(10 * time.Millisecond):
+			case <-time.After(50 * time.Millisecond): // each GOAWAY refuses what is in flight: retries must land on the next generation
 			}
 			mu.Lock()
 			old := cur

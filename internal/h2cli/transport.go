@@ -85,6 +85,7 @@ func (t *Transport) RoundTrip(r *http.Request) (*http.Response, error) {
 // conn returns a connection with room for a new stream, dialing one (once for all waiting callers)
 // when none has.
 func (t *Transport) conn(ctx context.Context) (*conn, error) {
+	dials := 0
 	t.mu.Lock()
 	for {
 		if t.closed {
@@ -110,6 +111,11 @@ func (t *Transport) conn(ctx context.Context) (*conn, error) {
 			t.mu.Lock()
 			continue
 		}
+		if dials == 3 {
+			t.mu.Unlock()
+			return nil, &notSentError{errors.New("every new connection went away at once (GOAWAY)")}
+		}
+		dials++
 		d := &dialCall{done: make(chan struct{})}
 		t.dialing = d
 		t.mu.Unlock()
@@ -127,7 +133,9 @@ func (t *Transport) conn(ctx context.Context) (*conn, error) {
 			c.closeWith(errors.New("transport closed"))
 			return nil, &notSentError{errors.New("transport closed")}
 		}
-		t.conns = append(t.conns, c)
+		if c.canTake() {
+			t.conns = append(t.conns, c) // a connection closed meanwhile has called remove already
+		}
 	}
 }
 
