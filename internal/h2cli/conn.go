@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
-	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -61,6 +60,8 @@ type conn struct {
 	readDone       chan struct{}
 
 	br       *bufio.Reader
+	hdec     *hpack.Decoder // reader goroutine only
+	hb       block          // reader goroutine only: the header block being read
 	wakes    []wakeup          // reader goroutine only: callers to wake before the next wait
 	canon    map[string]string // reader goroutine only: wire names → canonical keys
 	readSeen atomic.Bool       // a frame arrived since the last tick
@@ -87,8 +88,8 @@ func newConn(t *Transport, tc *tls.Conn) *conn {
 	c.sendCond.L = &c.mu
 	c.br = bufio.NewReaderSize(tc, 8<<10)
 	c.fr = http2.NewFramer(c.bw, c.br)
-	c.fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
-	c.fr.MaxHeaderListSize = t.maxHeaderListSize()
+	c.hdec = hpack.NewDecoder(4096, c.onField)
+	c.hdec.SetMaxStringLength(int(t.maxHeaderListSize()))
 	c.fr.SetReuseFrames()
 	c.henc = hpack.NewEncoder(&c.hbuf)
 	return c
@@ -319,6 +320,9 @@ func (c *conn) closeWith(err error) {
 func (c *conn) closeIfIdle() {
 	c.mu.Lock()
 	idle := len(c.streams) == 0
+	if idle {
+		c.goAway = true // no stream may start on it between here and the close
+	}
 	c.mu.Unlock()
 	if idle {
 		c.closeWith(&ConnError{Reason: "closed while idle"})
@@ -353,6 +357,9 @@ func (c *conn) tick() {
 		seen = true
 	}
 	idle := len(c.streams) == 0 && c.t.IdleTimeout > 0 && now.Sub(c.idleSince) >= c.t.IdleTimeout
+	if idle {
+		c.goAway = true // no stream may start on it between here and the close
+	}
 	ping := !idle && c.t.PingAfter > 0 && !seen
 	if ping {
 		c.pingSent = now
@@ -642,5 +649,3 @@ func (s *stream) awaitWindow(n int) (int, error) {
 		c.sendCond.Wait()
 	}
 }
-
-var errNoResponse = errors.New("h2cli: stream ended without a response")

@@ -52,8 +52,10 @@ func (c *conn) readLoop() {
 		switch f := f.(type) {
 		case *http2.SettingsFrame:
 			err = c.onSettings(f)
-		case *http2.MetaHeadersFrame:
-			err = c.onHeaders(f)
+		case *http2.HeadersFrame:
+			err = c.startBlock(f)
+		case *http2.ContinuationFrame:
+			err = c.blockFragment(f.HeaderBlockFragment(), f.HeadersEnded())
 		case *http2.DataFrame:
 			err = c.onData(f)
 		case *http2.RSTStreamFrame:
@@ -152,7 +154,7 @@ func (c *conn) onSettings(f *http2.SettingsFrame) error {
 // for it are dropped. Anything else is the server naming a stream that never existed.
 func (c *conn) knownLocked(id uint32) bool { return id%2 == 1 && id < c.nextID }
 
-func (c *conn) onHeaders(f *http2.MetaHeadersFrame) error {
+func (c *conn) onHeaders(f *block) error {
 	id := f.StreamID
 	c.mu.Lock()
 	s := c.streams[id]
@@ -191,7 +193,7 @@ func (c *conn) onHeaders(f *http2.MetaHeadersFrame) error {
 	}
 	s.resp = resp
 	s.declared = resp.ContentLength
-	if f.StreamEnded() || s.q.r.Method == http.MethodHead {
+	if f.StreamEnded() {
 		resp.Body = http.NoBody
 	} else {
 		resp.Body = &s.body
@@ -218,7 +220,7 @@ func (s *stream) endResponseLocked() {
 	s.finishLocked()
 }
 
-func (c *conn) onTrailers(s *stream, f *http2.MetaHeadersFrame) error {
+func (c *conn) onTrailers(s *stream, f *block) error {
 	if !f.StreamEnded() {
 		c.resetStream(s.id, codeProtocol, "trailers without END_STREAM")
 		return nil
@@ -242,7 +244,10 @@ func (c *conn) onTrailers(s *stream, f *http2.MetaHeadersFrame) error {
 	return nil
 }
 
-func (c *conn) buildResponse(s *stream, f *http2.MetaHeadersFrame) (*http.Response, int, error) {
+func (c *conn) buildResponse(s *stream, f *block) (*http.Response, int, error) {
+	if ps := f.PseudoFields(); len(ps) != 1 || ps[0].Name != ":status" {
+		return nil, 0, fmt.Errorf("response pseudo-headers %v, want :status alone", ps)
+	}
 	status := f.PseudoValue("status")
 	code, err := strconv.Atoi(status)
 	if err != nil || len(status) != 3 || code < 100 {

@@ -81,6 +81,15 @@ func TestAMaliciousServerCannotHangOrBloatTheClient(t *testing.T) {
 			rc.headers(id, false, ":status", "200", "content-length", "30")
 			rc.fr.WriteData(id, true, []byte("short"))
 		}},
+		{"a request pseudo-header in a response", func(rc *rawConn, id uint32) {
+			rc.headers(id, true, ":status", "200", ":path", "/")
+		}},
+		{"an upper-case header name", func(rc *rawConn, id uint32) {
+			rc.headers(id, true, ":status", "200", "X-Upper", "1")
+		}},
+		{"a pseudo-header after a regular one", func(rc *rawConn, id uint32) {
+			rc.headers(id, true, "x-a", "1", ":status", "200")
+		}},
 		{"101 Switching Protocols", func(rc *rawConn, id uint32) {
 			rc.headers(id, true, ":status", "101")
 		}},
