@@ -60,8 +60,8 @@ type conn struct {
 	readDone       chan struct{}
 
 	br       *bufio.Reader
-	hdec     *hpack.Decoder // reader goroutine only
-	hb       block          // reader goroutine only: the header block being read
+	hdec     *hpack.Decoder    // reader goroutine only
+	hb       block             // reader goroutine only: the header block being read
 	wakes    []wakeup          // reader goroutine only: callers to wake before the next wait
 	canon    map[string]string // reader goroutine only: wire names → canonical keys
 	readSeen atomic.Bool       // a frame arrived since the last tick
