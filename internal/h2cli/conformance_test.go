@@ -307,3 +307,25 @@ func TestOneStreamAtATimeWhenTheServerAllowsOne(t *testing.T) {
 		t.Fatal("no request reached the server")
 	}
 }
+
+func TestAbandonedBodiesReturnTheirWindow(t *testing.T) {
+	p := newTLSPair(t)
+	addr := startServer(t, p, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write(make([]byte, 60<<10)) // fills most of a 64 KiB stream window
+	}), nil)
+	tr := newTransport(t, p, addr)
+	tr.StreamWindow, tr.ConnWindow = 65535, 128<<10 // two such bodies fill the connection's window
+	for i := 0; i < 10; i++ {
+		resp, err := get(t, tr, "https://big.example.com/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Wait until the whole body is buffered, then drop it unread.
+		time.Sleep(20 * time.Millisecond)
+		resp.Body.Close()
+	}
+	body, err := getWithin(t, tr, 5*time.Second)
+	if err != nil || len(body) != 60<<10 {
+		t.Fatalf("after ten abandoned bodies: %d bytes, %v", len(body), err)
+	}
+}

@@ -444,8 +444,10 @@ func (s *stream) abortLocked(err error) (rst bool) {
 	if s.bodyErr == nil {
 		s.bodyErr = err
 	}
-	if n := s.buf.discard(); n > 0 {
-		s.c.recvUnacked += int32(n) // returned with the next update; the stream is gone
+	// What the caller will never read returns to the connection's window: without it, streams
+	// abandoned with full buffers would leave the server no window to answer the next ones.
+	if inc := s.c.creditLocked(s.buf.discard()); inc > 0 {
+		go s.c.writeWindowUpdates(0, inc, 0)
 	}
 	s.removeLocked()
 	s.cond.Broadcast()
