@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -440,5 +441,29 @@ func TestTheServersSettingsAreHonoured(t *testing.T) {
 		if resp.StatusCode != 204 {
 			t.Fatalf("status %d", resp.StatusCode)
 		}
+	}
+}
+
+func TestARequestStuckInItsOwnWriteEndsWithThePing(t *testing.T) {
+	p := newTLSPair(t)
+	addr := rawServer(t, p, nil, func(rc *rawConn) {
+		<-rc.gone // reads nothing after the preface: the client's writes fill the socket
+	})
+	tr := newTransport(t, p, addr)
+	tr.PingAfter, tr.PingTimeout = 200*time.Millisecond, 200*time.Millisecond
+	req, _ := http.NewRequest("GET", "https://stuck.example.com/", nil)
+	req.Header.Set("X-Huge", strings.Repeat("h", 32<<20)) // more than loopback's socket buffers hold
+	done := make(chan error, 1)
+	go func() {
+		_, err := tr.RoundTrip(req)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if !strings.Contains(fmt.Sprint(err), "ping") {
+			t.Errorf("err %v, want the connection closed for an unanswered ping", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the caller is still blocked in its write")
 	}
 }
