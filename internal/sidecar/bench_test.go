@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"testing"
 
 	"egret.dev/egret/internal/accesslog"
@@ -68,8 +69,10 @@ func BenchmarkTwoHopAlone(b *testing.B) {
 	peer.Run()
 }
 
-// discardLogs sends the sidecar's logs where the load harness sends them: nowhere.
+// discardLogs sends the sidecar's logs where the load harness sends them: nowhere. It also picks the
+// HTTP/2 client from EGRET_BENCH_HTTP2_CLIENT ("egret" or "x/net"), so one test binary runs an A/B.
 func discardLogs(p *sidecar.Params) {
+	p.HTTP2Client = os.Getenv("EGRET_BENCH_HTTP2_CLIENT")
 	p.Access = accesslog.New(io.Discard, accesslog.FormatJSON)
 	p.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
 }

@@ -14,15 +14,28 @@ import (
 
 	"golang.org/x/net/http2"
 
+	"egret.dev/egret/internal/h2cli"
 	"egret.dev/egret/internal/ir"
 )
+
+// The HTTP/2 clients the sidecar can reach gateways with (Params.HTTP2Client).
+const (
+	HTTP2ClientEgret = "egret" // internal/h2cli: requests written from the caller's goroutine
+	HTTP2ClientXNet  = "x/net" // golang.org/x/net/http2.Transport, kept for comparison
+)
+
+// gatewayTransport is what the sidecar needs of an HTTP/2 client: x/net's Transport and h2cli's both are.
+type gatewayTransport interface {
+	RoundTrip(*http.Request) (*http.Response, error)
+	CloseIdleConnections()
+}
 
 // gatewayConn is the pooled, multiplexed HTTP/2 connection to one gateway listener, with what the
 // sidecar knows of that gateway's health.
 type gatewayConn struct {
 	addr   string
 	id     ir.SpiffeID
-	tr     *http2.Transport
+	tr     gatewayTransport
 	once   sync.Once
 	health health
 }
@@ -48,41 +61,60 @@ func (s *Sidecar) gateway(addr string, id ir.SpiffeID) *gatewayConn {
 		return g
 	}
 	key := string(k)
+	g := &gatewayConn{addr: addr, id: id, tr: s.gatewayTransport(addr, id)}
+	s.gateways[key] = g
+	return g
+}
+
+// gatewayTransport builds the pooled HTTP/2 client for one gateway listener.
+func (s *Sidecar) gatewayTransport(addr string, id ir.SpiffeID) gatewayTransport {
 	conf := s.p.ClientTLS(id)
 	conf.NextProtos = []string{"h2"}
 	// The sidecar's own connections use the Direct dialer too: in transparent mode it carries the bypass
 	// mark, without which the redirect would send them back to the sidecar.
 	dialer := *s.p.Direct
 	ct := s.p.ConnectTimeout
-	g := &gatewayConn{addr: addr, id: id, tr: &http2.Transport{
-		TLSClientConfig: conf,
-		DialTLSContext: func(ctx context.Context, network, _ string, cfg *tls.Config) (net.Conn, error) {
-			// One bound for the TCP connect and the TLS handshake together: a gateway that accepts
-			// connections and never answers the handshake costs ConnectTimeout, not the caller's patience.
-			ctx, cancel := context.WithTimeout(ctx, ct)
-			defer cancel()
-			// Always the gateway's address, whatever authority the request carries.
-			raw, err := dialer.DialContext(ctx, network, addr)
-			if err != nil {
-				return nil, &connectError{err}
-			}
-			c := tls.Client(raw, cfg)
-			if err := c.HandshakeContext(ctx); err != nil {
-				raw.Close()
-				return nil, &connectError{err}
-			}
-			return c, nil
-		},
-		// A pooled connection to a gateway that went silent (a stopped process, a black-holing firewall:
-		// no RST ever comes) is pinged after this long without a frame and closed when the ping is not
-		// answered within the connect timeout, so calls on it fail over within seconds rather than the
-		// 30 s + 10 s these were before.
-		ReadIdleTimeout: max(ct, time.Second),
+	dial := func(ctx context.Context) (*tls.Conn, error) {
+		// One bound for the TCP connect and the TLS handshake together: a gateway that accepts
+		// connections and never answers the handshake costs ConnectTimeout, not the caller's patience.
+		ctx, cancel := context.WithTimeout(ctx, ct)
+		defer cancel()
+		// Always the gateway's address, whatever authority the request carries.
+		raw, err := dialer.DialContext(ctx, "tcp", addr)
+		if err != nil {
+			return nil, &connectError{err}
+		}
+		c := tls.Client(raw, conf)
+		if err := c.HandshakeContext(ctx); err != nil {
+			raw.Close()
+			return nil, &connectError{err}
+		}
+		return c, nil
+	}
+	// A pooled connection to a gateway that went silent (a stopped process, a black-holing firewall: no
+	// RST ever comes) is pinged after this long without a frame and closed when the ping is not answered
+	// within the connect timeout, so calls on it fail over within seconds rather than the 30 s + 10 s
+	// these were before. An unused connection is closed after idleTimeout, and stops being pinged.
+	pingAfter := max(ct, time.Second)
+	const idleTimeout = 5 * time.Minute
+	if s.p.HTTP2Client == HTTP2ClientXNet {
+		return &http2.Transport{
+			TLSClientConfig: conf,
+			DialTLSContext: func(ctx context.Context, _, _ string, _ *tls.Config) (net.Conn, error) {
+				return dial(ctx)
+			},
+			ReadIdleTimeout: pingAfter,
+			PingTimeout:     ct,
+			IdleConnTimeout: idleTimeout,
+		}
+	}
+	return &h2cli.Transport{
+		Dial:            dial,
+		PingAfter:       pingAfter,
 		PingTimeout:     ct,
-		IdleConnTimeout: 5 * time.Minute, // an unused connection is closed, and stops being pinged
-	}}
-	s.gateways[key] = g
-	return g
+		IdleTimeout:     idleTimeout,
+		SettingsTimeout: ct,
+	}
 }
 
 // target is one gateway listener to try, with its address.
@@ -146,7 +178,7 @@ func (s *Sidecar) roundTrip(r *http.Request, ts []target) (*http.Response, targe
 			break
 		}
 		g := s.gateway(t.addr, t.t.Identity)
-		resp, err := g.tr.RoundTripOpt(r, http2.RoundTripOpt{})
+		resp, err := g.tr.RoundTrip(r)
 		if err == nil {
 			s.gatewayAnswered(g, t)
 			return resp, t, nil
@@ -157,7 +189,7 @@ func (s *Sidecar) roundTrip(r *http.Request, ts []target) (*http.Response, targe
 		}
 		s.gatewayFailed(g, t, err)
 		var ce *connectError
-		sent := !errors.As(err, &ce)
+		sent := !errors.As(err, &ce) && !h2cli.NotSent(err)
 		untouched := body == nil || body.detach()
 		if !untouched || (sent && !idempotent(r.Method)) {
 			break // the gateway may have seen it, and the host with it: another try could repeat it

@@ -51,6 +51,9 @@ type Options struct {
 	Log            *slog.Logger
 	// Bound, when set, is called once the listeners are open.
 	Bound func()
+
+	// HTTP2Client is the HTTP/2 client for gateways: "egret" ("" is it) or "x/net".
+	HTTP2Client string
 }
 
 // Run runs a sidecar until ctx ends or a listener fails: it obtains the identity (enrolling and
@@ -93,6 +96,7 @@ func Run(ctx context.Context, o Options) error {
 		Access:         access,
 		Metrics:        metrics,
 		ConnectTimeout: o.ConnectTimeout,
+		HTTP2Client:    o.HTTP2Client,
 	}, cfg)
 	if err != nil {
 		return err

@@ -42,6 +42,8 @@ type Params struct {
 	// ping on a pooled connection to one; default DefaultConnectTimeout. A gateway that does not make
 	// it is failed over (and, failing again, ejected); with no other gateway the call gets 503 UF.
 	ConnectTimeout time.Duration
+	// HTTP2Client is the HTTP/2 client for gateways: HTTP2ClientEgret ("" is it) or HTTP2ClientXNet.
+	HTTP2Client string
 	// Own is the registry of egret's listeners, which the direct path never dials; nil is ownlisteners.Default.
 	Own *ownlisteners.Registry
 }
@@ -90,6 +92,13 @@ func New(p Params, cfg *proxyconfig.Sidecar) (*Sidecar, error) {
 	}
 	if p.Own == nil {
 		p.Own = ownlisteners.Default
+	}
+	switch p.HTTP2Client {
+	case "":
+		p.HTTP2Client = HTTP2ClientEgret
+	case HTTP2ClientEgret, HTTP2ClientXNet:
+	default:
+		return nil, fmt.Errorf("sidecar: HTTP/2 client %q: want %q or %q", p.HTTP2Client, HTTP2ClientEgret, HTTP2ClientXNet)
 	}
 	if p.Timeout == 0 {
 		p.Timeout = 10 * time.Second

@@ -30,6 +30,7 @@ var rules = []struct {
 	{"internal/origination", []string{module}, "shared proxy pieces stand alone"},
 	{"internal/failover", []string{module}, "shared proxy pieces stand alone"},
 	{"internal/h2limit", []string{module}, "shared proxy pieces stand alone"},
+	{"internal/h2cli", []string{module}, "shared proxy pieces stand alone"},
 	{"internal/ownlisteners", []string{module}, "shared proxy pieces stand alone"},
 	{"internal/connlimit", []string{module}, "shared proxy pieces stand alone"},
 	{"internal/check", []string{module + "internal/api", module + "internal/source", module + "internal/translate"}, "check asks the plan (ir) the question the proxies ask"},
