@@ -159,15 +159,7 @@ func (c *conn) fail(e connError) {
 
 // lingerAndClose half-closes the connection and discards the client's bytes for up to a second.
 func (c *conn) lingerAndClose() {
-	c.wmu.Lock()
-	c.drainLocked()
-	if c.werr == nil {
-		c.werr = errConnClosed
-		_ = c.tc.SetWriteDeadline(time.Now().Add(time.Second))
-		_ = c.tc.CloseWrite()
-	}
-	c.wmu.Unlock()
-	_ = c.tc.SetReadDeadline(time.Now().Add(time.Second))
+	c.closeGracefully()
 	_, _ = io.Copy(io.Discard, c.tc)
 }
 

@@ -485,11 +485,7 @@ func (b *requestBody) Close() error {
 	c := st.c
 	c.mu.Lock()
 	st.bodyClosed = true
-	credit := int64(0)
-	if len(st.body) > 0 {
-		credit = c.creditConnLocked(int64(len(st.body)))
-		st.body = nil
-	}
+	credit := st.dropBodyLocked()
 	st.cond.Broadcast()
 	c.mu.Unlock()
 	c.sendCredit(0, credit, 0)

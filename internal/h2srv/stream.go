@@ -563,11 +563,7 @@ func (c *conn) resetStream(st *stream, code http2.ErrCode, byClient bool) {
 	if st.bodyErr == nil {
 		st.bodyErr = errStreamReset
 	}
-	credit := int64(0)
-	if len(st.body) > 0 {
-		credit = c.creditConnLocked(int64(len(st.body)))
-		st.body = nil
-	}
+	credit := st.dropBodyLocked()
 	st.cond.Broadcast()
 	c.mu.Unlock()
 	st.cancel()
@@ -612,3 +608,14 @@ func (c *conn) removeStream(st *stream) {
 var zeroTime time.Time
 
 func now() time.Time { return time.Now() }
+
+// dropBodyLocked discards the request body bytes nobody will read and returns the connection window
+// they free, for the caller to send as WINDOW_UPDATE once c.mu is released. Called with c.mu held.
+func (st *stream) dropBodyLocked() int64 {
+	if len(st.body) == 0 {
+		return 0
+	}
+	credit := st.c.creditConnLocked(int64(len(st.body)))
+	st.body = nil
+	return credit
+}
