@@ -67,7 +67,7 @@ func FuzzServerFrames(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		tr := newTransport(t, p, addr)
 		in <- data
-		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
 		defer cancel()
 		req, _ := http.NewRequestWithContext(ctx, "GET", "https://fuzz.example.com/", nil)
 		done := make(chan struct{})
