@@ -407,11 +407,3 @@ func (m *mux) CreateDeltaWatch(req *cache.DeltaRequest, sub cache.Subscription, 
 	}
 	return c.CreateDeltaWatch(req, sub, out)
 }
-
-// nopLogger silences go-control-plane's cache logging.
-type nopLogger struct{}
-
-func (nopLogger) Debugf(string, ...any) {}
-func (nopLogger) Infof(string, ...any)  {}
-func (nopLogger) Warnf(string, ...any)  {}
-func (nopLogger) Errorf(string, ...any) {}
