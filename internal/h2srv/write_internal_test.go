@@ -9,6 +9,7 @@ import (
 	"io"
 	"math/big"
 	"net"
+	"sync"
 	"testing"
 	"time"
 
@@ -66,25 +67,24 @@ func TestTheWriterRoleIsHandedOnAfterAFewRounds(t *testing.T) {
 		c.wmu.Unlock()
 		close(returned)
 	}()
-	for { // until the goroutine above is the writer, blocked in its write
-		c.wmu.Lock()
-		w := c.writing
-		c.wmu.Unlock()
-		if w {
-			break
-		}
-		time.Sleep(time.Millisecond)
-	}
+	waitFor(t, c, func() bool { return c.writing }) // the goroutine above is the writer, blocked in its write
 	fr := http2.NewFramer(io.Discard, cli)
-	// Each time the writer's write is read, another frame is already pending (appended by a
-	// caller that finds the writer busy and returns at once).
+	// Each time the writer's write is read, another frame is already pending, appended by a caller
+	// of its own that finds the writer busy and returns, or (after the hand-off, depending on when
+	// the new writer's goroutine runs) becomes the writer itself. This goroutine only reads.
+	var callers sync.WaitGroup
 	for i := 1; i <= maxWriteRounds+2; i++ {
-		c.wmu.Lock()
-		frame(i)
-		if err := c.flushLocked(); err != nil {
-			t.Fatal(err)
-		}
-		c.wmu.Unlock()
+		appended := make(chan struct{})
+		callers.Add(1)
+		go func() {
+			defer callers.Done()
+			c.wmu.Lock()
+			frame(i)
+			close(appended)
+			_ = c.flushLocked()
+			c.wmu.Unlock()
+		}()
+		<-appended
 		f, err := fr.ReadFrame()
 		if err != nil {
 			t.Fatal(err)
@@ -92,12 +92,16 @@ func TestTheWriterRoleIsHandedOnAfterAFewRounds(t *testing.T) {
 		if got := f.(*http2.PingFrame).Data[0]; got != byte(i-1) {
 			t.Fatalf("frame %d arrived as %d", i-1, got)
 		}
+		// Frame i is now being written on its own: wait until the writer took it (so the next
+		// frame is a write of its own, one round each, however the goroutines are scheduled).
+		waitFor(t, c, func() bool { return c.wb == nil || len(*c.wb) == 0 })
 	}
 	f, err := fr.ReadFrame() // the last one, written by whoever holds the role now
 	if err != nil || f.(*http2.PingFrame).Data[0] != maxWriteRounds+2 {
 		t.Fatalf("last frame: %v %v", f, err)
 	}
 	<-returned
+	callers.Wait()
 	if handoffs.Load() == before {
 		t.Errorf("the first writer wrote %d rounds for others without handing the role on", maxWriteRounds+2)
 	}
@@ -106,5 +110,22 @@ func TestTheWriterRoleIsHandedOnAfterAFewRounds(t *testing.T) {
 	c.drainLocked()
 	if c.writing || c.wb != nil {
 		t.Errorf("after the last write: writing=%v, pending=%v", c.writing, c.wb != nil)
+	}
+}
+
+// waitFor polls cond under c.wmu until it holds.
+func waitFor(t *testing.T, c *conn, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		c.wmu.Lock()
+		ok := cond()
+		c.wmu.Unlock()
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("timed out waiting on the writer")
+		}
+		time.Sleep(100 * time.Microsecond)
 	}
 }
