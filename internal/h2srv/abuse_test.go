@@ -378,3 +378,47 @@ func TestABadPrefaceClosesTheConnection(t *testing.T) {
 		t.Errorf("after %d bytes: %v, want the connection closed", n, err)
 	}
 }
+
+// A handler that answers with Connection: close (the gateway does so for a peer revoked after its
+// handshake) gets GOAWAY sent ahead of its answer, so a client that reads the answer already knows to
+// open its next stream on a new connection; the connection closes once the answer is out.
+func TestConnectionCloseSendsGoAwayAheadOfTheAnswer(t *testing.T) {
+	s := startServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Connection", "close")
+		http.Error(w, "RBAC: access denied", http.StatusForbidden)
+	}), nil)
+	r := s.dialRaw(t)
+	r.request(1, true)
+	var order []string
+	for len(order) < 2 {
+		f := r.next(func(f http2.Frame) bool {
+			switch f := f.(type) {
+			case *http2.GoAwayFrame:
+				return true
+			case *respHeaders:
+				return f.stream == 1
+			}
+			return false
+		})
+		if f == nil {
+			t.Fatalf("the connection ended after %v", order)
+		}
+		switch f := f.(type) {
+		case *http2.GoAwayFrame:
+			if f.LastStreamID != 1 || f.ErrCode != http2.ErrCodeNo {
+				t.Errorf("GOAWAY last stream %d, %v; want 1, NO_ERROR", f.LastStreamID, f.ErrCode)
+			}
+			order = append(order, "GOAWAY")
+		case *respHeaders:
+			order = append(order, "HEADERS")
+		}
+	}
+	if order[0] != "GOAWAY" {
+		t.Errorf("frames in the order %v, want GOAWAY ahead of the answer", order)
+	}
+	select {
+	case <-r.ended:
+	case <-time.After(5 * time.Second):
+		t.Error("the connection stayed open after its one stream was answered")
+	}
+}

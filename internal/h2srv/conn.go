@@ -399,6 +399,22 @@ func (c *conn) goAwayGracefully() {
 	}
 }
 
+// goAwayAheadLocked appends GOAWAY NO_ERROR naming the last stream accepted, to go out with what
+// is written next; the connection closes once its streams are done (removeStream). Called with wmu
+// held.
+func (c *conn) goAwayAheadLocked() {
+	c.mu.Lock()
+	if c.goingAway || c.closed {
+		c.mu.Unlock()
+		return
+	}
+	c.goingAway = true
+	c.goAwayID = c.maxClientID
+	id := c.goAwayID
+	c.mu.Unlock()
+	c.appendGoAway(id, http2.ErrCodeNo, "")
+}
+
 // closeGracefully half-closes the connection (close_notify, FIN); the reader sees the client's
 // end, or gives up after a second, and the connection closes.
 func (c *conn) closeGracefully() {

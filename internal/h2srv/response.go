@@ -265,6 +265,11 @@ func (rw *responseWriter) writeFrames(data []byte, last, noBody bool) error {
 	if !rw.headersSent {
 		end := last && noBody && !trailers
 		rw.encodeHeaders(data, last)
+		if rw.closeConn {
+			// GOAWAY goes ahead of this answer, as x/net's server sends it: a client that reads the
+			// answer has already been told to open no new stream here.
+			c.goAwayAheadLocked()
+		}
 		c.appendHeaderBlock(st.id, end)
 		rw.headersSent = true
 		ended = end
