@@ -27,7 +27,7 @@ func StartTunnels(t testing.TB, m *meshtest.Mesh) (*meshtest.Gateway, *meshtest.
 		fmt.Fprintf(w, "hello %s", r.Host)
 	})
 	gw := meshtest.StartGateway(t, m, meshtest.SeedConfig(t, meshtest.TunnelResources), nil, func(p *gateway.Params) {
-		p.PortOverrides[15443] = 0
+		p.PortOverrides[meshtest.TunnelTargetPort] = 0
 		p.Upstream = gateway.NewUpstream(gateway.UpstreamParams{Overrides: map[string]string{
 			"api.example.com:443": ext.Addr(), "www.example.com:443": ext.Addr(),
 		}})
@@ -175,7 +175,7 @@ func TestShutdownWaitsForHTTP1TunnelsAndClosesThemAtTheDeadline(t *testing.T) {
 	m := meshtest.NewMesh(t)
 	ext := meshtest.NewExternal(t, "*.example.com", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "hi") })
 	gw := meshtest.StartGateway(t, m, meshtest.SeedConfig(t, meshtest.TunnelResources), nil, func(p *gateway.Params) {
-		p.PortOverrides[15443] = 0
+		p.PortOverrides[meshtest.TunnelTargetPort] = 0
 		p.DrainTimeout = 500 * time.Millisecond
 		p.Upstream = gateway.NewUpstream(gateway.UpstreamParams{Overrides: map[string]string{"api.example.com:443": ext.Addr()}})
 	})

@@ -129,7 +129,7 @@ func startPartners(t *testing.T, m *meshtest.Mesh, roots string, edit func(*prox
 		edit(cfg)
 	}
 	gw := meshtest.StartGateway(t, m, cfg, nil, func(p *gateway.Params) {
-		p.PortOverrides[15443] = 0
+		p.PortOverrides[meshtest.TunnelTargetPort] = 0
 		p.Upstream = gateway.NewUpstream(gateway.UpstreamParams{Resolver: meshtest.StaticResolver{}, ExtraRootsFile: roots})
 	})
 	return gw, gw.GW.Addr(15443)

@@ -29,7 +29,7 @@ func TestAnAllowedCallToADeadUpstreamIsLoggedAllowWithUF(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			gw := meshtest.StartGateway(t, m, meshtest.SeedConfig(t, meshtest.TunnelResources), nil, func(p *gateway.Params) {
-				p.PortOverrides[15443] = 0
+				p.PortOverrides[meshtest.TunnelTargetPort] = 0
 				p.Upstream = gateway.NewUpstream(gateway.UpstreamParams{Overrides: map[string]string{
 					"www.google.com:443": dead, "api.example.com:443": dead,
 				}})

@@ -74,7 +74,7 @@ func TestAGatewayWhoseListenerDiesIsNotReady(t *testing.T) {
 
 func TestAGatewayShutDownOnPurposeReportsNoFailure(t *testing.T) {
 	m := meshtest.NewMesh(t)
-	gw := meshtest.StartGateway(t, m, meshtest.SeedConfig(t, meshtest.TunnelResources), nil, func(p *gateway.Params) { p.PortOverrides[15443] = 0 })
+	gw := meshtest.StartGateway(t, m, meshtest.SeedConfig(t, meshtest.TunnelResources), nil, func(p *gateway.Params) { p.PortOverrides[meshtest.TunnelTargetPort] = 0 })
 	// A config without the second listener drains it: that is not a failure either.
 	if err := gw.GW.Update(meshtest.SeedConfig(t)); err != nil {
 		t.Fatal(err)

@@ -85,6 +85,13 @@ func Fetch(t testing.TB, url string) string {
 	return string(b)
 }
 
+// The seed gateway's listeners, as its config names them (VirtualGateway target ports): tests bind
+// each to a free loopback port through gateway.Params.PortOverrides and read it back with Addr.
+const (
+	HTTPTargetPort   = 8443  // the mesh listener of the seed config
+	TunnelTargetPort = 15443 // the tunnels listener of TunnelResources
+)
+
 // TunnelResources expose *.example.com on a second listener (15443) for TLS the callers originate
 // themselves: the gateway sees only the CONNECT host and the ClientHello.
 const TunnelResources = `apiVersion: networking.gloo.solo.io/v2

@@ -324,7 +324,7 @@ func StartGateway(t testing.TB, m *Mesh, cfg *proxyconfig.Gateway, ext *External
 	logs := &LockedBuffer{}
 	p := gateway.Params{
 		Address:       "127.0.0.1",
-		PortOverrides: map[uint32]uint32{8443: 0},
+		PortOverrides: map[uint32]uint32{HTTPTargetPort: 0},
 		TLS:           m.ServerTLS(cfg.Gateway.Identity.String()),
 		Access:        accesslog.New(logs, accesslog.FormatJSON),
 		Log:           slog.New(slog.NewTextHandler(io.Discard, nil)),

@@ -46,7 +46,7 @@ func BenchmarkConnectTwoHopAlone(b *testing.B) {
 	peer := meshtest.StartBenchPeer(b, "TestBenchPeer", meshtest.PeerClientConnect, dir)
 	up := peer.Expect("upstream")
 	p := meshtest.BenchGatewayParams(m.ServerTLS(meshtest.GatewaySVID), up[0], up[1])
-	p.PortOverrides[15443] = 0
+	p.PortOverrides[meshtest.TunnelTargetPort] = 0
 	p.Upstream = gateway.NewUpstream(gateway.UpstreamParams{Overrides: map[string]string{meshtest.BenchTunnelHost + ":443": up[0]}})
 	gw, err := gateway.New(p, meshtest.SeedConfig(b, meshtest.TunnelResources))
 	if err != nil {

@@ -44,7 +44,7 @@ func grownSeries(before, after map[string]bool) []string {
 func TestTenThousandHostHeadersAddNoSeries(t *testing.T) {
 	m := meshtest.NewMesh(t)
 	gw := meshtest.StartGateway(t, m, meshtest.SeedConfig(t, meshtest.TunnelResources), nil, func(p *gateway.Params) {
-		p.PortOverrides[15443] = 0
+		p.PortOverrides[meshtest.TunnelTargetPort] = 0
 	})
 	sc := startSidecar(t, m, meshtest.SidecarConfig(t, "bookinfo", "productpage",
 		tunnelGatewayAddrs(gw.GW), meshtest.TunnelResources))

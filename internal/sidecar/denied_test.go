@@ -35,7 +35,7 @@ func TestACallTheGatewayDeniesIsLoggedAsTheGatewaysDenial(t *testing.T) {
 	ext := meshtest.NewExternal(t, "*.example.com", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintf(w, "hi %s", r.Host) })
 	resources := []string{meshtest.TunnelResources, tunnelPolicy}
 	g := meshtest.StartGateway(t, m, meshtest.SeedConfig(t, resources...), ext, func(p *gateway.Params) {
-		p.PortOverrides[15443] = 0
+		p.PortOverrides[meshtest.TunnelTargetPort] = 0
 		p.Upstream = gateway.NewUpstream(gateway.UpstreamParams{Overrides: map[string]string{"api.example.com:443": ext.Addr()}})
 	})
 	addrs := tunnelGatewayAddrs(g.GW)

@@ -87,7 +87,7 @@ func TestRouteTableSplitsByPathThroughSidecarAndGateway(t *testing.T) {
 	a, b := meshtest.NewExternal(t, "a.test", hello), meshtest.NewExternal(t, "b.test", hello)
 	extra := routeTableYAML(a.CAFile, b.CAFile)
 	g := meshtest.StartGateway(t, m, meshtest.GatewayConfig(t, meshtest.GatewayID, extra), nil, func(p *gateway.Params) {
-		p.PortOverrides[15443] = 0
+		p.PortOverrides[meshtest.TunnelTargetPort] = 0
 		p.Upstream = gateway.NewUpstream(gateway.UpstreamParams{
 			Resolver:  meshtest.StaticResolver{"a.test": netip.MustParseAddr("127.0.0.1"), "b.test": netip.MustParseAddr("127.0.0.1")},
 			Overrides: map[string]string{"a.test:443": a.Addr(), "b.test:443": b.Addr()},

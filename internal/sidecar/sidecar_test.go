@@ -38,10 +38,14 @@ type runningSidecar struct {
 }
 
 // tunnelGatewayAddrs tells a sidecar where the seed gateway with meshtest.TunnelResources listens:
-// its HTTP listener (target port 8443) and its tunnels listener (15443), each on the loopback port
-// the gateway was given (the tests override both target ports to 0).
+// the keys name its two listeners by target port ("ID:port", as GatewayAddresses does), the values
+// are the free loopback ports the gateway bound them to (the tests override both target ports to 0).
 func tunnelGatewayAddrs(gw *gateway.Gateway) map[string]string {
-	return map[string]string{gw1 + ":8443": gw.Addr(8443), gw1 + ":15443": gw.Addr(15443)}
+	addrs := map[string]string{}
+	for _, port := range []uint32{meshtest.HTTPTargetPort, meshtest.TunnelTargetPort} {
+		addrs[fmt.Sprintf("%s:%d", gw1, port)] = gw.Addr(port)
+	}
+	return addrs
 }
 
 // startSidecar runs the workload's sidecar with an SVID of workload from m.
@@ -264,7 +268,7 @@ func TestHTTPSThroughTheSidecarIsATunnelToTheGateway(t *testing.T) {
 	m := meshtest.NewMesh(t)
 	ext := meshtest.NewExternal(t, "*.example.com", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintf(w, "hi %s", r.Host) })
 	g := meshtest.StartGateway(t, m, meshtest.SeedConfig(t, meshtest.TunnelResources), ext, func(p *gateway.Params) {
-		p.PortOverrides[15443] = 0
+		p.PortOverrides[meshtest.TunnelTargetPort] = 0
 		p.Upstream = gateway.NewUpstream(gateway.UpstreamParams{Overrides: map[string]string{"api.example.com:443": ext.Addr()}})
 	})
 	sc := startSidecar(t, m, meshtest.SidecarConfig(t, "bookinfo", "productpage",

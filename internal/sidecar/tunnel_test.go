@@ -70,7 +70,7 @@ func TestATunnelThroughTheGatewayCarriesHalfClosesAndCountsBytes(t *testing.T) {
 	ext := meshtest.NewExternal(t, "api.example.com", func(http.ResponseWriter, *http.Request) {})
 	host := halfCloseHost(t, ext)
 	g := meshtest.StartGateway(t, m, meshtest.SeedConfig(t, meshtest.TunnelResources), ext, func(p *gateway.Params) {
-		p.PortOverrides[15443] = 0
+		p.PortOverrides[meshtest.TunnelTargetPort] = 0
 		p.Upstream = gateway.NewUpstream(gateway.UpstreamParams{Overrides: map[string]string{"api.example.com:443": host}})
 	})
 	addrs := tunnelGatewayAddrs(g.GW)
