@@ -308,14 +308,10 @@ func (c *conn) onWindowUpdate(f *http2.WindowUpdateFrame) error {
 		c.mu.Unlock()
 		return nil
 	}
-	st := c.streams[f.StreamID]
+	st, err := c.namedStreamLocked(f.StreamID, "WINDOW_UPDATE")
 	if st == nil {
-		idle := f.StreamID > c.maxClientID
 		c.mu.Unlock()
-		if idle {
-			return connError{http2.ErrCodeProtocol, "WINDOW_UPDATE on an idle stream"}
-		}
-		return nil
+		return err
 	}
 	st.sendWin += int64(f.Increment)
 	over := st.sendWin > maxWindow
@@ -327,16 +323,25 @@ func (c *conn) onWindowUpdate(f *http2.WindowUpdateFrame) error {
 	return nil
 }
 
+// namedStreamLocked is the open stream a frame names: nil and a connection error for a stream the
+// client never opened (RFC 9113 §5.1, idle), nil and no error for one already closed (the frame is
+// ignored). Called with mu held.
+func (c *conn) namedStreamLocked(id uint32, frame string) (*stream, error) {
+	if st := c.streams[id]; st != nil {
+		return st, nil
+	}
+	if id > c.maxClientID {
+		return nil, connError{http2.ErrCodeProtocol, frame + " on an idle stream"}
+	}
+	return nil, nil
+}
+
 func (c *conn) onRSTStream(f *http2.RSTStreamFrame) error {
 	c.mu.Lock()
-	st := c.streams[f.StreamID]
+	st, err := c.namedStreamLocked(f.StreamID, "RST_STREAM")
 	if st == nil {
-		idle := f.StreamID > c.maxClientID
 		c.mu.Unlock()
-		if idle {
-			return connError{http2.ErrCodeProtocol, "RST_STREAM on an idle stream"}
-		}
-		return nil
+		return err
 	}
 	spent := !st.answered && c.spendLocked()
 	c.mu.Unlock()
